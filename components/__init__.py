@@ -1,0 +1,1 @@
+"""Pulumi components: one per concept of the layout. They never read stack config."""

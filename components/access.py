@@ -1,0 +1,107 @@
+"""Access groups: the grants and default privileges of one (schema, profile), held by a NOLOGIN role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_postgresql as postgresql
+
+from components.common import TYPE_PREFIX, child
+from topology.model import PROFILE_PRIVILEGES
+from topology.model import AccessGroup as AccessGroupSpec
+
+
+@dataclass
+class AccessGroupArgs:
+    """Inputs of an access group component."""
+
+    group: AccessGroupSpec
+    """The group as the topology describes it."""
+    provider: postgresql.Provider
+    """Provider of the schema's server."""
+    database: pulumi.Input[str]
+    """Database of the schema."""
+    schema: pulumi.Input[str]
+    """Schema name (an Output of the schema, so the grants wait for it)."""
+    creator: pulumi.Input[str]
+    """Role whose future tables and sequences the default privileges cover."""
+    members: dict[str, pulumi.Input[str]]
+    """Login roles that get the access: topology name -> role name Output."""
+    after: pulumi.Resource | None = None
+    """The previous grant on this schema: grants on one schema run one after another."""
+
+
+class AccessGroup(pulumi.ComponentResource):
+    """A group role with USAGE on the schema, the profile's privileges on its tables and sequences,
+    the same for objects its owner creates later, and its members.
+
+    Each (role, database, schema, object type) has exactly one Grant and one DefaultPrivileges:
+    the provider revokes everything for that key before it grants.
+    """
+
+    role_name: pulumi.Output[str]
+    last: pulumi.Resource
+    """The last grant touching the schema: the next grant on it is ordered after this one."""
+
+    def __init__(self, name: str, args: AccessGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"{TYPE_PREFIX}:AccessGroup", name, None, opts)
+        spec = args.group
+        privileges = PROFILE_PRIVILEGES[spec.profile]
+        role = postgresql.Role(
+            name,
+            name=spec.name,
+            login=False,
+            inherit=True,
+            superuser=False,
+            create_database=False,
+            create_role=False,
+            replication=False,
+            bypass_row_level_security=False,
+            opts=child(self, provider=args.provider),
+        )
+        self.role_name = role.name
+        previous = args.after
+
+        def ordered(resource_name: str, resource_type: type, **inputs: object) -> pulumi.Resource:
+            nonlocal previous
+            resource: pulumi.Resource = resource_type(
+                f"{name}-{resource_name}",
+                database=args.database,
+                schema=args.schema,
+                role=role.name,
+                opts=child(self, provider=args.provider, depends_on=[previous] if previous else None),
+                **inputs,
+            )
+            previous = resource
+            return resource
+
+        ordered("schema", postgresql.Grant, object_type="schema", privileges=list(privileges.schema))
+        ordered("tables", postgresql.Grant, object_type="table", objects=[], privileges=list(privileges.tables))
+        ordered(
+            "sequences", postgresql.Grant, object_type="sequence", objects=[], privileges=list(privileges.sequences)
+        )
+        ordered(
+            "default-tables",
+            postgresql.DefaultPrivileges,
+            owner=args.creator,
+            object_type="table",
+            privileges=list(privileges.tables),
+        )
+        ordered(
+            "default-sequences",
+            postgresql.DefaultPrivileges,
+            owner=args.creator,
+            object_type="sequence",
+            privileges=list(privileges.sequences),
+        )
+        assert previous is not None
+        self.last = previous
+        for member, member_name in args.members.items():
+            postgresql.GrantRole(
+                f"{name}-{member}",
+                role=member_name,
+                grant_role=role.name,
+                opts=child(self, provider=args.provider),
+            )
+        self.register_outputs({"role": self.role_name})

@@ -1,0 +1,40 @@
+"""Small helpers shared by the components."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_random as random
+
+TYPE_PREFIX = "engarde:index"
+
+URL_SAFE_SPECIALS = "!#%&*()-_=+[]{}<>:?@/^~."
+"""Specials for generated database passwords: URL-hostile on purpose (DSNs must encode them),
+but no quotes, backslash or `$`, so a break-glass copy into a shell or psql stays simple."""
+
+
+def secret_password(
+    name: str, *, length: int, special: bool, parent: pulumi.Resource, protect: bool = False
+) -> pulumi.Output[str]:
+    """A generated password as a secret Output (mocks and old engines do not mark it themselves)."""
+    password = random.RandomPassword(
+        name,
+        length=length,
+        special=special,
+        override_special=URL_SAFE_SPECIALS if special else None,
+        min_upper=1,
+        min_lower=1,
+        min_numeric=1,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    return pulumi.Output.secret(password.result)
+
+
+def secret_env(items: list[pulumi.Input[str]]) -> pulumi.Output[list[str]]:
+    """A container's env list as one secret Output: it carries credentials."""
+    combined: pulumi.Output[list[str]] = pulumi.Output.all(*items)
+    return pulumi.Output.secret(combined)
+
+
+def child(parent: pulumi.Resource, **kwargs: object) -> pulumi.ResourceOptions:
+    """Options for a child resource: `parent=parent` plus anything given."""
+    return pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,62 @@
+"""PostgreSQL roles: login roles with a generated password, and NOLOGIN owner roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_postgresql as postgresql
+
+from components.common import TYPE_PREFIX, child, secret_password
+from topology.model import Role
+
+PASSWORD_LENGTH = 32
+
+
+@dataclass
+class DatabaseRoleArgs:
+    """Inputs of a database role component."""
+
+    role: Role
+    """The role as the topology describes it."""
+    provider: postgresql.Provider
+    """Provider of the role's server."""
+    protect: bool = False
+    """Protect roles that own data (prod)."""
+
+
+class DatabaseRole(pulumi.ComponentResource):
+    """A role with no elevated attribute; a LOGIN role gets a generated password."""
+
+    name: pulumi.Output[str]
+    password: pulumi.Output[str] | None
+    resource: postgresql.Role
+
+    def __init__(self, name: str, args: DatabaseRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"{TYPE_PREFIX}:DatabaseRole", name, None, opts)
+        role = args.role
+        protect = args.protect and role.owns_data
+        self.password = (
+            secret_password(f"{name}-password", length=PASSWORD_LENGTH, special=True, parent=self)
+            if role.login
+            else None
+        )
+        self.resource = postgresql.Role(
+            name,
+            name=role.name,
+            login=role.login,
+            password=self.password,
+            search_paths=list(role.search_path) or None,
+            roles=list(role.member_of) or None,
+            inherit=True,
+            superuser=False,
+            create_database=False,
+            create_role=False,
+            replication=False,
+            bypass_row_level_security=False,
+            # Deleting a role that owns data must fail, never REASSIGN/DROP OWNED what it created.
+            skip_reassign_owned=role.owns_data,
+            opts=child(self, provider=args.provider, protect=protect),
+        )
+        self.name = self.resource.name
+        self.register_outputs({"name": self.name})

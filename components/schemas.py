@@ -1,0 +1,116 @@
+"""Databases and schemas on a PostgreSQL server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_postgresql as postgresql
+
+from components.common import TYPE_PREFIX, child
+from topology.model import PROFILE_PRIVILEGES, Profile, Schema, Server
+
+
+@dataclass
+class DatabaseArgs:
+    """Inputs of a database component."""
+
+    server: Server
+    """The server; an adopted database is only referenced, never created or dropped."""
+    provider: postgresql.Provider
+    """Provider of the server."""
+    owner: pulumi.Input[str] | None = None
+    """Owner role of a database the stack creates; None keeps the admin."""
+    protect: bool = False
+    """Protect the database (prod)."""
+
+
+class PostgresDatabase(pulumi.ComponentResource):
+    """The database the layout lives in: created in dev, adopted on existing servers."""
+
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"{TYPE_PREFIX}:PostgresDatabase", name, None, opts)
+        server = args.server
+        if server.adopt_database:
+            self.name = pulumi.Output.from_input(server.database)
+        else:
+            database = postgresql.Database(
+                name,
+                name=server.database,
+                owner=args.owner,
+                template="template0",
+                encoding="UTF8",
+                opts=child(self, provider=args.provider, protect=args.protect),
+            )
+            self.name = database.name
+        self.register_outputs({"name": self.name})
+
+
+@dataclass
+class ServiceSchemaArgs:
+    """Inputs of a service schema component."""
+
+    schema: Schema
+    """The schema as the topology describes it."""
+    provider: postgresql.Provider
+    """Provider of the schema's server."""
+    database: pulumi.Input[str]
+    """Database name (an Output of the database, so the schema waits for it)."""
+    owner: pulumi.Input[str]
+    """Name of the owner role (an Output of the role, so the schema waits for it)."""
+    protect: bool = False
+    """Protect the schema (prod)."""
+    after: list[pulumi.Resource] = field(default_factory=list)
+    """Resources this schema's grants come after."""
+
+
+class ServiceSchema(pulumi.ComponentResource):
+    """A service's schema, owned by the login role that runs its migrations.
+
+    On the existing `public` schema, PUBLIC loses every privilege (older servers and managed
+    providers still grant it CREATE) and the owner role gets USAGE and CREATE instead.
+    """
+
+    name: pulumi.Output[str]
+    last: pulumi.Resource
+    """The last grant touching this schema: the next grant on it is ordered after this one."""
+
+    def __init__(self, name: str, args: ServiceSchemaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"{TYPE_PREFIX}:ServiceSchema", name, None, opts)
+        schema = args.schema
+        if schema.created:
+            created = postgresql.Schema(
+                name,
+                name=schema.name,
+                database=args.database,
+                owner=args.owner,
+                if_not_exists=True,
+                drop_cascade=False,
+                opts=child(self, provider=args.provider, protect=args.protect, depends_on=args.after),
+            )
+            self.name = created.name
+            self.last = created
+        else:
+            revoke = postgresql.Grant(
+                f"{name}-public-revoke",
+                database=args.database,
+                schema=schema.name,
+                role="public",
+                object_type="schema",
+                privileges=[],
+                opts=child(self, provider=args.provider, depends_on=args.after),
+            )
+            owner_grant = postgresql.Grant(
+                f"{name}-owner",
+                database=args.database,
+                schema=schema.name,
+                role=args.owner,
+                object_type="schema",
+                privileges=list(PROFILE_PRIVILEGES[Profile.OWNER].schema),
+                opts=child(self, provider=args.provider, depends_on=[revoke]),
+            )
+            self.name = owner_grant.schema.apply(lambda value: value or schema.name)
+            self.last = owner_grant
+        self.register_outputs({"name": self.name})

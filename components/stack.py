@@ -1,0 +1,265 @@
+"""Instantiates the components of a topology, in dependency order, and computes the stack outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+from components.access import AccessGroup, AccessGroupArgs
+from components.audit import AuditLog, AuditLogArgs
+from components.common import secret_password
+from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
+from components.roles import DatabaseRole, DatabaseRoleArgs
+from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
+from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
+from components.servers import MysqlServer, PostgresServer, ServerArgs
+from topology.dsn import postgres_url, redis_url
+from topology.layout import AUDIT_SCHEMA, REDIS_PASSWORD
+from topology.model import (
+    EnvValue,
+    GeneratedSecret,
+    PostgresUrl,
+    RedisUrl,
+    RolePassword,
+    Server,
+    Text,
+    Topology,
+)
+
+
+@dataclass
+class _PostgresLayout:
+    """What was created on one PostgreSQL server."""
+
+    server: PostgresServer
+    database: PostgresDatabase
+    roles: dict[str, DatabaseRole] = field(default_factory=dict)
+    grant_components: list[pulumi.Resource] = field(default_factory=list)
+
+
+def _postgres_layout(
+    topology: Topology, spec: Server, network: pulumi.Input[str] | None, admin_password: pulumi.Input[str] | None
+) -> _PostgresLayout:
+    protect = topology.protect
+    name = spec.name
+    server = PostgresServer(
+        name,
+        ServerArgs(
+            server=spec,
+            container_name=f"{topology.network}-{name}",
+            network=network,
+            admin_password=admin_password,
+            protect=protect,
+        ),
+    )
+    roles = {
+        role.name: DatabaseRole(
+            f"{name}-{role.name}", DatabaseRoleArgs(role=role, provider=server.provider, protect=protect)
+        )
+        for role in topology.roles_on(name)
+        if role.name not in {g.name for g in topology.groups}
+    }
+    owner = roles[spec.database_owner].name if spec.database_owner else None
+    database = PostgresDatabase(
+        f"{name}-{spec.database}", DatabaseArgs(server=spec, provider=server.provider, owner=owner, protect=protect)
+    )
+    layout = _PostgresLayout(server=server, database=database, roles=roles)
+    for schema in topology.schemas_on(name):
+        created = ServiceSchema(
+            f"{name}-{schema.name}",
+            ServiceSchemaArgs(
+                schema=schema,
+                provider=server.provider,
+                database=database.name,
+                owner=roles[schema.owner].name,
+                protect=protect,
+            ),
+        )
+        layout.grant_components.append(created)
+        last: pulumi.Resource = created.last
+        if schema.name == AUDIT_SCHEMA:
+            audit_log = AuditLog(
+                f"{name}-audit-log",
+                AuditLogArgs(
+                    schema=schema.name,
+                    owner=schema.owner,
+                    host=server.provider_host,
+                    port=server.provider_port,
+                    admin_user=spec.admin_user,
+                    admin_password=server.admin_password,
+                    database=database.name,
+                    sslmode=spec.sslmode or "disable",
+                    after=[last, roles[schema.owner]],
+                    protect=protect,
+                ),
+            )
+            layout.grant_components.append(audit_log)
+            last = audit_log.last
+        for group in topology.groups_on(name, schema.name):
+            access = AccessGroup(
+                f"{name}-{group.name}",
+                AccessGroupArgs(
+                    group=group,
+                    provider=server.provider,
+                    database=database.name,
+                    schema=created.name,
+                    creator=roles[group.creator].name,
+                    members={member: roles[member].name for member in group.members},
+                    after=last,
+                ),
+            )
+            layout.grant_components.append(access)
+            last = access.last
+    return layout
+
+
+def _resolve_env(
+    value: EnvValue,
+    topology: Topology,
+    postgres: dict[str, _PostgresLayout],
+    scheduler_password: pulumi.Output[str] | None,
+    secrets: dict[str, pulumi.Output[str]],
+) -> pulumi.Input[str]:
+    if isinstance(value, Text):
+        return value.value
+    if isinstance(value, PostgresUrl):
+        spec = topology.servers[value.server]
+        layout = postgres[value.server]
+        role = layout.roles[value.role]
+        assert role.password is not None, f"{value.role} is not a login role"
+        return pulumi.Output.secret(
+            pulumi.Output.all(role.name, role.password, layout.database.name).apply(
+                lambda args: postgres_url(
+                    user=args[0],
+                    password=args[1],
+                    host=spec.service_host,
+                    port=spec.service_port,
+                    database=args[2],
+                    search_path=value.search_path,
+                    sslmode=spec.sslmode,
+                )
+            )
+        )
+    if isinstance(value, RolePassword):
+        if value.server in postgres:
+            password = postgres[value.server].roles[value.role].password
+            assert password is not None
+            return password
+        assert scheduler_password is not None
+        return scheduler_password
+    if isinstance(value, GeneratedSecret):
+        return secrets[value.name]
+    if isinstance(value, RedisUrl):
+        redis = topology.redis
+        assert redis is not None
+        return pulumi.Output.secret(
+            secrets[REDIS_PASSWORD].apply(
+                lambda password: redis_url(
+                    password=password, host=redis.alias, port=redis.port, database=value.database
+                )
+            )
+        )
+    raise TypeError(f"unknown env value {value!r}")
+
+
+def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Create every component of the topology; return the stack outputs (name -> value)."""
+    network: docker.Network | None = None
+    if topology.run_containers:
+        network = docker.Network("network", name=topology.network, driver="bridge")
+    network_name = network.name if network is not None else None
+
+    postgres = {
+        spec.name: _postgres_layout(topology, spec, network_name, admin_passwords.get(spec.name))
+        for spec in topology.postgres_servers
+    }
+
+    scheduler_spec = topology.servers["scheduler"]
+    mysql_server = MysqlServer(
+        "scheduler",
+        ServerArgs(
+            server=scheduler_spec,
+            container_name=f"{topology.network}-scheduler",
+            network=network_name,
+            admin_password=admin_passwords.get("scheduler"),
+            protect=topology.protect,
+        ),
+    )
+    scheduler_databases = [
+        SchedulerDatabase(
+            f"scheduler-{user.database}",
+            SchedulerDatabaseArgs(user=user, provider=mysql_server.provider, protect=topology.protect),
+        )
+        for user in topology.database_users
+    ]
+    scheduler_password = scheduler_databases[0].password if scheduler_databases else None
+
+    secrets_holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
+    secrets = {
+        spec.name: secret_password(spec.name, length=spec.length, special=spec.special, parent=secrets_holder)
+        for spec in topology.secrets
+    }
+    secrets_holder.register_outputs({})
+
+    envs = {
+        service.name: {
+            key: _resolve_env(value, topology, postgres, scheduler_password, secrets)
+            for key, value in service.env.items()
+        }
+        for service in topology.services
+    }
+
+    if network is not None and network_name is not None:
+        if topology.redis is not None:
+            Redis(
+                "redis",
+                RedisArgs(
+                    redis=topology.redis,
+                    password=secrets[REDIS_PASSWORD],
+                    container_name=f"{topology.network}-redis",
+                    network=network_name,
+                ),
+            )
+        for service in topology.services:
+            used = _servers_used(service.env.values())
+            ServiceContainer(
+                service.name,
+                ServiceContainerArgs(
+                    service=service,
+                    env=envs[service.name],
+                    container_name=f"{topology.network}-{service.name}",
+                    network=network_name,
+                    depends_on=[
+                        *[c for s in used if s in postgres for c in postgres[s].grant_components],
+                        *(scheduler_databases if "scheduler" in used or "DB_HOST" in service.env else []),
+                    ],
+                ),
+            )
+
+    return {
+        "services": pulumi.Output.secret({name: {"env": env} for name, env in envs.items()}),
+        "servers": {
+            name: {
+                "engine": spec.engine.value,
+                "mode": spec.mode.value,
+                "host": spec.provider_host,
+                "port": spec.provider_port,
+                "serviceHost": spec.service_host,
+                "servicePort": spec.service_port,
+                "databases": [spec.database],
+            }
+            for name, spec in topology.servers.items()
+        },
+        "accessMatrix": [
+            {"server": a.server, "database": a.database, "schema": a.schema, "role": a.role, "profile": a.profile.value}
+            for a in topology.access
+        ],
+    }
+
+
+def _servers_used(values: Any) -> set[str]:
+    return {value.server for value in values if isinstance(value, (PostgresUrl, RolePassword))}

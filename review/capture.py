@@ -1,0 +1,207 @@
+"""Run the real Pulumi program under the SDK's mocks and capture its resource graph.
+
+The mocks fabricate what providers compute (generated passwords honour the RandomPassword's
+length and character classes); everything else a resource outputs is what it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import secrets
+import string
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "engarde"
+NAMESPACE = "engarde"
+_SECRET_SIG = rpc._special_sig_key
+_SECRET_VALUE = rpc._special_secret_sig
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that reached the engine inside a secret Output."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return "Secret([secret])"
+
+
+@dataclass
+class Resource:
+    """One registered resource, as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    """Inputs in wire format (camelCase keys); secret values wrapped in `Secret`."""
+    depends_on: list[str]
+    """URNs this resource waits for: explicit `depends_on` and input Outputs of other resources."""
+    property_dependencies: dict[str, list[str]]
+    provider: str | None
+    """URN of the explicit provider, if any."""
+    protect: bool
+    retain_on_delete: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Capture:
+    """A captured program run: the resources in registration order and the stack outputs."""
+
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    """Stack outputs, resolved; values of secret outputs wrapped in `Secret`."""
+
+    def by_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self) -> dict[str, Resource]:
+        return {r.urn: r for r in self.resources}
+
+
+def _wrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return Secret(unwrap_secrets(_wrap_secrets(value.get("value"))))
+        return {k: _wrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wrap_secrets(v) for v in value]
+    return value
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """The same value with every `Secret` replaced by what it holds."""
+    if isinstance(value, Secret):
+        return unwrap_secrets(value.value)
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def fabricate_password(inputs: Mapping[str, Any]) -> str:
+    """A password honouring RandomPassword's length, character classes and minimums."""
+    length = int(inputs.get("length", 16))
+    classes: list[tuple[str, int]] = []
+    for flag, minimum, alphabet in (
+        ("upper", "minUpper", string.ascii_uppercase),
+        ("lower", "minLower", string.ascii_lowercase),
+        ("numeric", "minNumeric", string.digits),
+        ("special", "minSpecial", inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"),
+    ):
+        if inputs.get(flag, True):
+            classes.append((alphabet, max(int(inputs.get(minimum, 0)), 1)))
+    chars = [secrets.choice(alphabet) for alphabet, count in classes for _ in range(count)]
+    pool = "".join(alphabet for alphabet, _ in classes)
+    chars += [secrets.choice(pool) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars[:length])
+
+
+class FabricatingMocks(pulumi.runtime.Mocks):
+    """Outputs are the inputs, plus what a provider would compute."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = fabricate_password(args.inputs)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class CapturingMonitor(MockMonitor):
+    """The SDK's mock monitor, also recording what each registration carries."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.captured: list[Resource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = _wrap_secrets(rpc.deserialize_properties(request.object, keep_internal=True))
+        registration = self.resources.get(response.urn)
+        self.captured.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=request.custom,
+                inputs=inputs,
+                depends_on=list(dict.fromkeys(request.dependencies)),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                provider=request.provider.rpartition("::")[0] or None,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                outputs=dict(registration.state) if registration else {},
+            )
+        )
+        return response
+
+
+def encode_config(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Config values as the engine passes them: strings, with objects and booleans in JSON."""
+    encoded = {}
+    for key, value in raw.items():
+        encoded[f"{NAMESPACE}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return encoded
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = await output.future(with_unknowns=False)
+    return Secret(resolved) if await output.is_secret() else resolved
+
+
+def run_program(
+    config: Mapping[str, Any],
+    stack: str,
+    *,
+    secret_keys: tuple[str, ...] = (),
+    program: Path | None = None,
+) -> Capture:
+    """Run `__main__.py` with `config` (keys without namespace) under mocks; return what it registered."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    settings.reset_options()
+    pulumi.runtime.set_all_config(encode_config(config), [f"{NAMESPACE}:{k}" for k in secret_keys])
+    monitor = CapturingMonitor(FabricatingMocks())
+    pulumi.runtime.set_mocks(FabricatingMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    program_path = program or PROJECT_DIR / "__main__.py"
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+
+    def run() -> None:
+        runpy.run_path(str(program_path), run_name="__main__")
+
+    _sync_await(run_pulumi_func(run))
+    root = settings.get_root_resource()
+    raw_outputs: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+
+    async def resolve_all() -> dict[str, Any]:
+        return {name: await _resolve(value) for name, value in raw_outputs.items()}
+
+    outputs = _sync_await(resolve_all())
+    return Capture(stack=stack, resources=monitor.captured, outputs=outputs)

@@ -1,0 +1,288 @@
+"""The data-plane layout as plain, typed, immutable values (no Pulumi here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Engine(StrEnum):
+    POSTGRESQL = "postgresql"
+    MYSQL = "mysql"
+
+
+class Mode(StrEnum):
+    CONTAINER = "container"
+    EXTERNAL = "external"
+
+
+class Profile(StrEnum):
+    """Access profiles: one vocabulary for code, review views, audit and tests."""
+
+    OWNER = "owner"
+    READ = "read"
+    WRITE = "write"
+    APPEND = "append"
+
+
+class Placement(StrEnum):
+    DEDICATED = "dedicated"
+    SHARED = "shared"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A database server: a container the stack runs, or an existing (managed) one."""
+
+    name: str
+    """Logical name: main, flowdb or scheduler."""
+    engine: Engine
+    """Database engine."""
+    mode: Mode
+    """container: the stack runs it on Docker; external: an existing server."""
+    database: str
+    """The database the layout lives in (PostgreSQL) or is created (MySQL)."""
+    adopt_database: bool
+    """True when the database exists already and is never created or dropped."""
+    admin_user: str
+    """Role the provider connects as."""
+    provider_host: str
+    """Host the Pulumi provider connects to."""
+    provider_port: int
+    """Port the Pulumi provider connects to (the published port for containers)."""
+    service_host: str
+    """Host services use (the network alias for containers)."""
+    service_port: int
+    """Port services use."""
+    image: str | None = None
+    """Container image (container mode only)."""
+    sslmode: str | None = None
+    """libpq sslmode for external servers; None for containers on loopback."""
+    superuser: bool = True
+    """Whether the admin role is a superuser (managed servers: False)."""
+    database_owner: str | None = None
+    """Owner of a database the stack creates; None keeps the admin as owner."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role on one server."""
+
+    server: str
+    """Server the role lives on."""
+    name: str
+    """Role name (a validated PostgreSQL identifier)."""
+    login: bool
+    """LOGIN roles get a generated password; NOLOGIN roles are groups or owners."""
+    search_path: tuple[str, ...] = ()
+    """Role-level search_path (survives poolers and clients that drop URL options)."""
+    member_of: tuple[str, ...] = ()
+    """Built-in roles it is a member of (e.g. pg_monitor)."""
+    owns_data: bool = False
+    """Owns a schema or the objects in it: protected in prod, never reassigned on delete."""
+    description: str = ""
+    """Who uses it."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A schema and the role that owns what is created in it."""
+
+    server: str
+    """Server of the schema."""
+    database: str
+    """Database of the schema."""
+    name: str
+    """Schema name."""
+    owner: str
+    """Role that runs the migrations, so owns the objects created in the schema."""
+    created: bool
+    """False for `public`, which exists already: the owner gets USAGE+CREATE instead."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """One cell of the access matrix: a login role's profile on a schema."""
+
+    server: str
+    database: str
+    schema: str
+    role: str
+    profile: Profile
+
+
+@dataclass(frozen=True)
+class AccessGroup:
+    """A NOLOGIN group role holding one (schema, profile)'s grants and default privileges."""
+
+    server: str
+    """Server of the schema."""
+    database: str
+    """Database of the schema."""
+    schema: str
+    """Schema the grants are on."""
+    profile: Profile
+    """read, write or append."""
+    name: str
+    """Group role name, `<schema>_<profile>`."""
+    creator: str
+    """Role whose future objects the default privileges cover (the schema's owner)."""
+    members: tuple[str, ...]
+    """Login roles that get the access by (INHERIT) membership."""
+
+
+@dataclass(frozen=True)
+class DatabaseUser:
+    """A MySQL user with all privileges on one database and nothing else."""
+
+    server: str
+    name: str
+    database: str
+
+
+# Values a service's environment variable can take.
+
+
+@dataclass(frozen=True)
+class Text:
+    """A plain, non-secret value."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class PostgresUrl:
+    """A postgresql:// DSN for a login role (secret)."""
+
+    server: str
+    role: str
+    search_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RolePassword:
+    """The generated password of a login role or MySQL user (secret)."""
+
+    server: str
+    role: str
+
+
+@dataclass(frozen=True)
+class GeneratedSecret:
+    """A stack-generated secret such as an application key (secret)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RedisUrl:
+    """redis:// URL with the generated password (secret)."""
+
+    database: int = 0
+
+
+EnvValue = Text | PostgresUrl | RolePassword | GeneratedSecret | RedisUrl
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A container healthcheck (Docker `CMD-SHELL` form)."""
+
+    command: str
+    interval: str = "10s"
+    timeout: str = "5s"
+    retries: int = 10
+    start_period: str = "30s"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service container and the settings wired into it."""
+
+    name: str
+    """Service name: container suffix and network alias."""
+    image: str
+    """Image reference (tag or digest, never `latest`)."""
+    port: int | None
+    """Port the service listens on inside the network."""
+    env: dict[str, EnvValue] = field(default_factory=dict)
+    """Environment contract (names are part of the contract, BRIEF §5)."""
+    healthcheck: Healthcheck | None = None
+    """Optional container healthcheck."""
+
+
+@dataclass(frozen=True)
+class GeneratedSecretSpec:
+    """A secret the stack generates (RandomPassword)."""
+
+    name: str
+    length: int
+    special: bool
+
+
+@dataclass(frozen=True)
+class Redis:
+    """The password-protected Redis cache."""
+
+    image: str
+    alias: str = "redis"
+    port: int = 6379
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything the stack creates, derived from stack config; validated on construction."""
+
+    stack: str
+    placement: Placement
+    run_containers: bool
+    protect: bool
+    servers: dict[str, Server]
+    roles: tuple[Role, ...]
+    schemas: tuple[Schema, ...]
+    access: tuple[Access, ...]
+    groups: tuple[AccessGroup, ...]
+    database_users: tuple[DatabaseUser, ...]
+    services: tuple[Service, ...]
+    secrets: tuple[GeneratedSecretSpec, ...]
+    redis: Redis | None
+    network: str
+    admin_password_keys: dict[str, str]
+    """server -> config key of its admin password (external servers)."""
+
+    def role(self, server: str, name: str) -> Role:
+        for role in self.roles:
+            if role.server == server and role.name == name:
+                return role
+        raise KeyError(f"no role {name!r} on server {server!r}")
+
+    def roles_on(self, server: str) -> tuple[Role, ...]:
+        return tuple(r for r in self.roles if r.server == server)
+
+    def schemas_on(self, server: str) -> tuple[Schema, ...]:
+        return tuple(s for s in self.schemas if s.server == server)
+
+    def groups_on(self, server: str, schema: str) -> tuple[AccessGroup, ...]:
+        return tuple(g for g in self.groups if g.server == server and g.schema == schema)
+
+    @property
+    def postgres_servers(self) -> tuple[Server, ...]:
+        return tuple(s for s in self.servers.values() if s.engine is Engine.POSTGRESQL)
+
+
+@dataclass(frozen=True)
+class Privileges:
+    """What a profile grants on a schema, its tables and its sequences (now and by default)."""
+
+    schema: tuple[str, ...]
+    tables: tuple[str, ...]
+    sequences: tuple[str, ...]
+
+
+PROFILE_PRIVILEGES: dict[Profile, Privileges] = {
+    Profile.OWNER: Privileges(("CREATE", "USAGE"), (), ()),
+    Profile.READ: Privileges(("USAGE",), ("SELECT",), ("SELECT",)),
+    Profile.WRITE: Privileges(("USAGE",), ("DELETE", "INSERT", "SELECT", "UPDATE"), ("SELECT", "UPDATE", "USAGE")),
+    Profile.APPEND: Privileges(("USAGE",), ("INSERT",), ("USAGE",)),
+}
+"""Owners own their schema; on an existing `public` they get the schema privileges listed here."""

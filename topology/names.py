@@ -1,0 +1,76 @@
+"""Naming rules for what the stack creates, checked before anything is registered."""
+
+from __future__ import annotations
+
+import re
+
+MAX_IDENTIFIER_BYTES = 63
+"""PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1)."""
+
+LONGEST_ROLE_SUFFIX = "_append"
+"""Group roles are `<schema>_<profile>`; the schema name leaves room for the longest suffix."""
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_SERVICE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+
+RESERVED_SCHEMAS = frozenset({"public", "audit", "langflow", "information_schema", "postgres"})
+"""Schema names a configured service may not take: built in, or used by the layout itself."""
+
+
+class ConfigError(ValueError):
+    """Invalid stack config: names the key (without namespace) and what is allowed."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"engarde:{key}: {message}")
+        self.key = key
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_identifier(key: str, value: object, *, max_bytes: int = MAX_IDENTIFIER_BYTES) -> str:
+    """A lower-case unquoted SQL identifier: [a-z_][a-z0-9_]*, at most `max_bytes` bytes."""
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise ConfigError(
+            key,
+            f"must be a lower-case identifier matching [a-z_][a-z0-9_]* (got {_shown(value)})",
+        )
+    if len(value.encode()) > max_bytes:
+        raise ConfigError(key, f"must be at most {max_bytes} bytes (got {len(value.encode())})")
+    if value.startswith("pg_"):
+        raise ConfigError(key, "must not start with 'pg_' (reserved by PostgreSQL)")
+    return value
+
+
+def check_schema_name(key: str, value: object) -> str:
+    """A service schema: an identifier whose derived role names still fit in 63 bytes."""
+    name = check_identifier(key, value, max_bytes=MAX_IDENTIFIER_BYTES - len(LONGEST_ROLE_SUFFIX))
+    if name in RESERVED_SCHEMAS:
+        raise ConfigError(key, f"{name!r} is reserved (reserved: {', '.join(sorted(RESERVED_SCHEMAS))})")
+    return name
+
+
+def check_service_name(key: str, value: object) -> str:
+    """A service name: lower-case words joined by '-', at most 40 characters (container names)."""
+    if not isinstance(value, str) or not _SERVICE.fullmatch(value) or len(value) > 40:
+        raise ConfigError(
+            key,
+            f"must be lower-case letters and digits joined by single '-', at most 40 characters (got {_shown(value)})",
+        )
+    return value
+
+
+def check_image(key: str, value: object) -> str:
+    """An image reference pinned to a tag or digest; `latest` and bare names are refused."""
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise ConfigError(key, f"must be an image reference such as 'postgres:15.8' (got {_shown(value)})")
+    if "@sha256:" in value:
+        return value
+    last = value.rsplit("/", 1)[-1]
+    if ":" not in last:
+        raise ConfigError(key, f"must be pinned to a tag or digest, e.g. '{value}:1.2.3' (got {_shown(value)})")
+    if last.rsplit(":", 1)[1] in ("", "latest"):
+        raise ConfigError(key, f"must be pinned to a version, not 'latest' (got {_shown(value)})")
+    return value
