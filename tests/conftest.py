@@ -1,0 +1,59 @@
+"""Shared fixtures: the real program captured under Pulumi's mocks, once per configuration."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from review.capture import Capture, run_program
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORDS = {
+    "mainAdminPassword": "main-admin p@ss/word",
+    "flowdbAdminPassword": "flowdb-admin p@ss/word",
+    "schedulerAdminPassword": "scheduler-admin p@ss/word",
+}
+
+
+def stack_file_config(stack: str) -> dict[str, Any]:
+    """The `engarde:` keys of Pulumi.<stack>.yaml, namespace stripped."""
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    return {key.split(":", 1)[1]: value for key, value in (document.get("config") or {}).items()}
+
+
+@functools.cache
+def _capture(stack: str, overrides: tuple[tuple[str, Any], ...]) -> Capture:
+    config = stack_file_config(stack)
+    config.update(dict(overrides))
+    secret_keys = tuple(key for key in config if key.endswith("AdminPassword"))
+    return run_program(config, stack, secret_keys=secret_keys)
+
+
+def capture(stack: str, **overrides: Any) -> Capture:
+    """The program run for `stack` with config overrides (cached: a run takes about a second)."""
+    frozen = tuple(sorted((k, _freeze(v)) for k, v in overrides.items()))
+    return _capture(stack, frozen)
+
+
+def _freeze(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
+@pytest.fixture(scope="session")
+def dev() -> Capture:
+    return capture("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Capture:
+    return capture("prod", **ADMIN_PASSWORDS)
+
+
+@pytest.fixture(scope="session")
+def shared() -> Capture:
+    return capture("dev", langflowPlacement="shared")

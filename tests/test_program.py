@@ -1,0 +1,422 @@
+"""The real program (__main__.py) under Pulumi's mocks: what each stack registers and exports."""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from urllib.parse import unquote
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from review.capture import Capture, Secret, unwrap_secrets
+from tests.conftest import capture
+from tests.graph import (
+    CONTAINER,
+    DATABASE,
+    DEFAULT_PRIVILEGES,
+    GRANT,
+    GRANT_ROLE,
+    PASSWORD,
+    ROLE,
+    SCHEMA,
+    VOLUME,
+    ancestors,
+    env_of,
+    inputs,
+    server_of,
+)
+
+OWN, R, A = "owner", "read", "append"
+SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
+
+# BRIEF §3, cell by cell: (server, schema, role) -> profile.
+DEDICATED_MATRIX = {
+    ("main", "public", "engarde_app"): OWN,
+    ("main", "audit", "engarde_app"): A,
+    ("main", "madansara", "madansara_user"): OWN,
+    ("main", "audit", "madansara_user"): A,
+    ("main", "sankore", "sankore_user"): OWN,
+    ("main", "audit", "sankore_user"): A,
+    ("main", "onside", "onside_user"): OWN,
+    ("main", "audit", "onside_user"): A,
+    ("main", "capilytics", "capilytics_user"): OWN,
+    ("main", "audit", "capilytics_user"): A,
+    **{("main", schema, "analytics_readonly"): R for schema in SERVICE_SCHEMAS},
+    **{("main", schema, "audit_user"): R for schema in ["public", *SERVICE_SCHEMAS, "audit"]},
+    ("main", "public", "langflow_reader"): R,
+    ("main", "audit", "langflow_reader"): A,
+    ("flowdb", "public", "langflow_app"): OWN,
+    ("flowdb", "public", "engarde_flow_reader"): R,
+    ("flowdb", "public", "audit_user"): R,
+}
+
+SHARED_MATRIX = {
+    **{k: v for k, v in DEDICATED_MATRIX.items() if k[0] == "main" and k[2] != "langflow_reader"},
+    ("main", "langflow", "langflow_app"): OWN,
+    ("main", "public", "langflow_app"): R,
+    ("main", "audit", "langflow_app"): A,
+    ("main", "langflow", "engarde_app"): R,
+    ("main", "langflow", "audit_user"): R,
+}
+
+BACKEND_ENV = {"DATABASE_URL", "LANGFLOW_DATABASE_URL", "LANGFLOW_API_URL", "REDIS_URL"}
+MICROSERVICE_ENV = {"DATABASE_URL", "PRODUCTION_BACKEND_URL"}
+LANGFLOW_ENV = {
+    "LANGFLOW_DATABASE_URL",
+    "ENGARDE_DATABASE_URL",
+    "LANGFLOW_CACHE_TYPE",
+    "LANGFLOW_REDIS_URL",
+    "LANGFLOW_SUPERUSER",
+    "LANGFLOW_SUPERUSER_PASSWORD",
+    "LANGFLOW_AUTO_LOGIN",
+    "LANGFLOW_SECRET_KEY",
+    "LANGFLOW_CONFIG_DIR",
+    "LANGFLOW_DATABASE_CONNECTION_RETRY",
+}
+SCHEDULER_ENV = {"DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD", "BASE_URL", "DEBUG_MODE"}
+
+
+def matrix(result: Capture) -> dict[tuple[str, str, str], str]:
+    rows = result.outputs["accessMatrix"]
+    cells = {(row["server"], row["schema"], row["role"]): row["profile"] for row in rows}
+    assert len(cells) == len(rows), "a (server, schema, role) cell appears twice"
+    return cells
+
+
+def role_passwords(result: Capture) -> dict[tuple[str, str], str]:
+    return {
+        (server_of(result, role), inputs(role)["name"]): inputs(role)["password"]  # type: ignore[misc]
+        for role in result.by_type(ROLE)
+        if inputs(role).get("login")
+    }
+
+
+def test_dev_access_matrix_is_the_brief_cell_by_cell(dev: Capture) -> None:
+    assert matrix(dev) == DEDICATED_MATRIX
+
+
+def test_shared_placement_access_matrix(shared: Capture) -> None:
+    assert matrix(shared) == SHARED_MATRIX
+
+
+def test_dev_registers_two_postgresql_providers_and_one_mysql(dev: Capture) -> None:
+    providers = Counter(r.type for r in dev.resources if r.type.startswith("pulumi:providers:"))
+    assert providers == {"pulumi:providers:postgresql": 2, "pulumi:providers:mysql": 1}
+
+
+def test_dev_runs_a_container_per_server_redis_and_every_service(dev: Capture) -> None:
+    names = {inputs(c)["name"] for c in dev.by_type(CONTAINER)}
+    expected_services = {
+        "backend", "backend-copy", "madan-sara", "sankore-paidads", "onside", "capilytics-seo",
+        "langflow-server", "egm-scheduler", "redis", "postgres-exporter", "postgres-exporter-flowdb",
+    }  # fmt: skip
+    assert names == {f"engarde-dev-{n}" for n in ["main", "flowdb", "scheduler", *expected_services]}
+    server_images = {inputs(c)["name"]: inputs(c)["image"] for c in dev.by_type(CONTAINER)}
+    assert server_images["engarde-dev-main"] == "postgres:15.8"
+    assert server_images["engarde-dev-scheduler"] == "mysql:8.0.39"
+
+
+def test_dev_schemas_and_their_owners(dev: Capture) -> None:
+    schemas = {(server_of(dev, s), inputs(s)["name"], inputs(s)["owner"]) for s in dev.by_type(SCHEMA)}
+    assert schemas == {
+        ("main", "audit", "audit_owner"),
+        ("main", "madansara", "madansara_user"),
+        ("main", "sankore", "sankore_user"),
+        ("main", "onside", "onside_user"),
+        ("main", "capilytics", "capilytics_user"),
+    }
+    assert all(inputs(s)["dropCascade"] is False for s in dev.by_type(SCHEMA))
+
+
+def test_dev_creates_the_databases_and_flowdb_is_owned_by_langflow(dev: Capture) -> None:
+    databases = {server_of(dev, d): inputs(d) for d in dev.by_type(DATABASE)}
+    assert databases["main"]["name"] == "engarde"
+    assert databases["flowdb"]["name"] == "langflow"
+    assert databases["flowdb"]["owner"] == "langflow_app"
+    assert "owner" not in databases["main"]
+
+
+def test_login_roles_of_the_brief_exist_with_no_elevated_attribute(dev: Capture, shared: Capture) -> None:
+    for result in (dev, shared):
+        for role in result.by_type(ROLE):
+            attrs = inputs(role)
+            for attribute in ("superuser", "createDatabase", "createRole", "replication", "bypassRowLevelSecurity"):
+                assert attrs[attribute] is False, f"{attrs['name']}: {attribute}"
+    logins = {(server_of(dev, r), inputs(r)["name"]) for r in dev.by_type(ROLE) if inputs(r)["login"]}
+    assert logins == {
+        *[("main", name) for name in [
+            "engarde_app", "madansara_user", "sankore_user", "onside_user", "capilytics_user",
+            "analytics_readonly", "audit_user", "langflow_reader", "engarde_monitor",
+        ]],
+        *[("flowdb", name) for name in ["langflow_app", "engarde_flow_reader", "audit_user", "engarde_monitor"]],
+    }  # fmt: skip
+
+
+def test_monitor_roles_are_members_of_pg_monitor_only(dev: Capture) -> None:
+    monitors = [r for r in dev.by_type(ROLE) if inputs(r)["name"] == "engarde_monitor"]
+    assert len(monitors) == 2
+    assert all(inputs(r)["roles"] == ["pg_monitor"] for r in monitors)
+    members = {inputs(g)["role"] for g in dev.by_type(GRANT_ROLE)}
+    assert "engarde_monitor" not in members
+
+
+def test_same_role_name_on_two_servers_has_two_passwords(dev: Capture) -> None:
+    passwords = role_passwords(dev)
+    assert passwords[("main", "audit_user")] != passwords[("flowdb", "audit_user")]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "shared"])
+def test_exactly_one_grant_and_default_privileges_per_key(stack: str, request: pytest.FixtureRequest) -> None:
+    result: Capture = request.getfixturevalue(stack)
+    grant_keys = Counter(
+        (server_of(result, g), *(inputs(g).get(k) for k in ("database", "role", "schema", "objectType")))
+        for g in result.by_type(GRANT)
+    )
+    assert grant_keys and max(grant_keys.values()) == 1
+    default_keys = Counter(
+        (server_of(result, d), *(inputs(d).get(k) for k in ("database", "owner", "role", "schema", "objectType")))
+        for d in result.by_type(DEFAULT_PRIVILEGES)
+    )
+    assert default_keys and max(default_keys.values()) == 1
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "shared"])
+def test_grants_on_one_schema_run_one_after_another(stack: str, request: pytest.FixtureRequest) -> None:
+    result: Capture = request.getfixturevalue(stack)
+    by_schema: dict[tuple[str, object, object], list[str]] = {}
+    for resource in result.by_type(GRANT) + result.by_type(DEFAULT_PRIVILEGES):
+        key = (server_of(result, resource), inputs(resource)["database"], inputs(resource)["schema"])
+        by_schema.setdefault(key, []).append(resource.urn)
+    by_urn = result.by_urn()
+    for key, urns in by_schema.items():
+        for i, first in enumerate(urns):
+            for second in urns[i + 1 :]:
+                ordered = first in ancestors(result, by_urn[second]) or second in ancestors(result, by_urn[first])
+                assert ordered, f"{key}: {by_urn[first].name} and {by_urn[second].name} may run concurrently"
+
+
+def test_public_loses_every_privilege_on_public_schemas(dev: Capture) -> None:
+    revokes = [g for g in dev.by_type(GRANT) if inputs(g)["role"] == "public"]
+    assert {(server_of(dev, g), inputs(g)["schema"], inputs(g)["objectType"]) for g in revokes} == {
+        ("main", "public", "schema"),
+        ("flowdb", "public", "schema"),
+    }
+    assert all(inputs(g)["privileges"] == [] for g in revokes)
+
+
+def test_group_roles_hold_grants_and_defaults_for_the_schema_owner(dev: Capture) -> None:
+    reads = {inputs(g)["objectType"]: inputs(g) for g in dev.by_type(GRANT) if inputs(g)["role"] == "madansara_read"}
+    assert reads["schema"]["privileges"] == ["USAGE"]
+    assert reads["table"]["privileges"] == ["SELECT"] and reads["table"]["objects"] == []
+    assert reads["sequence"]["privileges"] == ["SELECT"]
+    defaults = [d for d in dev.by_type(DEFAULT_PRIVILEGES) if inputs(d)["role"] == "madansara_read"]
+    assert {(inputs(d)["owner"], inputs(d)["objectType"]) for d in defaults} == {
+        ("madansara_user", "table"),
+        ("madansara_user", "sequence"),
+    }
+    appends = {inputs(g)["objectType"]: inputs(g) for g in dev.by_type(GRANT) if inputs(g)["role"] == "audit_append"}
+    assert appends["table"]["privileges"] == ["INSERT"]
+    assert appends["sequence"]["privileges"] == ["USAGE"]
+    members = {inputs(g)["role"] for g in dev.by_type(GRANT_ROLE) if inputs(g)["grantRole"] == "madansara_read"}
+    assert members == {"analytics_readonly", "audit_user"}
+
+
+def test_every_service_gets_the_env_contract(dev: Capture, shared: Capture) -> None:
+    for result in (dev, shared):
+        assert set(env_of(result, "backend")) == BACKEND_ENV
+        assert set(env_of(result, "backend-copy")) == BACKEND_ENV
+        for service in ["madan-sara", "sankore-paidads", "onside", "capilytics-seo"]:
+            assert set(env_of(result, service)) == MICROSERVICE_ENV
+        assert set(env_of(result, "langflow-server")) >= LANGFLOW_ENV
+        assert set(env_of(result, "egm-scheduler")) == SCHEDULER_ENV
+    langflow = env_of(dev, "langflow-server")
+    assert langflow["LANGFLOW_AUTO_LOGIN"] == "False"
+    assert langflow["LANGFLOW_CACHE_TYPE"] == "redis"
+    assert langflow["LANGFLOW_DATABASE_CONNECTION_RETRY"] == "true"
+    assert env_of(dev, "egm-scheduler")["DEBUG_MODE"] in {"TRUE", "FALSE"}
+
+
+def test_services_output_is_secret_and_servers_and_matrix_are_plain(dev: Capture) -> None:
+    assert isinstance(dev.outputs["services"], Secret)
+    assert not isinstance(dev.outputs["servers"], Secret)
+    assert not isinstance(dev.outputs["accessMatrix"], Secret)
+    assert dev.outputs["servers"]["main"] == {
+        "engine": "postgresql", "mode": "container", "host": "127.0.0.1", "port": 5432,
+        "serviceHost": "main", "servicePort": 5432, "databases": ["engarde"],
+    }  # fmt: skip
+
+
+def _dsn(result: Capture, service: str, key: str) -> dict[str, str]:
+    url = env_of(result, service)[key]
+    return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+
+
+# service, env key, server, role, database, search_path (None: no options in the URL)
+DSNS = [
+    ("backend", "DATABASE_URL", "main", "engarde_app", "engarde", "public"),
+    ("backend", "LANGFLOW_DATABASE_URL", "flowdb", "engarde_flow_reader", "langflow", None),
+    ("madan-sara", "DATABASE_URL", "main", "madansara_user", "engarde", "madansara,public"),
+    ("capilytics-seo", "DATABASE_URL", "main", "capilytics_user", "engarde", "capilytics,public"),
+    ("langflow-server", "LANGFLOW_DATABASE_URL", "flowdb", "langflow_app", "langflow", None),
+    ("langflow-server", "ENGARDE_DATABASE_URL", "main", "langflow_reader", "engarde", "public"),
+    ("postgres-exporter", "DATA_SOURCE_NAME", "main", "engarde_monitor", "engarde", None),
+]
+
+
+@pytest.mark.parametrize(("service", "key", "server", "role", "database", "search_path"), DSNS)
+def test_dsn_parses_with_libpq_rules_and_carries_role_credentials_and_search_path(
+    dev: Capture, service: str, key: str, server: str, role: str, database: str, search_path: str | None
+) -> None:
+    url = env_of(dev, service)[key]
+    parsed = _dsn(dev, service, key)
+    assert parsed["user"] == role
+    assert parsed["password"] == role_passwords(dev)[(server, role)]
+    assert (parsed["host"], parsed["port"], parsed["dbname"]) == (server, "5432", database)
+    if search_path is None:
+        assert "options" not in parsed
+    else:
+        assert parsed["options"] == f"-c search_path={search_path}"
+        # libpq rejects a raw '=' or ',' in the value: both must be percent-encoded.
+        assert "search_path%3D" in url and "search_path=" not in url
+        assert "," not in url
+
+
+def test_generated_role_passwords_need_url_encoding_and_are_encoded(dev: Capture) -> None:
+    url = env_of(dev, "backend")["DATABASE_URL"]
+    password = role_passwords(dev)[("main", "engarde_app")]
+    assert set(password) & set("!#%&*()=+[]{}<>:?@/^")
+    userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
+    assert unquote(userinfo.split(":", 1)[1]) == password
+    assert not set(userinfo.split(":", 1)[1]) & set("@/?#[]:")
+
+
+def test_shared_placement_langflow_uses_its_schema_alone(shared: Capture) -> None:
+    parsed = _dsn(shared, "langflow-server", "LANGFLOW_DATABASE_URL")
+    assert (parsed["user"], parsed["host"], parsed["options"]) == ("langflow_app", "main", "-c search_path=langflow")
+    langflow_role = next(r for r in shared.by_type(ROLE) if inputs(r)["name"] == "langflow_app")
+    # Langflow drops URL options: the role-level path is what applies, and `public` is not in it.
+    assert inputs(langflow_role)["searchPaths"] == ["langflow"]
+    assert not [r for r in shared.resources if "flowdb" in r.name]
+    assert "postgres-exporter-flowdb" not in unwrap_secrets(shared.outputs["services"])
+
+
+def test_role_level_search_paths(dev: Capture) -> None:
+    paths = {
+        (server_of(dev, r), inputs(r)["name"]): inputs(r).get("searchPaths")
+        for r in dev.by_type(ROLE)
+        if inputs(r)["login"]
+    }
+    assert paths[("main", "engarde_app")] == ["public"]
+    assert paths[("main", "madansara_user")] == ["madansara", "public"]
+    assert paths[("main", "langflow_reader")] == ["public"]
+
+
+def test_scheduler_password_is_alphanumeric(dev: Capture) -> None:
+    env = env_of(dev, "egm-scheduler")
+    assert env["DB_USERNAME"] == "scheduler_user"
+    assert env["DB_NAME"] == "easyappointments"
+    assert env["DB_HOST"] == "scheduler"
+    assert len(env["DB_PASSWORD"]) >= 24
+    assert set(env["DB_PASSWORD"]) <= set(string.ascii_letters + string.digits)
+    user = dev.by_type("mysql:index/user:User")[0]
+    assert inputs(user)["plaintextPassword"] == env["DB_PASSWORD"]
+    assert isinstance(user.inputs["plaintextPassword"], Secret)
+    grant = inputs(dev.by_type("mysql:index/grant:Grant")[0])
+    assert (grant["user"], grant["database"], grant["privileges"]) == (
+        "scheduler_user",
+        "easyappointments",
+        ["ALL PRIVILEGES"],
+    )
+
+
+def test_providers_take_host_and_port_from_their_server_container(dev: Capture) -> None:
+    by_urn = dev.by_urn()
+    for provider in dev.resources:
+        if not provider.type.startswith("pulumi:providers:"):
+            continue
+        container = next(r for r in dev.by_type(CONTAINER) if r.parent == provider.parent)
+        data_inputs = ("host", "port") if provider.type.endswith("postgresql") else ("endpoint",)
+        for name in data_inputs:
+            assert container.urn in provider.property_dependencies[name], f"{by_urn[provider.urn].name}.{name}"
+        assert inputs(container)["wait"] is True
+
+
+def test_database_containers_use_a_tcp_healthcheck(dev: Capture) -> None:
+    checks = {inputs(c)["name"]: inputs(c)["healthcheck"]["tests"] for c in dev.by_type(CONTAINER)  # type: ignore[index]
+              if inputs(c)["name"] in {"engarde-dev-main", "engarde-dev-scheduler"}}  # fmt: skip
+    assert "pg_isready -h 127.0.0.1" in checks["engarde-dev-main"][1]
+    assert "SELECT 1" in checks["engarde-dev-scheduler"][1] and "--protocol=TCP" in checks["engarde-dev-scheduler"][1]
+
+
+def test_every_password_is_generated_and_every_credential_env_is_secret(dev: Capture) -> None:
+    for container in dev.by_type(CONTAINER):
+        env = container.inputs.get("envs")
+        if env:
+            assert isinstance(env, Secret), f"{container.name}: envs is not secret"
+    for role in dev.by_type(ROLE):
+        if inputs(role)["login"]:
+            assert isinstance(role.inputs["password"], Secret)
+    assert dev.by_type(PASSWORD)
+
+
+def test_third_party_images_are_pinned(dev: Capture) -> None:
+    for container in dev.by_type(CONTAINER):
+        image = str(inputs(container)["image"])
+        assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
+
+
+def test_prod_adopts_external_databases_and_protects_stateful_resources(prod: Capture) -> None:
+    assert not prod.by_type(DATABASE), "prod must never create or drop the managed databases"
+    assert not prod.by_type(CONTAINER) and not prod.by_type(VOLUME)
+    assert len(prod.by_type("mysql:index/database:Database")) == 1
+    providers = {r.name: inputs(r) for r in prod.resources if r.type == "pulumi:providers:postgresql"}
+    assert providers["main-provider"]["superuser"] == "false"
+    assert providers["main-provider"]["sslmode"] == "require"
+    assert providers["main-provider"]["host"] == "postgres.railway.internal"
+    assert providers["main-provider"]["database"] == "railway"
+    stateful = (
+        prod.by_type(SCHEMA)
+        + prod.by_type("mysql:index/database:Database")
+        + [r for r in prod.by_type(ROLE) if inputs(r)["name"] in {"engarde_app", "langflow_app", "audit_owner"}]
+    )
+    assert stateful and all(r.protect for r in stateful)
+    url = _dsn(prod, "madan-sara", "DATABASE_URL")
+    assert (url["host"], url["dbname"], url["sslmode"]) == ("postgres.railway.internal", "railway", "require")
+    assert prod.outputs["servers"]["main"]["mode"] == "external"
+
+
+def test_protected_container_stacks_keep_volumes_on_delete() -> None:
+    result = capture("dev", protect=True)
+    volumes = result.by_type(VOLUME)
+    assert len(volumes) == 3
+    assert all(v.protect and v.retain_on_delete for v in volumes)
+    servers = [c for c in result.by_type(CONTAINER) if inputs(c)["name"] in {"engarde-dev-main", "engarde-dev-flowdb"}]
+    assert all(c.protect for c in servers)
+
+
+def test_a_service_added_through_config_gets_schema_role_grants_and_env() -> None:
+    result = capture("dev", services={"billing": {"image": "ghcr.io/engardehq/billing:1.2.0", "reads": ["madansara"]}})
+    cells = matrix(result)
+    assert cells[("main", "billing", "billing_user")] == OWN
+    assert cells[("main", "audit", "billing_user")] == A
+    assert cells[("main", "madansara", "billing_user")] == R
+    assert cells[("main", "billing", "analytics_readonly")] == R
+    assert cells[("main", "billing", "audit_user")] == R
+    schema = next(s for s in result.by_type(SCHEMA) if inputs(s)["name"] == "billing")
+    assert inputs(schema)["owner"] == "billing_user"
+    reads = {inputs(g)["role"] for g in result.by_type(GRANT) if inputs(g)["schema"] == "billing"}
+    assert reads == {"billing_read"}
+    members = {inputs(g)["role"] for g in result.by_type(GRANT_ROLE) if inputs(g)["grantRole"] == "madansara_read"}
+    assert "billing_user" in members
+    parsed = conninfo_to_dict(env_of(result, "billing")["DATABASE_URL"])
+    assert (parsed["user"], parsed["options"]) == ("billing_user", "-c search_path=billing,public")
+    container = next(c for c in result.by_type(CONTAINER) if inputs(c)["name"] == "engarde-dev-billing")
+    assert inputs(container)["image"] == "ghcr.io/engardehq/billing:1.2.0"
+
+
+def test_outputs_only_stack_registers_no_container() -> None:
+    result = capture("prod", runContainers=False, mainAdminPassword="x", flowdbAdminPassword="y",
+                     schedulerAdminPassword="z")  # fmt: skip
+    assert not result.by_type(CONTAINER)
+    assert set(unwrap_secrets(result.outputs["services"])) >= {"backend", "langflow-server", "egm-scheduler"}

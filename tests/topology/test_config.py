@@ -1,0 +1,139 @@
+"""Stack config validation: every bad value is refused with the key named, before anything is built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from review import capture
+from review.capture import run_program
+from topology import ConfigError, load_topology
+from topology.config import SCALAR_DEFAULTS
+from topology.model import Mode, Placement
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+EXTERNAL_MAIN = {"main": {"mode": "external", "host": "db.example.internal"}}
+
+BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
+    # (config, key named in the error, a fragment of what is allowed)
+    ({"servers": {"main": {"mode": "vm"}}}, "servers.main.mode", "container, external"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "Billing"}}}, "services.billing.schema", "[a-z_]"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "bill;drop"}}}, "services.billing.schema", "[a-z_]"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "public"}}}, "services.billing.schema", "reserved"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "pg_billing"}}}, "services.billing.schema", "pg_"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "information_schema"}}},
+     "services.billing.schema", "reserved"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "b" * 60}}}, "services.billing.schema", "bytes"),
+    ({"services": {"billing": {"image": "x/billing:1", "schema": "madansara"}}},
+     "services.billing.schema", "already used"),
+    ({"services": {"a": {"image": "x/a:1", "schema": "billing"}, "b": {"image": "x/b:1", "schema": "billing"}}},
+     "services.b.schema", "already used"),
+    ({"services": {"onside": {"image": "x/onside:1", "schema": "onside2"}}}, "services.onside", "already"),
+    ({"services": {"billing": {"image": "x/billing:1", "reads": ["nowhere"]}}}, "services.billing.reads[0]",
+     "allowed: "),
+    ({"services": {"billing": {"image": "x/billing:1", "reads": ["audit"]}}}, "services.billing.reads[0]",
+     "allowed: "),
+    ({"services": {"billing": {"image": "x/billing:latest"}}}, "services.billing.image", "not 'latest'"),
+    ({"services": {"billing": {"image": "x/billing"}}}, "services.billing.image", "pinned"),
+    ({"services": {"billing": {"schema": "billing"}}}, "services.billing.image", "required"),
+    ({"services": {"Billing": {"image": "x/billing:1"}}}, "services.Billing", "lower-case"),
+    ({"services": {"billing": {"image": "x/billing:1", "color": "red"}}}, "services.billing.color", "unknown key"),
+    ({"servers": {"main": {"mode": "container", "hostPort": 70000}}}, "servers.main.hostPort", "65535"),
+    ({"servers": {"main": {"mode": "container", "hostPort": "high"}}}, "servers.main.hostPort", "integer"),
+    ({"servers": {"main": {"mode": "container", "host": "x"}}}, "servers.main.host", "unknown key"),
+    ({"servers": {"replica": {}}}, "servers.replica", "unknown key"),
+    ({"servers": EXTERNAL_MAIN}, "mainAdminPassword", "pulumi config set --secret"),
+    ({"servers": {"main": {"mode": "external"}}, "mainAdminPassword": "x"}, "servers.main.host", "required"),
+    ({"servers": {**EXTERNAL_MAIN, "flowdb": {"mode": "external", "host": "f", "sslmode": "yes"}},
+      "mainAdminPassword": "x", "flowdbAdminPassword": "y"}, "servers.flowdb.sslmode", "verify-full"),
+    ({"runContainers": False}, "servers.main.mode", "external"),
+    ({"langflowPlacement": "both"}, "langflowPlacement", "dedicated, shared"),
+    ({"protect": "maybe"}, "protect", "true or false"),
+    ({"images": {"backend": "ghcr.io/engardehq/production-backend:latest"}}, "images.backend", "latest"),
+    ({"images": {"frontend": "x/frontend:1"}}, "images.frontend", "unknown key"),
+    ({"databaseUrl": "postgres://"}, "databaseUrl", "unknown key"),
+    ({"schedulerBaseUrl": " "}, "schedulerBaseUrl", "empty"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("config", "key", "allowed"), BAD_CONFIGS)
+def test_bad_config_names_the_key_and_what_is_allowed(config: dict[str, Any], key: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_topology(config, "dev")
+    assert error.value.key == key
+    message = str(error.value)
+    assert message.startswith(f"engarde:{key}: ")
+    assert allowed in message
+    assert "\n" not in message
+
+
+def test_values_arrive_as_the_engine_passes_them() -> None:
+    """Pulumi hands objects and booleans to the program as JSON strings."""
+    topology = load_topology(
+        {"servers": json.dumps({"main": {"mode": "container", "hostPort": 6543}}), "protect": "true"}, "dev"
+    )
+    assert topology.servers["main"].provider_port == 6543
+    assert topology.protect is True
+
+
+def test_secret_values_never_appear_in_errors() -> None:
+    secret = "hunter2-very-secret"
+    config = {"servers": {**EXTERNAL_MAIN, "flowdb": {"mode": "external"}}, "mainAdminPassword": secret}
+    with pytest.raises(ConfigError) as error:
+        load_topology(config, "prod")
+    assert secret not in str(error.value)
+
+
+def test_external_servers_adopt_their_database() -> None:
+    topology = load_topology({"servers": EXTERNAL_MAIN, "mainAdminPassword": "x"}, "prod")
+    main = topology.servers["main"]
+    assert (main.mode, main.adopt_database, main.database, main.sslmode, main.superuser) == (
+        Mode.EXTERNAL,
+        True,
+        "railway",
+        "require",
+        False,
+    )
+    assert topology.admin_password_keys == {"main": "mainAdminPassword"}
+    assert topology.servers["flowdb"].adopt_database is False
+
+
+def test_shared_placement_has_no_flowdb_server() -> None:
+    topology = load_topology({"langflowPlacement": "shared"}, "dev")
+    assert topology.placement is Placement.SHARED
+    assert set(topology.servers) == {"main", "scheduler"}
+
+
+def test_pulumi_yaml_declares_every_scalar_key_with_the_programs_default() -> None:
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    assert project["runtime"]["options"]["virtualenv"] == "venv"
+    declared = {key.split(":", 1)[1]: spec for key, spec in project["config"].items()}
+    assert {key: spec["default"] for key, spec in declared.items()} == SCALAR_DEFAULTS
+    for key, spec in declared.items():
+        assert spec["type"] in {"string", "boolean", "integer"}, key
+        assert spec["description"], key
+
+
+def test_program_refuses_bad_config_before_registering_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monitors: list[capture.CapturingMonitor] = []
+
+    class RecordingMonitor(capture.CapturingMonitor):
+        def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+            super().__init__(mocks)
+            monitors.append(self)
+
+    monkeypatch.setattr(capture, "CapturingMonitor", RecordingMonitor)
+    with pytest.raises(pulumi.RunError) as error:
+        capture.run_program({"servers": {"main": {"mode": "vm"}}}, "dev")
+    assert str(error.value) == "engarde:servers.main.mode: must be one of container, external (got 'vm')"
+    assert len(monitors) == 1 and monitors[0].captured == []
+
+
+def test_program_refuses_missing_prod_secret() -> None:
+    with pytest.raises(pulumi.RunError, match=r"^engarde:mainAdminPassword: is required"):
+        run_program({"servers": EXTERNAL_MAIN}, "prod")
