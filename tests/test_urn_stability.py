@@ -1,0 +1,36 @@
+"""Config changes must not change the URN (so never replace or delete) of anything they do not touch."""
+
+from __future__ import annotations
+
+from review.capture import Capture
+from tests.conftest import capture
+
+
+def urns(result: Capture) -> set[str]:
+    return {r.urn for r in result.resources}
+
+
+def urns_without(result: Capture, *fragments: str) -> set[str]:
+    return {urn for urn in urns(result) if not any(f in urn.rsplit("::", 1)[-1] for f in fragments)}
+
+
+def test_adding_a_service_keeps_every_existing_urn(dev: Capture) -> None:
+    extended = capture("dev", services={"billing": {"image": "ghcr.io/engardehq/billing:1.0.0", "reads": ["onside"]}})
+    assert urns(dev) <= urns(extended)
+    added = urns(extended) - urns(dev)
+    assert added and all("billing" in urn.rsplit("::", 1)[-1] for urn in added)
+
+
+def test_changing_an_image_keeps_every_urn(dev: Capture) -> None:
+    changed = capture("dev", images={"onside": "ghcr.io/engardehq/onside:2.0.0"})
+    assert urns(changed) == urns(dev)
+
+
+def test_switching_langflow_placement_keeps_untouched_services_and_servers(dev: Capture, shared: Capture) -> None:
+    langflow_only = ("flowdb", "langflow_", "main-langflow")
+    kept = urns_without(dev, *langflow_only)
+    assert kept <= urns(shared), sorted(kept - urns(shared))
+    assert any(urn.endswith("::langflow-server") for urn in kept)
+    # What changes is Langflow's own placement: the dedicated server's resources, Langflow's role
+    # and schema on main, and the memberships that name them.
+    assert urns_without(shared, *langflow_only) == kept
