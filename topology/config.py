@@ -203,7 +203,10 @@ def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:
     return ExtraServiceConfig(
         name=name,
         image=check_image(f"{key}.image", body["image"]),
-        schema=check_schema_name(f"{key}.schema", body.get("schema", name.replace("-", "_"))),
+        # Without an explicit schema the name itself is at fault: name that key.
+        schema=check_schema_name(
+            f"{key}.schema" if "schema" in body else key, body.get("schema", name.replace("-", "_"))
+        ),
         port=_port(f"{key}.port", body.get("port", 8000)),
         reads=reads,
     )
