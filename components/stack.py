@@ -225,6 +225,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                 ),
             )
         for service in topology.services:
+            if service.image is None:
+                continue
             used = _servers_used(service.env.values())
             ServiceContainer(
                 service.name,

@@ -420,3 +420,18 @@ def test_outputs_only_stack_registers_no_container() -> None:
                      schedulerAdminPassword="z")  # fmt: skip
     assert not result.by_type(CONTAINER)
     assert set(unwrap_secrets(result.outputs["services"])) >= {"backend", "langflow-server", "egm-scheduler"}
+
+
+def test_every_login_role_reaches_its_user_through_a_dsn_in_the_services_output(dev: Capture) -> None:
+    dsn_roles = set()
+    for service in unwrap_secrets(dev.outputs["services"]).values():
+        for value in service["env"].values():
+            if value.startswith("postgresql://"):
+                parsed = conninfo_to_dict(value)
+                dsn_roles.add((str(parsed["host"]), str(parsed["user"])))
+    logins = {(server_of(dev, r), inputs(r)["name"]) for r in dev.by_type(ROLE) if inputs(r)["login"]}
+    assert dsn_roles == logins
+    assert set(env_of(dev, "reporting")) == {"DATABASE_URL"}
+    assert _dsn(dev, "compliance", "LANGFLOW_DATABASE_URL")["user"] == "audit_user"
+    containers = {inputs(c)["name"] for c in dev.by_type(CONTAINER)}
+    assert not {"engarde-dev-reporting", "engarde-dev-compliance"} & containers

@@ -127,6 +127,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         "redis",
         "postgres-exporter",
         "postgres-exporter-flowdb",
+        "reporting",
+        "compliance",
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
@@ -353,6 +355,12 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
             },
         )
     )
+    # Consumers with no container here: their credentials reach them through the `services` output.
+    services.append(Service("reporting", None, None, {"DATABASE_URL": PostgresUrl(MAIN, ANALYTICS)}))
+    compliance: dict[str, EnvValue] = {"DATABASE_URL": PostgresUrl(MAIN, AUDIT_USER)}
+    if not shared:
+        compliance["LANGFLOW_DATABASE_URL"] = PostgresUrl(FLOWDB, AUDIT_USER)
+    services.append(Service("compliance", None, None, compliance))
     services.append(
         Service(
             "postgres-exporter", images["postgres-exporter"], 9187, {"DATA_SOURCE_NAME": PostgresUrl(MAIN, MONITOR)}

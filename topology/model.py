@@ -201,8 +201,8 @@ class Service:
 
     name: str
     """Service name: container suffix and network alias."""
-    image: str
-    """Image reference (tag or digest, never `latest`)."""
+    image: str | None
+    """Image reference (tag or digest, never `latest`); None for a consumer that only reads the outputs."""
     port: int | None
     """Port the service listens on inside the network."""
     env: dict[str, EnvValue] = field(default_factory=dict)
