@@ -8,12 +8,16 @@ not know are all reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from review.catalog import PostgresCatalog, read_mysql_grants
-from topology.model import PROFILE_PRIVILEGES, Profile, Server, Topology
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from review.catalog import PostgresCatalog, read_mysql_grants, read_postgres
+from topology.model import PROFILE_PRIVILEGES, Engine, Profile, Server, Topology
 
 ELEVATED = ("superuser", "createdb", "createrole", "replication", "bypassrls")
 
@@ -79,10 +83,10 @@ def expected_state(topology: Topology, server: str) -> Expected:
 def _diff(server: str, kind: str, expected: set[Any], found: set[Any], describe: Any) -> Iterable[Finding]:
     for item in sorted(expected - found):
         obj, role, privilege = describe(item)
-        yield Finding(server, f"{kind} {obj}", role, privilege, "-")
+        yield Finding(server, f"{kind} {obj}".strip(), role, privilege, "-")
     for item in sorted(found - expected):
         obj, role, privilege = describe(item)
-        yield Finding(server, f"{kind} {obj}", role, "-", privilege)
+        yield Finding(server, f"{kind} {obj}".strip(), role, "-", privilege)
 
 
 def audit_postgres(
@@ -171,3 +175,55 @@ def audit_mysql(topology: Topology, connection: Any) -> list[Finding]:
                 continue
             findings.append(Finding(user.server, "grant", user.name, "-", grant.split(" IDENTIFIED BY")[0]))
     return findings
+
+
+class AuditConnectionError(RuntimeError):
+    """A server could not be reached or read (the message names the server, never a password)."""
+
+
+def _mysql_connect(dsn: str) -> Any:
+    import pymysql
+
+    url = urlsplit(dsn)
+    if url.scheme != "mysql" or not url.hostname:
+        raise AuditConnectionError("the scheduler DSN must look like mysql://user:password@host:port/")
+    return pymysql.connect(
+        host=url.hostname,
+        port=url.port or 3306,
+        user=unquote(url.username or ""),
+        password=unquote(url.password or ""),
+        connect_timeout=10,
+        autocommit=True,
+    )
+
+
+def audit_servers(topology: Topology, dsns: Mapping[str, str]) -> list[Finding]:
+    """Read every server of the topology through its admin DSN and compare it with the declared state."""
+    findings: list[Finding] = []
+    for name, spec in topology.servers.items():
+        dsn = dsns[name]
+        try:
+            if spec.engine is Engine.MYSQL:
+                connection = _mysql_connect(dsn)
+                try:
+                    findings += audit_mysql(topology, connection)
+                finally:
+                    connection.close()
+                continue
+            with psycopg.connect(make_conninfo(dsn, dbname=spec.database), connect_timeout=10) as connection:
+                catalog = read_postgres(connection)
+                logins = [r.name for r in topology.roles_on(name) if r.login]
+                schemas = [s.name for s in topology.schemas_on(name)]
+                findings += audit_postgres(topology, spec, catalog, effective_usage(connection, logins, schemas))
+        except (psycopg.Error, OSError) as error:
+            raise AuditConnectionError(f"server {name}: {type(error).__name__}: {_first_line(error)}") from None
+        except Exception as error:
+            if type(error).__module__.startswith("pymysql"):
+                raise AuditConnectionError(f"server {name}: {type(error).__name__}: {_first_line(error)}") from None
+            raise
+    return findings
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else ""
