@@ -435,3 +435,16 @@ def test_every_login_role_reaches_its_user_through_a_dsn_in_the_services_output(
     assert _dsn(dev, "compliance", "LANGFLOW_DATABASE_URL")["user"] == "audit_user"
     containers = {inputs(c)["name"] for c in dev.by_type(CONTAINER)}
     assert not {"engarde-dev-reporting", "engarde-dev-compliance"} & containers
+
+
+def test_prod_never_drops_data_through_deletes(prod: Capture) -> None:
+    assert prod.by_type(SCHEMA) and all(inputs(s)["dropCascade"] is False for s in prod.by_type(SCHEMA))
+    owners = {inputs(s)["owner"] for s in prod.by_type(SCHEMA)} | {"engarde_app", "langflow_app"}
+    for role in prod.by_type(ROLE):
+        attrs = inputs(role)
+        if attrs["name"] in owners:
+            # A role that owns objects is never REASSIGN/DROP OWNED: deleting it fails instead.
+            assert attrs.get("skipReassignOwned") is True, attrs["name"]
+            assert role.protect, attrs["name"]
+    scheduler = prod.by_type("mysql:index/database:Database") + prod.by_type("mysql:index/user:User")
+    assert len(scheduler) == 2 and all(r.protect for r in scheduler)
