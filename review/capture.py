@@ -205,3 +205,37 @@ def run_program(
 
     outputs = _sync_await(resolve_all())
     return Capture(stack=stack, resources=monitor.captured, outputs=outputs)
+
+
+def secret_strings(value: Any) -> list[str]:
+    """Strings that are secret on their own: each `Secret` holding a plain string, at any depth.
+
+    A secret list or object (a container's env, the `services` output) is secret as a whole, yet
+    holds plain parts (`LANGFLOW_AUTO_LOGIN=False`); only the strings that are secrets themselves
+    (passwords) are worth finding elsewhere.
+    """
+    if isinstance(value, Secret):
+        inner = value.value
+        return [inner] if isinstance(inner, str) else secret_strings(inner)
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in secret_strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in secret_strings(item)]
+    return []
+
+
+def known_secrets(capture: Capture) -> frozenset[str]:
+    """Every password the run handled: generated ones and every secret string input (admin passwords)."""
+    found = set(generated_passwords(capture))
+    for resource in capture.resources:
+        found.update(secret_strings({k: v for k, v in resource.inputs.items() if not k.startswith("__")}))
+    return frozenset(text for text in found if text)
+
+
+def generated_passwords(capture: Capture) -> list[str]:
+    """The passwords the mocks fabricated for RandomPassword resources, in registration order."""
+    return [
+        str(unwrap_secrets(resource.outputs)["result"])
+        for resource in capture.resources
+        if resource.type == "random:index/randomPassword:RandomPassword"
+    ]

@@ -1,0 +1,136 @@
+"""`python -m review plan`: the stack rendered offline, for PR review and for newcomers.
+
+    python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql]
+                          [--server NAME] [--show-secrets]
+
+Runs the real program (`__main__.py`) under Pulumi's mocks with the stack's config, read from
+Pulumi.yaml, Pulumi.<stack>.yaml and `--set`. Exit status: 0 rendered; 2 the config (or the
+command line) is wrong, with one line saying which key and what is allowed; 1 anything else
+(one line; set REVIEW_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from review import config_files
+from review.capture import PROJECT_DIR, Capture, run_program
+from review.config_files import ConfigFileError, StackConfigValues
+from review.sql import render_sql
+from review.views import render_json, render_markdown, render_mermaid, render_text
+from topology import ConfigError, Topology, load_topology
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+FORMATS: dict[str, Callable[[Capture, bool, str | None], str]] = {
+    "text": lambda capture, show, _server: render_text(capture, show),
+    "markdown": lambda capture, show, _server: render_markdown(capture, show),
+    "json": lambda capture, show, _server: render_json(capture, show),
+    "mermaid": lambda capture, _show, _server: render_mermaid(capture),
+    "sql": lambda capture, show, server: render_sql(capture, server, show),
+}
+
+
+class UsageError(ValueError):
+    """A command line that cannot be rendered (exit 2, one line)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m review", description="Review tools for the EnGarde stack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan = commands.add_parser(
+        "plan",
+        help="render the stack offline (program under Pulumi mocks)",
+        description="Render what `pulumi up` would create for a stack, offline: nothing is deployed.",
+    )
+    plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<STACK>.yaml")
+    plan.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config path, like `pulumi config set --path` (e.g. servers.main.hostPort=55432)",
+    )
+    plan.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
+    plan.add_argument("--server", help="with --format sql: only this server's SQL")
+    plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of [secret]")
+    return parser
+
+
+def validated_config(
+    stack: str, assignments: list[str], project_dir: Path = PROJECT_DIR
+) -> tuple[StackConfigValues, Topology]:
+    """The stack's config, checked by the program's own validation.
+
+    Admin passwords an external server needs and the config does not set get a placeholder
+    (with a note): Pulumi.prod.yaml holds no secrets, and its plan must still render.
+    """
+    config = config_files.load(stack, assignments, project_dir)
+    while True:  # ends: each pass adds a key that was missing, or raises
+        try:
+            return config, load_topology(config.values, stack)
+        except ConfigError as error:
+            if not config_files.fill_missing_admin_password(config, error.key):
+                raise
+
+
+def capture_stack(config: StackConfigValues, stack: str) -> Capture:
+    """The program run under mocks with this config."""
+    return run_program(config.values, stack, secret_keys=tuple(sorted(config.secret_keys)))
+
+
+def _check_server(topology: Topology, server: str | None, format_: str) -> None:
+    if server is None:
+        return
+    if format_ != "sql":
+        raise UsageError("--server applies to --format sql only")
+    known = list(topology.servers)
+    if server not in known:
+        raise UsageError(f"--server {server}: no such server in this stack (servers: {', '.join(known)})")
+
+
+def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path = PROJECT_DIR) -> int:
+    config, topology = validated_config(args.stack, args.assignments, project_dir)
+    _check_server(topology, args.server, args.format)
+    for note in config.notes:
+        print(note, file=err)
+    capture = capture_stack(config, args.stack)
+    out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> int:
+    """Run the command; returns the exit status (errors are one line on `err`).
+
+    `project_dir` holds Pulumi.yaml and the stack files; the program run is always this project's.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        return plan(args, out, err, project_dir)
+    except (ConfigError, ConfigFileError, UsageError) as error:
+        print(str(error), file=err)
+        return EXIT_USAGE
+    except Exception as error:  # one line for the user; REVIEW_DEBUG shows the rest
+        if os.environ.get("REVIEW_DEBUG"):
+            traceback.print_exc(file=err)
+        message = str(error).splitlines()[0] if str(error) else ""
+        print(f"review plan failed: {type(error).__name__}: {message}", file=err)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

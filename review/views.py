@@ -1,0 +1,476 @@
+"""The plan as a reviewer reads it: text (terminal), markdown (PR comment), json, mermaid.
+
+Everything shown comes from the captured program run: the registered resources and the stack
+outputs. Secrets are `[secret]` unless the caller asks to show them: secret inputs are masked
+whole, and inside the services' env (a secret output as a whole) every password the run handled
+is masked where it occurs, so a DSN still shows its user, host, database and options.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from review.capture import Capture, Resource, Secret, known_secrets, unwrap_secrets
+from review.graph import canonical_order, children, count_by_type, server_of, short_type, stack_urn
+
+MASK = "[secret]"
+NO_ACCESS = "\u2013"
+"""An en dash, as in the BRIEF's matrix: no access."""
+ROLE = "postgresql:index/role:Role"
+GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
+MYSQL_GRANT = "mysql:index/grant:Grant"
+
+
+class Redactor:
+    """Masks secrets for display, unless they are to be shown."""
+
+    def __init__(self, capture: Capture, show_secrets: bool) -> None:
+        self.show_secrets = show_secrets
+        variants = {form for secret in known_secrets(capture) for form in (secret, quote(secret, safe=""))}
+        # Longest first, so a password is masked whole before any secret that is a part of it.
+        self._secrets = sorted(variants, key=len, reverse=True)
+
+    def value(self, value: Any) -> Any:
+        """A captured value with every `Secret` masked whole (or unwrapped when showing secrets)."""
+        if isinstance(value, Secret):
+            return unwrap_secrets(value) if self.show_secrets else MASK
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+    def text(self, text: str) -> str:
+        """`text` with each known secret replaced where it occurs."""
+        if self.show_secrets:
+            return text
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+# What the views show, as plain data ------------------------------------------------------------
+
+
+def access_matrix(capture: Capture) -> list[dict[str, str]]:
+    """The stack's `accessMatrix` output: one row per (server, database, schema, login role)."""
+    rows: list[dict[str, str]] = unwrap_secrets(capture.outputs.get("accessMatrix", []))
+    return rows
+
+
+def servers(capture: Capture) -> dict[str, dict[str, Any]]:
+    """Each server's engine, mode, endpoints and database, from the `servers` output."""
+    result: dict[str, dict[str, Any]] = {}
+    for name, server in unwrap_secrets(capture.outputs.get("servers", {})).items():
+        databases = server.get("databases") or []
+        result[name] = {
+            "engine": server.get("engine"),
+            "mode": server.get("mode"),
+            "host": server.get("host"),
+            "port": server.get("port"),
+            "database": databases[0] if databases else None,
+            "serviceHost": server.get("serviceHost"),
+            "servicePort": server.get("servicePort"),
+        }
+    return result
+
+
+def services(capture: Capture, redactor: Redactor) -> dict[str, dict[str, dict[str, str]]]:
+    """Each service's env from the `services` output, secrets masked by `redactor`."""
+    raw = unwrap_secrets(capture.outputs.get("services", {}))
+    return {
+        name: {"env": {key: redactor.text(str(value)) for key, value in (body.get("env") or {}).items()}}
+        for name, body in raw.items()
+    }
+
+
+def roles(capture: Capture) -> list[dict[str, Any]]:
+    """Every PostgreSQL role the stack creates, with its attributes (provider defaults filled in)."""
+    memberships: dict[tuple[str | None, str], list[str]] = {}
+    for grant in (r for r in canonical_order(capture) if r.type == GRANT_ROLE):
+        inputs = unwrap_secrets(grant.inputs)
+        key = (server_of(capture, grant), str(inputs["role"]))
+        memberships.setdefault(key, []).append(str(inputs["grantRole"]))
+    rows = []
+    for role in (r for r in canonical_order(capture) if r.type == ROLE):
+        inputs = unwrap_secrets(role.inputs)
+        server = server_of(capture, role)
+        name = str(inputs["name"])
+        rows.append(
+            {
+                "server": server,
+                "name": name,
+                "login": bool(inputs.get("login", False)),
+                "superuser": bool(inputs.get("superuser", False)),
+                "createdb": bool(inputs.get("createDatabase", False)),
+                "createrole": bool(inputs.get("createRole", False)),
+                "replication": bool(inputs.get("replication", False)),
+                "bypassRls": bool(inputs.get("bypassRowLevelSecurity", False)),
+                "inherit": bool(inputs.get("inherit", True)),
+                "searchPath": list(inputs.get("searchPaths") or []),
+                "memberOf": [*(inputs.get("roles") or []), *memberships.get((server, name), [])],
+            }
+        )
+    return rows
+
+
+def resources(capture: Capture, redactor: Redactor) -> list[dict[str, Any]]:
+    """Every registered resource (parents first, siblings by name); inputs in wire format, secrets
+    masked by `redactor`.
+
+    A dynamic resource's `__provider` input (its serialized provider code) is left out.
+    """
+    return [
+        {
+            "urn": resource.urn,
+            "type": resource.type,
+            "name": resource.name,
+            "parent": resource.parent,
+            "inputs": redactor.value({k: v for k, v in resource.inputs.items() if not k.startswith("__")}),
+            "dependsOn": sorted(resource.depends_on),
+            "provider": resource.provider,
+            "protect": resource.protect,
+            "retainOnDelete": resource.retain_on_delete,
+        }
+        for resource in canonical_order(capture)
+    ]
+
+
+@dataclass(frozen=True)
+class Login:
+    """A service logs in to `server` as `role`."""
+
+    service: str
+    server: str
+    role: str
+
+
+def logins(capture: Capture) -> list[Login]:
+    """Who each service logs in as, read from its env: PostgreSQL URLs, and DB_HOST + DB_USERNAME."""
+    by_endpoint = {(s["serviceHost"], s["servicePort"]): name for name, s in servers(capture).items()}
+    by_host = {s["serviceHost"]: name for name, s in servers(capture).items()}
+    found: list[Login] = []
+    for service, body in unwrap_secrets(capture.outputs.get("services", {})).items():
+        env = {key: str(value) for key, value in (body.get("env") or {}).items()}
+        for value in env.values():
+            if value.startswith(("postgresql://", "postgres://")):
+                url = urlsplit(value)
+                server = by_endpoint.get((url.hostname, url.port)) or by_host.get(url.hostname)
+                if server is not None and url.username:
+                    found.append(Login(service, server, unquote(url.username)))
+        # EasyAppointments takes discrete settings (BRIEF §5) rather than a URL.
+        if "DB_HOST" in env and "DB_USERNAME" in env and env["DB_HOST"] in by_host:
+            found.append(Login(service, by_host[env["DB_HOST"]], env["DB_USERNAME"]))
+    return list(dict.fromkeys(found))
+
+
+def mysql_access(capture: Capture) -> list[dict[str, str]]:
+    """MySQL grants: (server, database, user, privileges)."""
+    rows = []
+    for grant in (r for r in canonical_order(capture) if r.type == MYSQL_GRANT):
+        inputs = unwrap_secrets(grant.inputs)
+        rows.append(
+            {
+                "server": server_of(capture, grant) or "",
+                "database": str(inputs["database"]),
+                "role": str(inputs["user"]),
+                "privileges": ", ".join(str(p) for p in inputs.get("privileges") or []).lower(),
+            }
+        )
+    return rows
+
+
+# Tables ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """One server/database's access matrix: login roles by schemas."""
+
+    server: str
+    database: str
+    schemas: list[str]
+    roles: list[str]
+    cells: dict[tuple[str, str], str]
+    """(role, schema) -> profile"""
+
+    def cell(self, role: str, schema: str) -> str:
+        return self.cells.get((role, schema), NO_ACCESS)
+
+
+def matrices(capture: Capture) -> list[Matrix]:
+    """The access matrix split per server and database, schemas in the order their owners appear."""
+    return matrices_of(access_matrix(capture))
+
+
+def matrices_of(access_rows: list[dict[str, str]]) -> list[Matrix]:
+    """`access_rows` (the `accessMatrix` output) split per server and database."""
+    grouped: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in access_rows:
+        grouped.setdefault((row["server"], row["database"]), []).append(row)
+    result = []
+    for (server, database), rows in grouped.items():
+        owned = [row["schema"] for row in rows if row["profile"] == "owner"]
+        schemas = list(dict.fromkeys([*owned, *(row["schema"] for row in rows)]))
+        role_names = list(dict.fromkeys(row["role"] for row in rows))
+        cells = {(row["role"], row["schema"]): row["profile"] for row in rows}
+        result.append(Matrix(server, database, schemas, role_names, cells))
+    return result
+
+
+def other_login_roles(capture: Capture, matrix: Matrix) -> list[str]:
+    """Login roles on the matrix's server that hold no schema access, e.g. `engarde_monitor (member of pg_monitor)`."""
+    lines = []
+    for role in roles(capture):
+        if role["server"] == matrix.server and role["login"] and role["name"] not in matrix.roles:
+            membership = f" (member of {', '.join(role['memberOf'])})" if role["memberOf"] else ""
+            lines.append(f"{role['name']}{membership}")
+    return lines
+
+
+def _aligned(rows: list[list[str]], indent: str) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def _matrix_rows(matrix: Matrix) -> list[list[str]]:
+    """Header row, then one row per role."""
+    rows = [["role", *matrix.schemas]]
+    rows += [[role, *(matrix.cell(role, schema) for schema in matrix.schemas)] for role in matrix.roles]
+    return rows
+
+
+def tree_lines(capture: Capture) -> list[str]:
+    """The component tree (parent/child by URN), one resource a line."""
+    tree = children(capture)
+    root = stack_urn(capture)
+    lines = [f"{root.rpartition('::')[2] if root else capture.stack} (pulumi:Stack)"]
+
+    def walk(parent: str | None, prefix: str) -> None:
+        kids = tree.get(parent, [])
+        for position, resource in enumerate(kids):
+            last = position == len(kids) - 1
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{_resource_label(resource)}")
+            walk(resource.urn, prefix + ("   " if last else "│  "))
+
+    walk(None, "")
+    return lines
+
+
+def _resource_label(resource: Resource) -> str:
+    flags = [flag for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete)) if on]
+    return f"{resource.name} ({short_type(resource.type)})" + (f" [{', '.join(flags)}]" if flags else "")
+
+
+def _endpoint(server: dict[str, Any]) -> str:
+    return f"{server['host']}:{server['port']}"
+
+
+def _header(redactor: Redactor) -> str:
+    secrets = "shown (--show-secrets)" if redactor.show_secrets else "masked"
+    return (
+        "the program run offline under Pulumi mocks "
+        f"(nothing deployed; generated passwords are fabricated; secrets {secrets})"
+    )
+
+
+# text -----------------------------------------------------------------------------------------
+
+
+def render_text(capture: Capture, show_secrets: bool = False) -> str:
+    """For a terminal: servers, resource counts, access matrices, service env, component tree."""
+    redactor = Redactor(capture, show_secrets)
+    lines = [f"Plan for stack {capture.stack}: {_header(redactor)}.", "", "Servers"]
+    lines += _aligned(
+        [
+            [name, s["engine"], s["mode"], _endpoint(s), f"database {s['database']}"]
+            for name, s in servers(capture).items()
+        ],
+        "  ",
+    )
+    lines += ["", f"Resources: {len(capture.resources)}"]
+    counts = count_by_type(capture.resources)
+    width = len(str(counts[0][1])) if counts else 1
+    lines += [f"  {count:>{width}}  {short_type(type_)}" for type_, count in counts]
+    lines += ["", "Access matrix (login roles by schema; read/write/append through group roles)"]
+    for matrix in matrices(capture):
+        lines += ["", f"  {matrix.server} / {matrix.database}"]
+        lines += _aligned(_matrix_rows(matrix), "    ")
+        others = other_login_roles(capture, matrix)
+        if others:
+            lines.append(f"    also: {'; '.join(others)}")
+    for row in mysql_access(capture):
+        lines += ["", f"  {row['server']} / {row['database']}", f"    {row['role']}: {row['privileges']}"]
+    lines += ["", "Services (env)"]
+    for name, body in services(capture, redactor).items():
+        lines.append(f"  {name}")
+        lines += _aligned([[key, value] for key, value in body["env"].items()], "    ") if body["env"] else []
+    lines += ["", "Component tree"]
+    lines += ["  " + line for line in tree_lines(capture)]
+    return "\n".join(lines) + "\n"
+
+
+# mermaid --------------------------------------------------------------------------------------
+
+
+class _Ids:
+    """Mermaid node ids: readable, unique, never a keyword (`end`)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, *key: str) -> str:
+        if key not in self._ids:
+            base = "_".join(re.sub(r"[^A-Za-z0-9]", "_", part) for part in key)
+            candidate, counter = base, 1
+            while candidate in self._ids.values():
+                counter += 1
+                candidate = f"{base}_{counter}"
+            self._ids[key] = candidate
+        return self._ids[key]
+
+
+def _label(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def _access_edge(role: str, target: str, profile: str) -> str:
+    """Read access dashed, ownership thick, other profiles (write, append, MySQL privileges) plain."""
+    if profile == "read":
+        return f"{role} -.->|read| {target}"
+    if profile == "owner":
+        return f"{role} ==>|owner| {target}"
+    return f"{role} -->|{profile}| {target}"
+
+
+def render_mermaid(capture: Capture) -> str:
+    """servers -> databases -> schemas; services -> the roles they log in as; roles -> schemas by profile."""
+    ids = _Ids()
+    lines = ["flowchart LR"]
+    server_info = servers(capture)
+    matrix_rows = access_matrix(capture)
+    mysql_rows = mysql_access(capture)
+    service_logins = logins(capture)
+    for name, server in server_info.items():
+        lines += _server_subgraph(ids, name, server, matrix_rows, mysql_rows, service_logins)
+    for service in dict.fromkeys(login.service for login in service_logins):
+        lines.append(f"  {ids('svc', service)}[{_label(service)}]")
+    for login in service_logins:
+        lines.append(f"  {ids('svc', login.service)} --> {ids('role', login.server, login.role)}")
+    for row in matrix_rows:
+        role, schema = ids("role", row["server"], row["role"]), ids("schema", row["server"], row["schema"])
+        lines.append(f"  {_access_edge(role, schema, row['profile'])}")
+    for row in mysql_rows:
+        user, database = ids("role", row["server"], row["role"]), ids("db", row["server"], row["database"])
+        lines.append(f"  {_access_edge(user, database, row['privileges'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _server_subgraph(
+    ids: _Ids,
+    name: str,
+    server: dict[str, Any],
+    matrix_rows: list[dict[str, str]],
+    mysql_rows: list[dict[str, str]],
+    service_logins: list[Login],
+) -> list[str]:
+    database = str(server["database"])
+    title = f"{name} · {server['engine']} · {server['mode']}"
+    lines = [
+        f"  subgraph {ids('server', name)}[{_label(title)}]",
+        f"    {ids('srv', name)}[[{_label(_endpoint(server))}]] --> {ids('db', name, database)}[({_label(database)})]",
+    ]
+    schemas = [schema for matrix in matrices_of(matrix_rows) if matrix.server == name for schema in matrix.schemas]
+    for schema in schemas:
+        lines.append(f"    {ids('db', name, database)} --> {ids('schema', name, schema)}([{_label(schema)}])")
+    role_names = dict.fromkeys(
+        [
+            *(row["role"] for row in matrix_rows if row["server"] == name),
+            *(row["role"] for row in mysql_rows if row["server"] == name),
+            *(login.role for login in service_logins if login.server == name),
+        ]
+    )
+    for role in role_names:
+        lines.append(f"    {ids('role', name, role)}{{{{{_label(role)}}}}}")
+    lines.append("  end")
+    return lines
+
+
+# markdown -------------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    """A table cell shown as code: pipes escaped, backticks fenced safely."""
+    fence, pad = ("``", " ") if "`" in text else ("`", "")
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{pad}{escaped}{pad}{fence}"
+
+
+def _md_table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(capture: Capture, show_secrets: bool = False) -> str:
+    """A PR comment: servers, the diagram, access matrices, services' env, resource counts and tree."""
+    redactor = Redactor(capture, show_secrets)
+    command = f"python -m review plan --stack {capture.stack} --format markdown"
+    lines = [f"## Plan for stack `{capture.stack}`", "", f"`{command}`: {_header(redactor)}.", ""]
+    lines += _md_table(
+        ["server", "engine", "mode", "endpoint", "database"],
+        (
+            [name, s["engine"], s["mode"], _md_cell(_endpoint(s)), _md_cell(str(s["database"]))]
+            for name, s in servers(capture).items()
+        ),
+    )
+    lines += ["", "### Topology", "", "```mermaid", render_mermaid(capture).rstrip(), "```", "", "### Access matrix"]
+    for matrix in matrices(capture):
+        lines += ["", f"**{matrix.server}** / `{matrix.database}`", ""]
+        lines += _md_table(
+            ["role", *matrix.schemas],
+            ([f"`{role}`", *(matrix.cell(role, s) for s in matrix.schemas)] for role in matrix.roles),
+        )
+        others = other_login_roles(capture, matrix)
+        if others:
+            lines += ["", f"Also: {'; '.join(others)}"]
+    for row in mysql_access(capture):
+        lines += ["", f"**{row['server']}** / `{row['database']}`: `{row['role']}` has {row['privileges']}"]
+    lines += ["", "### Services", ""]
+    for name, body in services(capture, redactor).items():
+        lines += [f"<details><summary><code>{name}</code> ({len(body['env'])} variables)</summary>", ""]
+        lines += _md_table(["variable", "value"], ([f"`{k}`", _md_cell(v)] for k, v in body["env"].items()))
+        lines += ["", "</details>", ""]
+    lines += [f"<details><summary>Resources: {len(capture.resources)}</summary>", ""]
+    lines += _md_table(["type", "count"], ([f"`{t}`", str(n)] for t, n in count_by_type(capture.resources)))
+    lines += ["", "</details>", "", "<details><summary>Component tree</summary>", "", "```text"]
+    lines += tree_lines(capture)
+    lines += ["```", "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+# json -----------------------------------------------------------------------------------------
+
+
+def plan_document(capture: Capture, show_secrets: bool = False) -> dict[str, Any]:
+    """The plan as one JSON-ready object: resources, access matrix, roles, services' env, servers."""
+    redactor = Redactor(capture, show_secrets)
+    return {
+        "stack": capture.stack,
+        "resources": resources(capture, redactor),
+        "accessMatrix": access_matrix(capture),
+        "roles": roles(capture),
+        "services": services(capture, redactor),
+        "servers": servers(capture),
+    }
+
+
+def render_json(capture: Capture, show_secrets: bool = False) -> str:
+    return json.dumps(plan_document(capture, show_secrets), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,230 @@
+"""Real PostgreSQL 15 and MariaDB servers, and the stack's SQL applied to them.
+
+The stack is configured with all three servers in `external` mode pointing at throwaway servers;
+the program is captured under mocks and each server's `review plan --format sql --show-secrets`
+steps are applied (the same code path as the rendered script).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pymysql
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from review.capture import Capture, run_program, unwrap_secrets
+from review.catalog import read_mysql_grants, read_postgres
+from review.sql import SqlStep, sql_steps
+from tests.realdb.servers import RunningServer, mariadb_server, missing_server_packages, postgres_server
+from topology import Topology, load_topology
+from topology.sql import quote_ident
+
+POSTGRES = ("main", "flowdb")
+
+
+@dataclass(frozen=True)
+class Servers:
+    """The throwaway servers, by the stack's server names."""
+
+    main: RunningServer
+    flowdb: RunningServer
+    scheduler: RunningServer
+
+    def __getitem__(self, name: str) -> RunningServer:
+        server: RunningServer = getattr(self, name)
+        return server
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    missing = missing_server_packages()
+    if missing:
+        message = (
+            f"real-server tests need the Debian packages: {' '.join(missing)} (apt-get install {' '.join(missing)})"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with contextlib.ExitStack() as stack:
+        yield Servers(
+            main=stack.enter_context(postgres_server("main")),
+            flowdb=stack.enter_context(postgres_server("flowdb")),
+            scheduler=stack.enter_context(mariadb_server("scheduler")),
+        )
+
+
+def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
+    """Stack config pointing every server at the test servers, as prod points at managed ones."""
+
+    def external(server: RunningServer, database: str) -> dict[str, Any]:
+        return {"mode": "external", "host": server.host, "port": server.port, "database": database,
+                "adminUser": server.admin_user, "sslmode": "disable", "superuser": True}  # fmt: skip
+
+    config: dict[str, Any] = {
+        "runContainers": False,
+        "servers": {
+            "main": external(servers.main, "engarde"),
+            "flowdb": external(servers.flowdb, "langflow"),
+            "scheduler": external(servers.scheduler, "easyappointments"),
+        },
+        "mainAdminPassword": servers.main.admin_password,
+        "flowdbAdminPassword": servers.flowdb.admin_password,
+        "schedulerAdminPassword": servers.scheduler.admin_password,
+    }
+    config.update(overrides)
+    return config
+
+
+def admin(server: RunningServer, database: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(server.dsn(database), autocommit=True)
+
+
+def mysql_admin(server: RunningServer) -> Any:
+    return pymysql.connect(host=server.host, port=server.port, user=server.admin_user,
+                           password=server.admin_password, autocommit=True)  # fmt: skip
+
+
+def apply_postgres(server: RunningServer, steps: list[SqlStep], default_database: str) -> None:
+    """Run the steps as the rendered psql script would: each step on its database, guarded ones skipped."""
+    connections: dict[str, psycopg.Connection[Any]] = {}
+    try:
+        for step in steps:
+            database = step.database or default_database
+            if database not in connections:
+                connections[database] = admin(server, database)
+            connection = connections[database]
+            if step.skip_if and connection.execute(step.skip_if).fetchone():
+                continue
+            if step.transaction:
+                with connection.transaction():
+                    for statement in step.statements:
+                        connection.execute(statement)
+            else:
+                for statement in step.statements:
+                    connection.execute(statement)
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
+def apply_mysql(server: RunningServer, steps: list[SqlStep]) -> None:
+    connection = mysql_admin(server)
+    try:
+        with connection.cursor() as cursor:
+            for step in steps:
+                for statement in step.statements:
+                    cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def apply_all(
+    capture: Capture,
+    topology: Topology,
+    servers: Servers,
+    only: Callable[[SqlStep], bool] | None = None,
+    apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"),
+) -> None:
+    """Apply the SQL of each server in `apply_to` (the steps `only` keeps, if given)."""
+    for name in apply_to:
+        if name not in topology.servers:
+            continue
+        steps = [s for s in sql_steps(capture, name, show_secrets=True) if only is None or only(s)]
+        if name == "scheduler":
+            apply_mysql(servers[name], steps)
+        else:
+            apply_postgres(servers[name], steps, topology.servers[name].database)
+
+
+def snapshot(servers: Servers, topology: Topology) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for name in POSTGRES:
+        if name in topology.servers:
+            with admin(servers[name], topology.servers[name].database) as connection:
+                state[name] = read_postgres(connection).snapshot()
+    connection = mysql_admin(servers.scheduler)
+    try:
+        state["scheduler"] = {u.name: read_mysql_grants(connection, u.name, "%") for u in topology.database_users}
+    finally:
+        connection.close()
+    return state
+
+
+@dataclass
+class Deployment:
+    """The stack applied to the test servers."""
+
+    capture: Capture
+    topology: Topology
+    servers: Servers
+    snapshots: list[dict[str, Any]]
+    dsns: dict[tuple[str, str], str]
+    """(server, login role) -> the DSN the `services` output hands to its user"""
+
+    def connect(self, server: str, role: str, **overrides: Any) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.dsns[(server, role)], **overrides)
+
+
+def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], str]:
+    by_port = {str(servers[name].port): name for name in POSTGRES}
+    dsns: dict[tuple[str, str], str] = {}
+    for service in unwrap_secrets(capture.outputs["services"]).values():
+        for value in service["env"].values():
+            if isinstance(value, str) and value.startswith("postgresql://"):
+                parsed = conninfo_to_dict(value)
+                dsns.setdefault((by_port[str(parsed["port"])], str(parsed["user"])), value)
+    return dsns
+
+
+def create_tables_as_owners(deployment: Deployment, table: str) -> None:
+    """A table with a serial column in every schema, owned by the schema's owner (as a migration makes it)."""
+    for schema in deployment.topology.schemas:
+        server = deployment.servers[schema.server]
+        with admin(server, schema.database) as connection, connection.transaction():
+            connection.execute(f"SET LOCAL ROLE {quote_ident(schema.owner)}")
+            connection.execute(
+                f"CREATE TABLE {quote_ident(schema.name)}.{quote_ident(table)} (id serial PRIMARY KEY, v text)"
+            )
+
+
+def _owners_only(step: SqlStep) -> bool:
+    if step.resource.startswith(("postgresql:Role", "postgresql:Database", "postgresql:Schema")):
+        return True
+    # The grants of a schema that exists already (`public`): PUBLIC's revoke and the owner's own.
+    return step.resource.startswith("postgresql:Grant") and step.resource.endswith(("-public-revoke", "-owner"))
+
+
+def deploy(
+    servers: Servers, stack: str = "dev", apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"), **overrides: Any
+) -> Deployment:
+    config = external_config(servers, **overrides)
+    topology = load_topology(config, stack)
+    for name in POSTGRES:
+        if name in topology.servers and name in apply_to:
+            with admin(servers[name], "postgres") as connection:
+                database = topology.servers[name].database
+                if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+                    connection.execute(f"CREATE DATABASE {quote_ident(database)}")
+    secret_keys = tuple(key for key in config if key.endswith("AdminPassword"))
+    capture = run_program(config, stack, secret_keys=secret_keys)
+    deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))
+    # Roles, schemas and owners first, then tables a migration made before any other grant existed.
+    apply_all(capture, topology, servers, only=_owners_only, apply_to=apply_to)
+    create_tables_as_owners(deployment, "t_before")
+    apply_all(capture, topology, servers, apply_to=apply_to)
+    deployment.snapshots.append(snapshot(servers, topology))
+    apply_all(capture, topology, servers, apply_to=apply_to)
+    deployment.snapshots.append(snapshot(servers, topology))
+    create_tables_as_owners(deployment, "t_after")
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def deployed(servers: Servers) -> Deployment:
+    return deploy(servers)

@@ -1,0 +1,204 @@
+"""Every cell of the access matrix, positive and negative, on real servers, logged in with the exact
+DSN the stack's `services` output hands to each role's user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pymysql
+import pytest
+from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.realdb.conftest import Deployment, admin, mysql_admin
+from tests.test_program import DEDICATED_MATRIX
+from topology import load_topology
+from topology.sql import quote_ident
+
+OPERATIONS = ("USAGE", "CREATE", "SELECT", "INSERT", "UPDATE", "DELETE", "SEQUENCE SELECT")
+ALLOWED = {
+    "owner": set(OPERATIONS),
+    "read": {"USAGE", "SELECT", "SEQUENCE SELECT"},
+    "write": {"USAGE", "SELECT", "INSERT", "UPDATE", "DELETE", "SEQUENCE SELECT"},
+    # INSERT through the serial default works (sequence USAGE); the sequence cannot be read.
+    "append": {"USAGE", "INSERT"},
+    None: set(),
+}
+TABLES = ("t_before", "t_after")
+
+_topology = load_topology({}, "dev")
+LOGIN_ROLES = [(r.server, r.name) for r in _topology.roles if r.login]
+CELLS = [
+    (server, role, schema.name)
+    for server, role in LOGIN_ROLES
+    for schema in _topology.schemas_on(server)
+]  # fmt: skip
+
+
+def _attempt(connection: psycopg.Connection[Any], statement: str) -> bool:
+    """Run `statement` in a transaction that is rolled back; False if the server refused it."""
+    try:
+        with connection.transaction(force_rollback=True):
+            connection.execute(statement)
+    except errors.InsufficientPrivilege:
+        return False
+    return True
+
+
+def _probe(connection: psycopg.Connection[Any], schema: str, table: str) -> set[str]:
+    s, t = quote_ident(schema), f"{quote_ident(schema)}.{quote_ident(table)}"
+    checks: dict[str, Callable[[], bool]] = {
+        "USAGE": lambda: bool(
+            connection.execute("SELECT has_schema_privilege(current_user, %s, 'USAGE')", (schema,)).fetchone()[0]  # type: ignore[index]
+        ),
+        "CREATE": lambda: _attempt(connection, f"CREATE TABLE {s}.probe (i int)"),
+        "SELECT": lambda: _attempt(connection, f"SELECT * FROM {t} LIMIT 1"),
+        "INSERT": lambda: _attempt(connection, f"INSERT INTO {t} (v) VALUES ('probe')"),
+        "UPDATE": lambda: _attempt(connection, f"UPDATE {t} SET v = 'probe' WHERE false"),
+        "DELETE": lambda: _attempt(connection, f"DELETE FROM {t} WHERE false"),
+        "SEQUENCE SELECT": lambda: _attempt(connection, f"SELECT last_value FROM {s}.{quote_ident(table + '_id_seq')}"),
+    }
+    return {operation for operation, check in checks.items() if check()}
+
+
+@pytest.fixture(scope="module")
+def sessions(deployed: Deployment) -> Any:
+    opened: dict[tuple[str, str], psycopg.Connection[Any]] = {}
+
+    def session(server: str, role: str) -> psycopg.Connection[Any]:
+        if (server, role) not in opened:
+            opened[(server, role)] = deployed.connect(server, role, autocommit=True)
+        return opened[(server, role)]
+
+    yield session
+    for connection in opened.values():
+        connection.close()
+
+
+def test_second_apply_changes_nothing(deployed: Deployment) -> None:
+    first, second = deployed.snapshots
+    assert first == second
+    assert first["main"]["default_acl"], "the snapshot must cover default privileges"
+
+
+@pytest.mark.parametrize(("server", "role", "schema"), CELLS)
+def test_matrix_cell(deployed: Deployment, sessions: Any, server: str, role: str, schema: str) -> None:
+    profile = DEDICATED_MATRIX.get((server, schema, role))
+    connection = sessions(server, role)
+    for table in TABLES:
+        assert _probe(connection, schema, table) == ALLOWED[profile], f"{role} on {schema}.{table} ({profile})"
+
+
+def test_audit_log_is_append_only_for_services(deployed: Deployment, sessions: Any) -> None:
+    connection = sessions("main", "madansara_user")
+    log = "audit.cross_schema_access"
+    assert _attempt(connection, f"INSERT INTO {log} (source_schema, target_schema, query) VALUES ('m', 'p', 'q')")
+    for statement in (f"SELECT * FROM {log}", f"UPDATE {log} SET query = 'x' WHERE false", f"DELETE FROM {log}"):
+        assert not _attempt(connection, statement), statement
+    assert _attempt(sessions("main", "audit_user"), f"SELECT * FROM {log}")
+
+
+def test_public_cannot_create_in_public(deployed: Deployment) -> None:
+    with admin(deployed.servers.main, "engarde") as connection:
+        connection.execute("DROP ROLE IF EXISTS outsider")
+        connection.execute("CREATE ROLE outsider LOGIN PASSWORD 'outsider'")
+        public_privileges = connection.execute(
+            "SELECT a.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) a"
+            " WHERE n.nspname = 'public' AND a.grantee = 0"
+        ).fetchall()
+        assert public_privileges == []
+    dsn = make_conninfo(deployed.servers.main.dsn("engarde"), user="outsider", password="outsider")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as outsider:
+            assert not _attempt(outsider, "CREATE TABLE public.intruder (i int)")
+            assert not _attempt(outsider, "SELECT * FROM public.t_before")
+    finally:
+        with admin(deployed.servers.main, "engarde") as connection:
+            connection.execute("DROP ROLE outsider")
+
+
+def test_no_login_role_has_an_elevated_attribute(deployed: Deployment) -> None:
+    for server in ("main", "flowdb"):
+        names = [role for s, role in LOGIN_ROLES if s == server]
+        with admin(deployed.servers[server], "postgres") as connection:
+            rows = connection.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)"
+                " AND (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls OR NOT rolcanlogin)",
+                (names,),
+            ).fetchall()
+            assert rows == []
+            count = connection.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (names,)).fetchone()
+            assert count == (len(names),)
+
+
+SEARCH_PATHS = {
+    ("main", "engarde_app"): "public",
+    ("main", "madansara_user"): "madansara, public",
+    ("main", "capilytics_user"): "capilytics, public",
+    ("main", "langflow_reader"): "public",
+    ("flowdb", "langflow_app"): "public",
+}
+
+
+@pytest.mark.parametrize(("server", "role"), sorted(SEARCH_PATHS))
+def test_search_path_through_the_dsn_and_through_the_role_setting_alone(
+    deployed: Deployment, server: str, role: str
+) -> None:
+    expected = SEARCH_PATHS[(server, role)].split(", ")
+    with deployed.connect(server, role) as connection:
+        assert _search_path(connection) == expected
+    without_options = {k: v for k, v in conninfo_to_dict(deployed.dsns[(server, role)]).items() if k != "options"}
+    with psycopg.connect(make_conninfo(**without_options)) as connection:  # type: ignore[arg-type]
+        assert _search_path(connection) == expected
+
+
+def _search_path(connection: psycopg.Connection[Any]) -> list[str]:
+    row = connection.execute("SHOW search_path").fetchone()
+    assert row is not None
+    return [part.strip().strip('"') for part in str(row[0]).split(",")]
+
+
+def test_passwords_that_need_url_encoding_log_in(deployed: Deployment) -> None:
+    hostile = set("@:/?#%&=+[]{}")
+    encoded = [dsn for dsn in deployed.dsns.values() if set(str(conninfo_to_dict(dsn)["password"])) & hostile]
+    assert len(encoded) >= len(deployed.dsns) // 2, "the generated passwords should exercise URL encoding"
+    for dsn in encoded:
+        with psycopg.connect(dsn) as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_cross_server_readers_read_and_write_nothing(deployed: Deployment, sessions: Any) -> None:
+    langflow_reader = sessions("main", "langflow_reader")
+    assert _attempt(langflow_reader, "SELECT * FROM public.t_after")
+    assert not _attempt(langflow_reader, "INSERT INTO public.t_after (v) VALUES ('x')")
+    flow_reader = sessions("flowdb", "engarde_flow_reader")
+    assert _attempt(flow_reader, "SELECT * FROM public.t_before")
+    for statement in ("INSERT INTO public.t_before (v) VALUES ('x')", "CREATE TABLE public.x (i int)"):
+        assert not _attempt(flow_reader, statement)
+
+
+def test_scheduler_user_has_its_database_and_nothing_else(deployed: Deployment) -> None:
+    env = deployed.capture.outputs["services"].value["egm-scheduler"]["env"]
+    root = mysql_admin(deployed.servers.scheduler)
+    with root.cursor() as cursor:
+        cursor.execute("CREATE DATABASE IF NOT EXISTS otherdb")
+    root.close()
+    connection = pymysql.connect(host=env["DB_HOST"], port=deployed.servers.scheduler.port, user=env["DB_USERNAME"],
+                                 password=env["DB_PASSWORD"], database=env["DB_NAME"], autocommit=True)  # fmt: skip
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE appointments (id int PRIMARY KEY, note text)")
+            cursor.execute("INSERT INTO appointments VALUES (1, 'x')")
+            cursor.execute("SELECT note FROM appointments")
+            assert cursor.fetchall() == (("x",),)
+            cursor.execute("DROP TABLE appointments")
+            cursor.execute("SHOW DATABASES")
+            assert {row[0] for row in cursor.fetchall()} == {"easyappointments", "information_schema"}
+            with pytest.raises(pymysql.err.OperationalError):
+                cursor.execute("USE otherdb")
+            with pytest.raises(pymysql.err.OperationalError):
+                cursor.execute("CREATE DATABASE sneaky")
+    finally:
+        connection.close()

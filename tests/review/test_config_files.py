@@ -1,0 +1,120 @@
+"""Stack config as `pulumi` assembles it: Pulumi.yaml defaults, the stack file, then `--set` paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from review import config_files
+from review.config_files import ConfigFileError
+
+
+def project(tmp_path: Path, stack_config: dict[str, Any], **project_extra: Any) -> Path:
+    """A project directory with a Pulumi.yaml declaring two defaults and a stack `test`."""
+    document = {
+        "name": "engarde",
+        "runtime": "python",
+        "config": {
+            "engarde:langflowPlacement": {"type": "string", "default": "dedicated"},
+            "engarde:protect": {"type": "boolean", "default": False},
+            "docker:host": {"type": "string", "default": "unix:///var/run/docker.sock"},
+        },
+        **project_extra,
+    }
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(document))
+    directory = tmp_path / str(project_extra.get("stackConfigDir", "."))
+    directory.mkdir(exist_ok=True)
+    (directory / "Pulumi.test.yaml").write_text(yaml.safe_dump({"config": stack_config}))
+    return tmp_path
+
+
+def test_defaults_then_stack_file_then_each_set_in_order(tmp_path: Path) -> None:
+    directory = project(tmp_path, {"engarde:protect": True, "engarde:servers": {"main": {"hostPort": 5432}}})
+    config = config_files.load("test", ["servers.main.hostPort=6000", "servers.main.hostPort=6001"], directory)
+    assert config.values == {
+        "langflowPlacement": "dedicated",
+        "protect": True,
+        "servers": {"main": {"hostPort": 6001}},
+    }
+
+
+def test_other_namespaces_do_not_reach_the_program(tmp_path: Path) -> None:
+    directory = project(tmp_path, {"docker:host": "ssh://builder"})
+    assert "host" not in config_files.load("test", [], directory).values
+    with pytest.raises(ConfigFileError, match="only engarde: keys"):
+        config_files.load("test", ["docker:host=ssh://other"], directory)
+
+
+def test_stack_config_dir_is_honoured(tmp_path: Path) -> None:
+    directory = project(tmp_path, {"engarde:protect": True}, stackConfigDir="stacks")
+    assert config_files.load("test", [], directory).values["protect"] is True
+
+
+def test_secure_values_become_placeholders_naming_their_key(tmp_path: Path) -> None:
+    stack = {
+        "engarde:mainAdminPassword": {"secure": "v1:abc"},
+        "engarde:services": {"crm": {"image": "crm:1", "token": {"secure": "v1:def"}}},
+    }
+    config = config_files.load("test", [], project(tmp_path, stack))
+    assert config.values["mainAdminPassword"] == "[secure value: engarde:mainAdminPassword]"
+    assert config.values["services"]["crm"]["token"] == "[secure value: engarde:services.crm.token]"
+    assert config.secret_keys == {"mainAdminPassword", "services"}
+    assert len(config.notes) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "segments"),
+    [
+        ("langflowPlacement", ["langflowPlacement"]),
+        ("servers.main.hostPort", ["servers", "main", "hostPort"]),
+        ("services.my-crm.reads[1]", ["services", "my-crm", "reads", 1]),
+        ('images["a.b"]', ["images", "a.b"]),
+    ],
+)
+def test_config_paths_read_like_pulumi_config_set_path(path: str, segments: list[str | int]) -> None:
+    assert config_files.parse_path(path) == segments
+
+
+@pytest.mark.parametrize("path", ["servers..main", "servers.", "[0]", "servers.main]"])
+def test_malformed_config_paths_are_refused(path: str) -> None:
+    with pytest.raises(ConfigFileError):
+        config_files.parse_path(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("55432", 55432),
+        ("true", True),
+        ("False", False),
+        ("1.5", 1.5),
+        ("'55432'", "55432"),
+        ('"shared"', "shared"),
+        ("shared", "shared"),
+        ("on", "on"),  # YAML 1.1 would make these booleans or octal numbers
+        ("0755", "0755"),
+        ("postgres:15.8", "postgres:15.8"),
+    ],
+)
+def test_set_values_are_yaml_core_scalars(text: str, value: object) -> None:
+    assert config_files.parse_scalar(text) == value
+    assert type(config_files.parse_scalar(text)) is type(value)
+
+
+def test_set_builds_objects_and_lists_and_keeps_passwords_verbatim(tmp_path: Path) -> None:
+    config = config_files.load(
+        "test",
+        ["services.crm.image=crm:1", "services.crm.reads[0]=madansara", "mainAdminPassword=12345"],
+        project(tmp_path, {}),
+    )
+    assert config.values["services"] == {"crm": {"image": "crm:1", "reads": ["madansara"]}}
+    assert config.values["mainAdminPassword"] == "12345"
+    assert config.secret_keys == {"mainAdminPassword"}
+
+
+def test_set_into_a_scalar_is_refused_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="langflowPlacement is not an object"):
+        config_files.load("test", ["langflowPlacement.mode=x"], project(tmp_path, {}))
