@@ -1,7 +1,12 @@
-"""`python -m review plan`: the stack rendered offline, for PR review and for newcomers.
+"""`python -m review plan`: the stack rendered offline, for PR review and for newcomers;
+`python -m review audit`: live servers compared with what the stack declares.
 
     python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql]
                           [--server NAME] [--show-secrets]
+    python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
+                           --dsn scheduler=mysql://... [--format text|json]
+
+Audit exit status: 0 no drift; 1 drift (one line per finding); 2 usage or connection error.
 
 Runs the real program (`__main__.py`) under Pulumi's mocks with the stack's config, read from
 Pulumi.yaml, Pulumi.<stack>.yaml and `--set`. Exit status: 0 rendered; 2 the config (or the
@@ -12,6 +17,7 @@ command line) is wrong, with one line saying which key and what is allowed; 1 an
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 from review import config_files
+from review.audit import AuditConnectionError, audit_servers
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
 from review.sql import render_sql
@@ -61,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
     plan.add_argument("--server", help="with --format sql: only this server's SQL")
     plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of [secret]")
+    audit = commands.add_parser(
+        "audit",
+        help="compare live servers with what the stack declares",
+        description="Read each server's catalog through an admin DSN and report drift, one line per finding.",
+    )
+    audit.add_argument("--stack", required=True, help="stack name: reads Pulumi.<STACK>.yaml")
+    audit.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config path, as for plan")  # fmt: skip
+    audit.add_argument("--dsn", dest="dsns", action="append", default=[], metavar="SERVER=URL",
+                       help="admin connection per server: main=postgresql://..., scheduler=mysql://...")  # fmt: skip
+    audit.add_argument("--format", choices=("text", "json"), default="text", help="report (default: text)")
     return parser
 
 
@@ -106,6 +124,35 @@ def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path =
     return EXIT_OK
 
 
+def _dsns(arguments: list[str], topology: Topology) -> dict[str, str]:
+    dsns: dict[str, str] = {}
+    for argument in arguments:
+        name, separator, url = argument.partition("=")
+        if not separator or name not in topology.servers:
+            raise UsageError(f"--dsn must be SERVER=URL with SERVER one of {', '.join(topology.servers)}")
+        dsns[name] = url
+    missing = [name for name in topology.servers if name not in dsns]
+    if missing:
+        raise UsageError(f"--dsn is required for each server of the stack; missing: {', '.join(missing)}")
+    return dsns
+
+
+def audit(args: argparse.Namespace, out: TextIO, project_dir: Path = PROJECT_DIR) -> int:
+    _config, topology = validated_config(args.stack, args.assignments, project_dir)
+    try:
+        findings = audit_servers(topology, _dsns(args.dsns, topology))
+    except AuditConnectionError as error:
+        raise UsageError(str(error)) from None
+    if args.format == "json":
+        out.write(json.dumps({"stack": args.stack, "findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
+    else:
+        for finding in findings:
+            out.write(finding.line() + "\n")
+        if not findings:
+            out.write(f"no drift on {', '.join(topology.servers)}\n")
+    return EXIT_FAILED if findings else EXIT_OK
+
+
 def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
@@ -120,6 +167,8 @@ def main(
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     try:
+        if args.command == "audit":
+            return audit(args, out, project_dir)
         return plan(args, out, err, project_dir)
     except (ConfigError, ConfigFileError, UsageError) as error:
         print(str(error), file=err)
@@ -128,7 +177,7 @@ def main(
         if os.environ.get("REVIEW_DEBUG"):
             traceback.print_exc(file=err)
         message = str(error).splitlines()[0] if str(error) else ""
-        print(f"review plan failed: {type(error).__name__}: {message}", file=err)
+        print(f"review {args.command} failed: {type(error).__name__}: {message}", file=err)
         return EXIT_FAILED
 
 

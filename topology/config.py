@@ -34,6 +34,8 @@ DEFAULT_CONTAINER_DATABASES = {"main": "engarde", "flowdb": "langflow", "schedul
 DEFAULT_EXTERNAL_DATABASES = {"main": "railway", "flowdb": "railway", "scheduler": "easyappointments"}
 DEFAULT_ADMIN_USERS = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "root"}
 DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
+CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
+EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 DEFAULT_IMAGES: dict[str, str] = {
@@ -160,7 +162,8 @@ def _server(name: str, raw: Any) -> ServerConfig:
         raise ConfigError(f"{key}.mode", f"must be one of container, external (got {mode_value!r})")
     mode = Mode(mode_value)
     if mode is Mode.CONTAINER:
-        _check_keys(key, body, ("mode", "image", "hostPort", "database"))
+        # The other mode's settings are ignored, so one `mode` change switches a server.
+        _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS)
         return ServerConfig(
             name=name,
             engine=engine,
@@ -170,7 +173,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
             host_port=_port(f"{key}.hostPort", body.get("hostPort", DEFAULT_HOST_PORTS[name])),
             admin_user=DEFAULT_ADMIN_USERS[engine],
         )
-    _check_keys(key, body, ("mode", "host", "port", "database", "adminUser", "sslmode", "superuser"))
+    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS)
     if "host" not in body:
         raise ConfigError(f"{key}.host", "is required when mode is external")
     sslmode = _decode(f"{key}.sslmode", body.get("sslmode", "require"), str)

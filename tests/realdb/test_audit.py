@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from review.__main__ import main as review_main
 from review.audit import Finding, audit_servers
-from tests.realdb.conftest import Deployment, admin, mysql_admin
+from tests.realdb.conftest import Deployment, admin, external_config, mysql_admin
 
 
 def admin_dsns(deployment: Deployment) -> dict[str, str]:
@@ -102,3 +106,54 @@ def test_extra_mysql_grant_is_reported(deployed: Deployment, clean_afterwards: N
     assert Finding(
         "scheduler", "grant", "scheduler_user", "-", "GRANT SELECT ON `billing`.* TO `scheduler_user`@`%`"
     ) in (findings)
+
+
+def _set_arguments(config: dict[str, Any], prefix: str = "") -> list[str]:
+    arguments = []
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            arguments += _set_arguments(value, f"{path}.")
+        else:
+            arguments += ["--set", f"{path}={json.dumps(value) if isinstance(value, bool) else value}"]
+    return arguments
+
+
+def run_cli(deployment: Deployment, *extra: str) -> tuple[int, str, str]:
+    config = external_config(deployment.servers)
+    argv = ["audit", "--stack", "dev", *_set_arguments(config), *extra]
+    out, err = io.StringIO(), io.StringIO()
+    status = review_main(argv, out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def dsn_arguments(deployment: Deployment) -> list[str]:
+    return [argument for name, dsn in admin_dsns(deployment).items() for argument in ("--dsn", f"{name}={dsn}")]
+
+
+def test_cli_exit_status_and_one_line_per_finding(deployed: Deployment, clean_afterwards: None) -> None:
+    status, out, _ = run_cli(deployed, *dsn_arguments(deployed))
+    assert (status, out) == (0, "no drift on main, flowdb, scheduler\n")
+    with admin(deployed.servers.main, "engarde") as connection:
+        connection.execute("GRANT INSERT ON sankore.t_after TO analytics_readonly")
+        try:
+            status, out, _ = run_cli(deployed, *dsn_arguments(deployed))
+            json_status, json_out, _ = run_cli(deployed, *dsn_arguments(deployed), "--format", "json")
+        finally:
+            connection.execute("REVOKE INSERT ON sankore.t_after FROM analytics_readonly")
+    assert status == 1
+    assert out == "main  table sankore.t_after  analytics_readonly  expected: -  found: INSERT\n"
+    assert json_status == 1
+    assert json.loads(json_out)["findings"] == [
+        {"server": "main", "object": "table sankore.t_after", "role": "analytics_readonly", "expected": "-",
+         "found": "INSERT"}
+    ]  # fmt: skip
+
+
+def test_cli_usage_and_connection_errors_exit_2_with_one_line(deployed: Deployment) -> None:
+    status, _, err = run_cli(deployed, "--dsn", f"main={deployed.servers.main.dsn()}")
+    assert status == 2 and err == "--dsn is required for each server of the stack; missing: flowdb, scheduler\n"
+    wrong = [a.replace(deployed.servers.main.admin_password, "wrong-password") for a in dsn_arguments(deployed)]
+    status, _, err = run_cli(deployed, *wrong)
+    assert status == 2 and err.startswith("server main: ") and err.count("\n") == 1
+    assert deployed.servers.main.admin_password not in err

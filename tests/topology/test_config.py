@@ -45,7 +45,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"services": {"billing": {"image": "x/billing:1", "color": "red"}}}, "services.billing.color", "unknown key"),
     ({"servers": {"main": {"mode": "container", "hostPort": 70000}}}, "servers.main.hostPort", "65535"),
     ({"servers": {"main": {"mode": "container", "hostPort": "high"}}}, "servers.main.hostPort", "integer"),
-    ({"servers": {"main": {"mode": "container", "host": "x"}}}, "servers.main.host", "unknown key"),
+    ({"servers": {"main": {"mode": "container", "password": "x"}}}, "servers.main.password", "unknown key"),
     ({"servers": {"replica": {}}}, "servers.replica", "unknown key"),
     ({"servers": EXTERNAL_MAIN}, "mainAdminPassword", "pulumi config set --secret"),
     ({"servers": {"main": {"mode": "external"}}, "mainAdminPassword": "x"}, "servers.main.host", "required"),
@@ -137,3 +137,12 @@ def test_program_refuses_bad_config_before_registering_anything(monkeypatch: pyt
 def test_program_refuses_missing_prod_secret() -> None:
     with pytest.raises(pulumi.RunError, match=r"^engarde:mainAdminPassword: is required"):
         run_program({"servers": EXTERNAL_MAIN}, "prod")
+
+
+def test_one_mode_change_switches_a_server_and_the_other_modes_settings_are_ignored() -> None:
+    servers = {"main": {"mode": "external", "image": "postgres:15.8", "hostPort": 5432, "host": "db.internal"}}
+    main = load_topology({"servers": servers, "mainAdminPassword": "x"}, "dev").servers["main"]
+    assert (main.mode, main.provider_host, main.image) == (Mode.EXTERNAL, "db.internal", None)
+    servers["main"]["mode"] = "container"
+    main = load_topology({"servers": servers}, "dev").servers["main"]
+    assert (main.mode, main.provider_host, main.image) == (Mode.CONTAINER, "127.0.0.1", "postgres:15.8")
