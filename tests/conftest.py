@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,19 @@ def prod() -> Capture:
 @pytest.fixture(scope="session")
 def shared() -> Capture:
     return capture("dev", langflowPlacement="shared")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many hostile-config cases the property tests tried (for the record, not a check)."""
+    topology_cases = getattr(sys.modules.get("tests.topology.test_config_properties"), "CASES", [])
+    if topology_cases:
+        terminalreporter.write_line(
+            f"hostile config: {len(topology_cases)} cases through validation, {topology_cases.count('built')} built"
+            f" a safe topology, {topology_cases.count('refused')} refused with the key named"
+        )
+    cli_cases = getattr(sys.modules.get("tests.realdb.test_hostile"), "CLI_CASES", [])
+    if cli_cases:
+        terminalreporter.write_line(
+            f"hostile config: {len(cli_cases)} cases through `review plan`, {cli_cases.count(0)} rendered,"
+            f" {cli_cases.count(2)} exited 2 naming the key"
+        )

@@ -172,7 +172,9 @@ class Deployment:
 
 
 def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], str]:
-    by_port = {str(servers[name].port): name for name in POSTGRES}
+    by_port: dict[str, str] = {}
+    for name in POSTGRES:  # main first: in shared placement both names are one server
+        by_port.setdefault(str(servers[name].port), name)
     dsns: dict[tuple[str, str], str] = {}
     for service in unwrap_secrets(capture.outputs["services"]).values():
         for value in service["env"].values():
