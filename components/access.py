@@ -8,7 +8,8 @@ import pulumi
 import pulumi_postgresql as postgresql
 
 from components.common import TYPE_PREFIX, child
-from topology.model import PROFILE_PRIVILEGES
+from components.roles import DatabaseRole, DatabaseRoleArgs
+from topology.model import PROFILE_PRIVILEGES, Role
 from topology.model import AccessGroup as AccessGroupSpec
 
 
@@ -18,6 +19,8 @@ class AccessGroupArgs:
 
     group: AccessGroupSpec
     """The group as the topology describes it."""
+    role: Role
+    """The group's NOLOGIN role."""
     provider: postgresql.Provider
     """Provider of the schema's server."""
     database: pulumi.Input[str]
@@ -48,18 +51,7 @@ class AccessGroup(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:AccessGroup", name, None, opts)
         spec = args.group
         privileges = PROFILE_PRIVILEGES[spec.profile]
-        role = postgresql.Role(
-            name,
-            name=spec.name,
-            login=False,
-            inherit=True,
-            superuser=False,
-            create_database=False,
-            create_role=False,
-            replication=False,
-            bypass_row_level_security=False,
-            opts=child(self, provider=args.provider),
-        )
+        role = DatabaseRole(name, DatabaseRoleArgs(role=args.role, provider=args.provider), opts=child(self))
         self.role_name = role.name
         previous = args.after
 

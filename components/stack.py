@@ -56,12 +56,14 @@ def _postgres_layout(
             protect=protect,
         ),
     )
+    group_names = {g.name for g in topology.groups_of(name)}
+    # Group roles are created by their AccessGroup.
     roles = {
         role.name: DatabaseRole(
             f"{name}-{role.name}", DatabaseRoleArgs(role=role, provider=server.provider, protect=protect)
         )
         for role in topology.roles_on(name)
-        if role.name not in {g.name for g in topology.groups}
+        if role.name not in group_names
     }
     owner = roles[spec.database_owner].name if spec.database_owner else None
     database = PostgresDatabase(
@@ -104,6 +106,7 @@ def _postgres_layout(
                 f"{name}-{group.name}",
                 AccessGroupArgs(
                     group=group,
+                    role=topology.role(name, group.name),
                     provider=server.provider,
                     database=database.name,
                     schema=created.name,

@@ -60,7 +60,7 @@ class Expected:
 def expected_state(topology: Topology, server: str) -> Expected:
     """What the stack declares on `server`, derived from the topology."""
     roles = {r.name: r.login for r in topology.roles_on(server)}
-    memberships = {(g.name, m) for g in topology.groups if g.server == server for m in g.members}
+    memberships = {(g.name, m) for g in topology.groups_of(server) for m in g.members}
     memberships |= {(builtin, r.name) for r in topology.roles_on(server) for builtin in r.member_of}
     schemas: dict[str, str | None] = {}
     schema_acl: set[tuple[str, str, str]] = set()
@@ -70,7 +70,7 @@ def expected_state(topology: Topology, server: str) -> Expected:
             schema_acl |= {(schema.name, schema.owner, p) for p in PROFILE_PRIVILEGES[Profile.OWNER].schema}
     table_privileges: dict[str, set[tuple[str, str, str]]] = {name: set() for name in schemas}
     default_acl: set[tuple[str, str, str, str, str]] = set()
-    for group in (g for g in topology.groups if g.server == server):
+    for group in topology.groups_of(server):
         privileges = PROFILE_PRIVILEGES[group.profile]
         schema_acl |= {(group.schema, group.name, p) for p in privileges.schema}
         for kind, granted in (("table", privileges.tables), ("sequence", privileges.sequences)):

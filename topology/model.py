@@ -262,6 +262,9 @@ class Topology:
     def schemas_on(self, server: str) -> tuple[Schema, ...]:
         return tuple(s for s in self.schemas if s.server == server)
 
+    def groups_of(self, server: str) -> tuple[AccessGroup, ...]:
+        return tuple(g for g in self.groups if g.server == server)
+
     def groups_on(self, server: str, schema: str) -> tuple[AccessGroup, ...]:
         return tuple(g for g in self.groups if g.server == server and g.schema == schema)
 
