@@ -89,8 +89,9 @@ class AccessGroup(pulumi.ComponentResource):
         )
         assert previous is not None
         self.last = previous
+        self.memberships: dict[str, pulumi.Resource] = {}
         for member, member_name in args.members.items():
-            postgresql.GrantRole(
+            self.memberships[member] = postgresql.GrantRole(
                 f"{name}-{member}",
                 role=member_name,
                 grant_role=role.name,

@@ -35,10 +35,19 @@ from topology.model import (
 class _PostgresLayout:
     """What was created on one PostgreSQL server."""
 
+    spec: Server
     server: PostgresServer
     database: PostgresDatabase
     roles: dict[str, DatabaseRole] = field(default_factory=dict)
-    grant_components: list[pulumi.Resource] = field(default_factory=list)
+    schema_ready: dict[str, pulumi.Resource] = field(default_factory=dict)
+    """schema -> the last grant on it: the schema is usable by every role of the matrix after it"""
+    memberships: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
+    """login role -> its group memberships"""
+
+    def ready_for(self, topology: Topology, role: str) -> list[pulumi.Resource]:
+        """What a service logging in as `role` waits for: the role, its memberships, its schemas' grants."""
+        schemas = {a.schema for a in topology.access if a.server == self.spec.name and a.role == role}
+        return [self.roles[role].resource, *self.memberships.get(role, []), *(self.schema_ready[s] for s in schemas)]
 
 
 def _postgres_layout(
@@ -69,7 +78,7 @@ def _postgres_layout(
     database = PostgresDatabase(
         f"{name}-{spec.database}", DatabaseArgs(server=spec, provider=server.provider, owner=owner, protect=protect)
     )
-    layout = _PostgresLayout(server=server, database=database, roles=roles)
+    layout = _PostgresLayout(spec=spec, server=server, database=database, roles=roles)
     for schema in topology.schemas_on(name):
         created = ServiceSchema(
             f"{name}-{schema.name}",
@@ -81,7 +90,6 @@ def _postgres_layout(
                 protect=protect,
             ),
         )
-        layout.grant_components.append(created)
         last: pulumi.Resource = created.last
         if schema.name == AUDIT_SCHEMA:
             audit_log = AuditLog(
@@ -99,7 +107,6 @@ def _postgres_layout(
                     protect=protect,
                 ),
             )
-            layout.grant_components.append(audit_log)
             last = audit_log.last
         for group in topology.groups_on(name, schema.name):
             access = AccessGroup(
@@ -115,8 +122,10 @@ def _postgres_layout(
                     after=last,
                 ),
             )
-            layout.grant_components.append(access)
+            for member, membership in access.memberships.items():
+                layout.memberships.setdefault(member, []).append(membership)
             last = access.last
+        layout.schema_ready[schema.name] = last
     return layout
 
 
@@ -230,7 +239,7 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
         for service in topology.services:
             if service.image is None:
                 continue
-            used = _servers_used(service.env.values())
+            logins = _logins_used(service.env.values())
             ServiceContainer(
                 service.name,
                 ServiceContainerArgs(
@@ -239,8 +248,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                     container_name=f"{topology.network}-{service.name}",
                     network=network_name,
                     depends_on=[
-                        *[c for s in used if s in postgres for c in postgres[s].grant_components],
-                        *(scheduler_databases if "scheduler" in used or "DB_HOST" in service.env else []),
+                        *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(topology, role)],
+                        *(scheduler_databases if any(s == "scheduler" for s, _ in logins) else []),
                     ],
                 ),
             )
@@ -266,5 +275,6 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     }
 
 
-def _servers_used(values: Any) -> set[str]:
-    return {value.server for value in values if isinstance(value, (PostgresUrl, RolePassword))}
+def _logins_used(values: Any) -> set[tuple[str, str]]:
+    """(server, role) of every credential in a service's env."""
+    return {(value.server, value.role) for value in values if isinstance(value, (PostgresUrl, RolePassword))}

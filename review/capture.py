@@ -184,7 +184,16 @@ def run_program(
     program: Path | None = None,
 ) -> Capture:
     """Run `__main__.py` with `config` (keys without namespace) under mocks; return what it registered."""
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return _run(config, stack, secret_keys, program)
+    finally:
+        # A loop left open keeps the whole run's resource graph alive.
+        loop.close()
+
+
+def _run(config: Mapping[str, Any], stack: str, secret_keys: tuple[str, ...], program: Path | None) -> Capture:
     settings.reset_options()
     pulumi.runtime.set_all_config(encode_config(config), [f"{NAMESPACE}:{k}" for k in secret_keys])
     monitor = CapturingMonitor(FabricatingMocks())
