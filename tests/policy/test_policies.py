@@ -326,9 +326,8 @@ def wire(value: object) -> object:
     return value
 
 
-def analyzer_resource(resource: Resource, stack: Capture) -> proto.AnalyzerResource:
-    """A captured resource as the engine sends it in a stack request."""
-    message = proto.AnalyzerResource(
+def _engine_message(message_type: Any, resource: Resource, stack: Capture) -> Any:
+    message = message_type(
         type=resource.type,
         urn=resource.urn,
         name=resource.name,
@@ -337,19 +336,18 @@ def analyzer_resource(resource: Resource, stack: Capture) -> proto.AnalyzerResou
     )
     message.properties.update(wire(resource.inputs))
     return message
+
+
+def analyzer_resource(resource: Resource, stack: Capture) -> proto.AnalyzerResource:
+    """A captured resource as the engine sends it in a stack request."""
+    result: proto.AnalyzerResource = _engine_message(proto.AnalyzerResource, resource, stack)
+    return result
 
 
 def analyze_request(resource: Resource, stack: Capture) -> proto.AnalyzeRequest:
     """A captured resource as the engine sends it for a resource policy."""
-    message = proto.AnalyzeRequest(
-        type=resource.type,
-        urn=resource.urn,
-        name=resource.name,
-        options=proto.AnalyzerResourceOptions(protect=resource.protect),
-        provider=provider_of(resource, stack),
-    )
-    message.properties.update(wire(resource.inputs))
-    return message
+    result: proto.AnalyzeRequest = _engine_message(proto.AnalyzeRequest, resource, stack)
+    return result
 
 
 def provider_of(resource: Resource, stack: Capture) -> proto.AnalyzerProviderResource | None:

@@ -551,7 +551,16 @@ def postgres_server(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_postgres` (default workdir: system temp)."""
-    server, stop = start_postgres(workdir or Path(tempfile.gettempdir()), name, startup_timeout=startup_timeout)
+    yield from _running(start_postgres, name, workdir, startup_timeout)
+
+
+def _running(
+    start: Callable[..., tuple[RunningServer, Callable[[], None]]],
+    name: str,
+    workdir: Path | None,
+    startup_timeout: float,
+) -> Iterator[RunningServer]:
+    server, stop = start(workdir or Path(tempfile.gettempdir()), name, startup_timeout=startup_timeout)
     try:
         yield server
     finally:
@@ -706,8 +715,4 @@ def mariadb_server(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_mariadb` (default workdir: system temp)."""
-    server, stop = start_mariadb(workdir or Path(tempfile.gettempdir()), name, startup_timeout=startup_timeout)
-    try:
-        yield server
-    finally:
-        stop()
+    yield from _running(start_mariadb, name, workdir, startup_timeout)
