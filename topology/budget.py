@@ -85,7 +85,7 @@ def check_connection_budgets(topology: Topology) -> None:
         if budget.headroom >= 0:
             continue
         parts = ", ".join(
-            f"{line.key}={line.connections}" if line.key else f"{line.who}={line.connections}"
+            f"{line.key or 'admin'}={line.connections}"
             for line in budget.lines
             if line.connections
         )

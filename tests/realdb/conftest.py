@@ -69,8 +69,9 @@ def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "runContainers": False,
         "servers": {
-            "main": external(servers.main, "engarde"),
-            "flowdb": external(servers.flowdb, "langflow"),
+            # The test servers run with max_connections=200 (tests/realdb/servers.py).
+            "main": {**external(servers.main, "engarde"), "maxConnections": 200},
+            "flowdb": {**external(servers.flowdb, "langflow"), "maxConnections": 200},
             "scheduler": external(servers.scheduler, "easyappointments"),
         },
         "mainAdminPassword": servers.main.admin_password,
