@@ -21,7 +21,6 @@ from components.servers import MysqlServer, PostgresServer, ServerArgs
 from topology.budget import connection_budgets
 from topology.dsn import postgres_url, redis_url
 from topology.layout import AUDIT_SCHEMA, REDIS_PASSWORD
-from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, render_auth_file, render_ini
 from topology.model import (
     EnvValue,
     GeneratedSecret,
@@ -33,6 +32,7 @@ from topology.model import (
     Text,
     Topology,
 )
+from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, render_auth_file, render_ini
 
 
 @dataclass
@@ -314,13 +314,13 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     }
 
 
-def _pooler_files(
-    topology: Topology, pooler: Pooler, layout: _PostgresLayout
-) -> tuple[str, pulumi.Output[str]]:
+def _pooler_files(topology: Topology, pooler: Pooler, layout: _PostgresLayout) -> tuple[str, pulumi.Output[str]]:
     """pgbouncer.ini (plain) and its auth_file (secret: the pooled roles' SCRAM verifiers)."""
     names = [user.role for user in pooler.users]
     verifiers = [layout.roles[name].verifier for name in names]
-    auth_file = pulumi.Output.all(*verifiers).apply(lambda values: render_auth_file(dict(zip(names, values))))
+    auth_file = pulumi.Output.all(*verifiers).apply(
+        lambda values: render_auth_file(dict(zip(names, values, strict=True)))
+    )
     return render_ini(pooler, topology.servers[pooler.server]), pulumi.Output.secret(auth_file)
 
 

@@ -11,7 +11,6 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from review.capture import Capture, Secret, unwrap_secrets
-from topology.scram import scram_verifier
 from tests.conftest import capture
 from tests.graph import (
     CONTAINER,
@@ -28,6 +27,7 @@ from tests.graph import (
     inputs,
     server_of,
 )
+from topology.scram import scram_verifier
 
 OWN, R, A = "owner", "read", "append"
 SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]

@@ -58,8 +58,11 @@ class ServerBudget:
 def server_budget(topology: Topology, server: str) -> ServerBudget:
     spec = topology.servers[server]
     lines = [
-        BudgetLine(f"{role.name} ({role.description})" if role.description else role.name, role.limit_key,
-                   role.connection_limit)  # fmt: skip
+        BudgetLine(
+            f"{role.name} ({role.description})" if role.description else role.name,
+            role.limit_key,
+            role.connection_limit,
+        )
         for role in topology.roles_on(server)
         if role.login
     ]
@@ -84,11 +87,7 @@ def check_connection_budgets(topology: Topology) -> None:
     for name, budget in connection_budgets(topology).items():
         if budget.headroom >= 0:
             continue
-        parts = ", ".join(
-            f"{line.key or 'admin'}={line.connections}"
-            for line in budget.lines
-            if line.connections
-        )
+        parts = ", ".join(f"{line.key or 'admin'}={line.connections}" for line in budget.lines if line.connections)
         raise ConfigError(
             f"servers.{name}.maxConnections",
             f"{budget.max_connections} does not fit the connection budget of {budget.used} ({parts}); "

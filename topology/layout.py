@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from topology.budget import check_connection_budgets
-
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
@@ -19,8 +18,8 @@ from topology.model import (
     Healthcheck,
     Mode,
     Placement,
-    PoolUser,
     Pooler,
+    PoolUser,
     PostgresUrl,
     Profile,
     Redis,

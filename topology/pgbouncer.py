@@ -31,10 +31,7 @@ def render_ini(pooler: Pooler, server: Server) -> str:
         f"{server.database} = host={server.service_host} port={server.service_port} dbname={server.database}",
         "",
         "[users]",
-        *(
-            f"{user.role} = pool_mode={user.pool_mode} max_user_connections={user.pool_size}"
-            for user in pooler.users
-        ),
+        *(f"{user.role} = pool_mode={user.pool_mode} max_user_connections={user.pool_size}" for user in pooler.users),
         "",
         "[pgbouncer]",
         "listen_addr = 0.0.0.0",

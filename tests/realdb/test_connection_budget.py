@@ -148,9 +148,11 @@ def test_a_pool_never_exceeds_the_role_limit_and_a_waiting_client_is_refused(poo
     with contextlib.ExitStack() as held:
         for _ in range(LIMIT):
             held.enter_context(psycopg.connect(url)).execute("SELECT 1")
-        with pytest.raises(psycopg.OperationalError, match="query_wait_timeout"):
-            with psycopg.connect(url, connect_timeout=15) as extra:
-                extra.execute("SELECT 1")
+        with (
+            pytest.raises(psycopg.OperationalError, match="query_wait_timeout"),
+            psycopg.connect(url, connect_timeout=15) as extra,
+        ):
+            extra.execute("SELECT 1")
         assert _count(pooled.deployment, LIMITED) == LIMIT
         # Another service's pool is untouched.
         with psycopg.connect(pooled.urls[("sankore-paidads", "DATABASE_URL")]) as other:
@@ -158,11 +160,11 @@ def test_a_pool_never_exceeds_the_role_limit_and_a_waiting_client_is_refused(poo
 
 
 def test_a_service_cannot_log_in_as_another_through_the_pooler(pooled: Pooled) -> None:
-    mine = conninfo_to_dict(pooled.urls[("madan-sara", "DATABASE_URL")])
+    mine = pooled.urls[("madan-sara", "DATABASE_URL")]
     theirs = conninfo_to_dict(pooled.urls[("sankore-paidads", "DATABASE_URL")])
     with pytest.raises(psycopg.OperationalError, match="authentication failed"):
-        psycopg.connect(make_conninfo(**{**mine, "user": theirs["user"]}))
-    # A role the pooler does not serve cannot use it even with its own password.
+        psycopg.connect(make_conninfo(mine, user=theirs["user"]))
+    # A role the pooler does not serve cannot use it, even with its own password.
     exporter = conninfo_to_dict(pooled.urls[("postgres-exporter", "DATA_SOURCE_NAME")])
-    with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(make_conninfo(**{**mine, "user": exporter["user"], "password": exporter["password"]}))
+    with pytest.raises(psycopg.OperationalError, match="authentication failed"):
+        psycopg.connect(make_conninfo(mine, user=exporter["user"], password=exporter["password"]))

@@ -141,8 +141,13 @@ def test_program_refuses_missing_prod_secret() -> None:
 
 def test_one_mode_change_switches_a_server_and_the_other_modes_settings_are_ignored() -> None:
     servers = {
-        "main": {"mode": "external", "image": "postgres:15.8", "hostPort": 5432, "host": "db.internal",
-                 "maxConnections": 200}  # fmt: skip
+        "main": {
+            "mode": "external",
+            "image": "postgres:15.8",
+            "hostPort": 5432,
+            "host": "db.internal",
+            "maxConnections": 200,
+        }
     }
     main = load_topology({"servers": servers, "mainAdminPassword": "x"}, "dev").servers["main"]
     assert (main.mode, main.provider_host, main.image) == (Mode.EXTERNAL, "db.internal", None)
