@@ -57,8 +57,9 @@ def pgbouncer(config: str, auth_file: str, port: int) -> Iterator[None]:
         _write_secret_file(users, auth_file, run_as)
         _write_secret_file(ini, local_config(config, users), run_as)
         log_path = base / "pgbouncer.log"
-        process = _spawn([PGBOUNCER, ini], cwd=base, log_path=log_path, run_as=run_as, death_signal=signal.SIGINT)
-        stack.callback(_stop_process, process, signal.SIGINT)
+        process = _spawn([PGBOUNCER, ini], cwd=base, log_path=log_path, run_as=run_as, death_signal=signal.SIGTERM)
+        # SIGTERM: immediate shutdown (SIGINT would wait for every client and server connection).
+        stack.callback(_stop_process, process, signal.SIGTERM)
 
         def probe() -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
