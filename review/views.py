@@ -114,6 +114,7 @@ def roles(capture: Capture) -> list[dict[str, Any]]:
                 "bypassRls": bool(inputs.get("bypassRowLevelSecurity", False)),
                 "inherit": bool(inputs.get("inherit", True)),
                 "searchPath": list(inputs.get("searchPaths") or []),
+                "connectionLimit": int(inputs.get("connectionLimit", -1)),
                 "memberOf": [*(inputs.get("roles") or []), *memberships.get((server, name), [])],
             }
         )
