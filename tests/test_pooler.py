@@ -65,7 +65,8 @@ def test_dev_pooler_is_a_pinned_container_with_its_files_and_services_go_through
     assert uploads[AUTH_FILE].count("SCRAM-SHA-256$4096:") >= 8
     config = uploads[CONFIG_FILE]
     assert "listen_port = 6432" in config and "engarde = host=main port=5432 dbname=engarde" in config
-    assert [n["aliases"] for n in inputs(pooler)["networksAdvanced"]] == [["main-pgbouncer"]]  # type: ignore[union-attr]
+    networks = unwrap_secrets(pooler.inputs["networksAdvanced"])
+    assert [n["aliases"] for n in networks] == [["main-pgbouncer"]]
     parsed = conninfo_to_dict(env_of(result, "madan-sara")["DATABASE_URL"])
     assert (parsed["host"], parsed["port"], parsed["user"]) == ("main-pgbouncer", "6432", "madansara_user")
     assert "options" not in parsed
