@@ -297,7 +297,10 @@ def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role
             key = f"services.{service.name}.connectionLimit"
             limited.append(replace(role, connection_limit=service.connection_limit, limit_key=key))
         else:
-            name = BUILTIN_LIMIT_KEYS[role.name]
+            # Every login role counts in the budget: a new built-in one needs its key here.
+            name = BUILTIN_LIMIT_KEYS.get(role.name)
+            if name is None:
+                raise KeyError(f"login role {role.name!r} has no connectionLimits key (BUILTIN_LIMIT_KEYS)")
             limit = config.connection_limits[name]
             limited.append(replace(role, connection_limit=limit, limit_key=f"connectionLimits.{name}"))
     return limited
