@@ -9,8 +9,11 @@ import pulumi_postgresql as postgresql
 
 from components.common import TYPE_PREFIX, child, secret_password
 from topology.model import Role
+from topology.scram import scram_verifier
 
 PASSWORD_LENGTH = 32
+SALT_LENGTH = 24
+"""Characters of the SCRAM salt (letters and digits: about 143 random bits)."""
 
 
 @dataclass
@@ -30,6 +33,8 @@ class DatabaseRole(pulumi.ComponentResource):
 
     name: pulumi.Output[str]
     password: pulumi.Output[str] | None
+    verifier: pulumi.Output[str] | None
+    """SCRAM-SHA-256 verifier of `password`: the role's stored password and PgBouncer's auth_file entry."""
     resource: postgresql.Role
 
     def __init__(self, name: str, args: DatabaseRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -41,11 +46,20 @@ class DatabaseRole(pulumi.ComponentResource):
             if role.login
             else None
         )
+        self.verifier = None
+        if self.password is not None:
+            # A salt kept in state makes the verifier stable from one update to the next.
+            salt = secret_password(f"{name}-scram-salt", length=SALT_LENGTH, special=False, parent=self)
+            self.verifier = pulumi.Output.secret(
+                pulumi.Output.all(self.password, salt).apply(lambda args: scram_verifier(args[0], args[1].encode()))
+            )
         self.resource = postgresql.Role(
             name,
             name=role.name,
             login=role.login,
-            password=self.password,
+            # PostgreSQL stores a SCRAM verifier given as the password as is: it never sees the password.
+            password=self.verifier,
+            connection_limit=role.connection_limit,
             search_paths=list(role.search_path) or None,
             roles=list(role.member_of) or None,
             inherit=True,

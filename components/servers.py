@@ -11,6 +11,7 @@ import pulumi_mysql as mysql
 import pulumi_postgresql as postgresql
 
 from components.common import TYPE_PREFIX, child, secret_env, secret_password
+from topology.budget import PROVIDER_MAX_CONNECTIONS
 from topology.model import Engine, Mode, Server
 
 _DATA_DIRS = {Engine.POSTGRESQL: "/var/lib/postgresql/data", Engine.MYSQL: "/var/lib/mysql"}
@@ -46,6 +47,19 @@ def _container_env(engine: Engine, admin_user: str, password: pulumi.Output[str]
     else:
         envs = [pulumi.Output.concat("MYSQL_ROOT_PASSWORD=", password)]
     return secret_env(envs)
+
+
+def _command(server: Server) -> list[str] | None:
+    """PostgreSQL's connection settings on the image's own command line (its entrypoint passes them on)."""
+    if server.engine is not Engine.POSTGRESQL:
+        return None
+    return [
+        "postgres",
+        "-c",
+        f"max_connections={server.max_connections}",
+        "-c",
+        f"superuser_reserved_connections={server.reserved_connections}",
+    ]
 
 
 def _published(ports: list[docker.outputs.ContainerPort] | None) -> docker.outputs.ContainerPort:
@@ -85,6 +99,7 @@ class _DatabaseServer(pulumi.ComponentResource):
             name=args.container_name,
             image=server.image,
             envs=_container_env(server.engine, server.admin_user, self.admin_password),
+            command=_command(server),
             ports=[docker.ContainerPortArgs(internal=internal_port, external=server.provider_port, ip="127.0.0.1")],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[server.service_host])]
             if args.network is not None
@@ -126,6 +141,7 @@ class PostgresServer(_DatabaseServer):
             sslmode=server.sslmode or "disable",
             superuser=server.superuser,
             connect_timeout=30,
+            max_connections=PROVIDER_MAX_CONNECTIONS,
             opts=child(self),
         )
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})

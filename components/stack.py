@@ -13,15 +13,18 @@ from components.access import AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
 from components.common import secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
+from components.pooler import PgBouncer, PgBouncerArgs
 from components.roles import DatabaseRole, DatabaseRoleArgs
 from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
 from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
 from components.servers import MysqlServer, PostgresServer, ServerArgs
+from topology.budget import connection_budgets
 from topology.dsn import postgres_url, redis_url
 from topology.layout import AUDIT_SCHEMA, REDIS_PASSWORD
 from topology.model import (
     EnvValue,
     GeneratedSecret,
+    Pooler,
     PostgresUrl,
     RedisUrl,
     RolePassword,
@@ -29,6 +32,7 @@ from topology.model import (
     Text,
     Topology,
 )
+from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, render_auth_file, render_ini
 
 
 @dataclass
@@ -143,16 +147,22 @@ def _resolve_env(
         layout = postgres[value.server]
         role = layout.roles[value.role]
         assert role.password is not None, f"{value.role} is not a login role"
+        host, port, search_path, sslmode = spec.service_host, spec.service_port, value.search_path, spec.sslmode
+        if value.pooled:
+            # PgBouncer refuses `options`; the role-level search_path applies. Its client side is the
+            # platform's private network (TLS to the server is the pooler's own setting).
+            pooler = topology.poolers[value.server]
+            host, port, search_path, sslmode = pooler.host, pooler.port, (), None
         return pulumi.Output.secret(
             pulumi.Output.all(role.name, role.password, layout.database.name).apply(
                 lambda args: postgres_url(
                     user=args[0],
                     password=args[1],
-                    host=spec.service_host,
-                    port=spec.service_port,
+                    host=host,
+                    port=port,
                     database=args[2],
-                    search_path=value.search_path,
-                    sslmode=spec.sslmode,
+                    search_path=search_path,
+                    sslmode=sslmode,
                 )
             )
         )
@@ -217,6 +227,10 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     }
     secrets_holder.register_outputs({})
 
+    pooler_files = {
+        server: _pooler_files(topology, pooler, postgres[server]) for server, pooler in topology.poolers.items()
+    }
+
     envs = {
         service.name: {
             key: _resolve_env(value, topology, postgres, scheduler_password, secrets)
@@ -225,7 +239,21 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
         for service in topology.services
     }
 
+    poolers: dict[str, PgBouncer] = {}
     if network is not None and network_name is not None:
+        for server, pooler in topology.poolers.items():
+            config, auth_file = pooler_files[server]
+            poolers[server] = PgBouncer(
+                f"{server}-pgbouncer",
+                PgBouncerArgs(
+                    pooler=pooler,
+                    config=config,
+                    auth_file=auth_file,
+                    container_name=f"{topology.network}-{server}-pgbouncer",
+                    network=network_name,
+                    depends_on=[postgres[server].roles[user.role].resource for user in pooler.users],
+                ),
+            )
         if topology.redis is not None:
             Redis(
                 "redis",
@@ -250,12 +278,23 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                     depends_on=[
                         *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(topology, role)],
                         *(scheduler_databases if any(s == "scheduler" for s, _ in logins) else []),
+                        *(poolers[s] for s in _pooled_servers(service.env.values()) if s in poolers),
                     ],
                 ),
             )
 
+    services_output: dict[str, Any] = {name: {"env": env} for name, env in envs.items()}
+    for server, pooler in topology.poolers.items():
+        config, auth_file = pooler_files[server]
+        # What a platform needs to run the pooler itself (prod): its image and its two files.
+        services_output[f"pgbouncer-{server}"] = {
+            "env": {},
+            "image": pooler.image,
+            "files": {CONFIG_FILE: config, AUTH_FILE: auth_file},
+        }
     return {
-        "services": pulumi.Output.secret({name: {"env": env} for name, env in envs.items()}),
+        "services": pulumi.Output.secret(services_output),
+        "connectionBudget": {name: budget.as_dict() for name, budget in connection_budgets(topology).items()},
         "servers": {
             name: {
                 "engine": spec.engine.value,
@@ -273,6 +312,20 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
             for a in topology.access
         ],
     }
+
+
+def _pooler_files(topology: Topology, pooler: Pooler, layout: _PostgresLayout) -> tuple[str, pulumi.Output[str]]:
+    """pgbouncer.ini (plain) and its auth_file (secret: the pooled roles' SCRAM verifiers)."""
+    names = [user.role for user in pooler.users]
+    verifiers = [layout.roles[name].verifier for name in names]
+    auth_file = pulumi.Output.all(*verifiers).apply(
+        lambda values: render_auth_file(dict(zip(names, values, strict=True)))
+    )
+    return render_ini(pooler, topology.servers[pooler.server]), pulumi.Output.secret(auth_file)
+
+
+def _pooled_servers(values: Any) -> set[str]:
+    return {value.server for value in values if isinstance(value, PostgresUrl) and value.pooled}
 
 
 def _logins_used(values: Any) -> set[tuple[str, str]]:

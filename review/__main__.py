@@ -1,7 +1,7 @@
 """`python -m review plan`: the stack rendered offline, for PR review and for newcomers;
 `python -m review audit`: live servers compared with what the stack declares.
 
-    python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql]
+    python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql|pgbouncer]
                           [--server NAME] [--show-secrets]
     python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
                            --dsn scheduler=mysql://... [--format text|json]
@@ -27,6 +27,7 @@ from typing import TextIO
 
 from review import config_files
 from review.audit import AuditConnectionError, audit_servers
+from review.budget_views import render_pgbouncer
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
 from review.sql import render_sql
@@ -41,6 +42,7 @@ FORMATS: dict[str, Callable[[Capture, bool, str | None], str]] = {
     "json": lambda capture, show, _server: render_json(capture, show),
     "mermaid": lambda capture, _show, _server: render_mermaid(capture),
     "sql": lambda capture, show, server: render_sql(capture, server, show),
+    "pgbouncer": lambda capture, _show, server: render_pgbouncer(capture, server),
 }
 
 
@@ -66,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config path, like `pulumi config set --path` (e.g. servers.main.hostPort=55432)",
     )
     plan.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
-    plan.add_argument("--server", help="with --format sql: only this server's SQL")
+    plan.add_argument("--server", help="with --format sql: only this server's SQL; with pgbouncer: its pooler")
     plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of [secret]")
     audit = commands.add_parser(
         "audit",
@@ -104,11 +106,24 @@ def capture_stack(config: StackConfigValues, stack: str) -> Capture:
     return run_program(config.values, stack, secret_keys=tuple(sorted(config.secret_keys)))
 
 
+def _check_pooler(topology: Topology, server: str | None) -> None:
+    pooled = list(topology.poolers)
+    if not pooled:
+        raise UsageError("--format pgbouncer: no server has a pooler (set servers.<name>.pooler=pgbouncer)")
+    if server is None and len(pooled) > 1:
+        raise UsageError(f"--format pgbouncer needs --server (poolers on: {', '.join(pooled)})")
+    if server is not None and server not in pooled:
+        raise UsageError(f"--server {server}: no pooler on that server (poolers on: {', '.join(pooled)})")
+
+
 def _check_server(topology: Topology, server: str | None, format_: str) -> None:
+    if format_ == "pgbouncer":
+        _check_pooler(topology, server)
+        return
     if server is None:
         return
     if format_ != "sql":
-        raise UsageError("--server applies to --format sql only")
+        raise UsageError("--server applies to --format sql and pgbouncer only")
     known = list(topology.servers)
     if server not in known:
         raise UsageError(f"--server {server}: no such server in this stack (servers: {', '.join(known)})")

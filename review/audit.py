@@ -9,7 +9,7 @@ not know are all reported.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -55,6 +55,8 @@ class Expected:
     default_acl: set[tuple[str, str, str, str, str]]
     usage: set[tuple[str, str]]
     """(login role, schema) pairs that must have effective USAGE; every other pair must not"""
+    connection_limits: dict[str, int] = field(default_factory=dict)
+    """login role -> its CONNECTION LIMIT"""
 
 
 def expected_state(topology: Topology, server: str) -> Expected:
@@ -77,7 +79,8 @@ def expected_state(topology: Topology, server: str) -> Expected:
             table_privileges[group.schema] |= {(kind, group.name, p) for p in granted}
             default_acl |= {(group.creator, group.schema, kind, group.name, p) for p in granted}
     usage = {(a.role, a.schema) for a in topology.access if a.server == server}
-    return Expected(roles, memberships, schemas, schema_acl, table_privileges, default_acl, usage)
+    limits = {r.name: r.connection_limit for r in topology.roles_on(server) if r.login}
+    return Expected(roles, memberships, schemas, schema_acl, table_privileges, default_acl, usage, limits)
 
 
 def _diff(server: str, kind: str, expected: set[Any], found: set[Any], describe: Any) -> Iterable[Finding]:
@@ -107,6 +110,9 @@ def audit_postgres(
         for attribute in ELEVATED:
             if getattr(row, attribute):
                 findings.append(Finding(server, "role attribute", name, f"NO{attribute.upper()}", attribute.upper()))
+        limit = want.connection_limits.get(name)
+        if limit is not None and row.connection_limit != limit:
+            findings.append(Finding(server, "connection limit", name, str(limit), str(row.connection_limit)))
     for name, row in sorted(catalog.roles.items()):
         if row.login and name not in want.roles and name != spec.admin_user and not name.startswith("pg_"):
             findings.append(Finding(server, "role", name, "no such login role", "LOGIN"))

@@ -24,6 +24,8 @@ class RoleRow:
     bypassrls: bool
     inherit: bool
     config: tuple[str, ...]
+    connection_limit: int = -1
+    """rolconnlimit (-1: none)."""
 
 
 @dataclass
@@ -66,11 +68,11 @@ def read_postgres(connection: psycopg.Connection[Any]) -> PostgresCatalog:
     catalog = PostgresCatalog()
     rows = connection.execute(
         "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
-        " rolinherit, coalesce(rolconfig, '{}') FROM pg_roles"
+        " rolinherit, coalesce(rolconfig, '{}'), rolconnlimit FROM pg_roles"
     ).fetchall()
-    for name, login, superuser, createdb, createrole, replication, bypassrls, inherit, config in rows:
+    for name, login, superuser, createdb, createrole, replication, bypassrls, inherit, config, limit in rows:
         catalog.roles[name] = RoleRow(
-            name, login, superuser, createdb, createrole, replication, bypassrls, inherit, tuple(config)
+            name, login, superuser, createdb, createrole, replication, bypassrls, inherit, tuple(config), limit
         )
     catalog.memberships = {
         (group, member)

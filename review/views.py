@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from review.budget_views import budget_markdown_lines, budget_text_lines, budgets, poolers
 from review.capture import Capture, Resource, Secret, known_secrets, unwrap_secrets
 from review.graph import canonical_order, children, count_by_type, server_of, short_type, stack_urn
 
@@ -113,6 +114,7 @@ def roles(capture: Capture) -> list[dict[str, Any]]:
                 "bypassRls": bool(inputs.get("bypassRowLevelSecurity", False)),
                 "inherit": bool(inputs.get("inherit", True)),
                 "searchPath": list(inputs.get("searchPaths") or []),
+                "connectionLimit": int(inputs.get("connectionLimit", -1)),
                 "memberOf": [*(inputs.get("roles") or []), *memberships.get((server, name), [])],
             }
         )
@@ -312,6 +314,7 @@ def render_text(capture: Capture, show_secrets: bool = False) -> str:
     for name, body in services(capture, redactor).items():
         lines.append(f"  {name}")
         lines += _aligned([[key, value] for key, value in body["env"].items()], "    ") if body["env"] else []
+    lines += budget_text_lines(capture)
     lines += ["", "Component tree"]
     lines += ["  " + line for line in tree_lines(capture)]
     return "\n".join(lines) + "\n"
@@ -448,6 +451,7 @@ def render_markdown(capture: Capture, show_secrets: bool = False) -> str:
         lines += [f"<details><summary><code>{name}</code> ({len(body['env'])} variables)</summary>", ""]
         lines += _md_table(["variable", "value"], ([f"`{k}`", _md_cell(v)] for k, v in body["env"].items()))
         lines += ["", "</details>", ""]
+    lines += [*budget_markdown_lines(capture), ""]
     lines += [f"<details><summary>Resources: {len(capture.resources)}</summary>", ""]
     lines += _md_table(["type", "count"], ([f"`{t}`", str(n)] for t, n in count_by_type(capture.resources)))
     lines += ["", "</details>", "", "<details><summary>Component tree</summary>", "", "```text"]
@@ -469,6 +473,8 @@ def plan_document(capture: Capture, show_secrets: bool = False) -> dict[str, Any
         "roles": roles(capture),
         "services": services(capture, redactor),
         "servers": servers(capture),
+        "connectionBudget": budgets(capture),
+        "poolers": poolers(capture, show_secrets),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import string
 from collections import Counter
 from urllib.parse import unquote
@@ -26,6 +27,7 @@ from tests.graph import (
     inputs,
     server_of,
 )
+from topology.scram import scram_verifier
 
 OWN, R, A = "owner", "read", "append"
 SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
@@ -84,7 +86,14 @@ def matrix(result: Capture) -> dict[tuple[str, str, str], str]:
     return cells
 
 
+def _verifies(verifier: str, password: str) -> bool:
+    """Whether `verifier` (the role's stored SCRAM secret) is the one of `password`."""
+    iterations, salt = verifier.split("$")[1].split(":")
+    return scram_verifier(password, base64.b64decode(salt), int(iterations)) == verifier
+
+
 def role_passwords(result: Capture) -> dict[tuple[str, str], str]:
+    """(server, login role) -> the password the role is given: a SCRAM verifier."""
     return {
         (server_of(result, role), inputs(role)["name"]): inputs(role)["password"]  # type: ignore[misc]
         for role in result.by_type(ROLE)
@@ -271,7 +280,7 @@ def test_dsn_parses_with_libpq_rules_and_carries_role_credentials_and_search_pat
     url = env_of(dev, service)[key]
     parsed = _dsn(dev, service, key)
     assert parsed["user"] == role
-    assert parsed["password"] == role_passwords(dev)[(server, role)]
+    assert _verifies(role_passwords(dev)[(server, role)], parsed["password"])
     assert (parsed["host"], parsed["port"], parsed["dbname"]) == (server, "5432", database)
     if search_path is None:
         assert "options" not in parsed
@@ -284,10 +293,10 @@ def test_dsn_parses_with_libpq_rules_and_carries_role_credentials_and_search_pat
 
 def test_generated_role_passwords_need_url_encoding_and_are_encoded(dev: Capture) -> None:
     url = env_of(dev, "backend")["DATABASE_URL"]
-    password = role_passwords(dev)[("main", "engarde_app")]
-    assert set(password) & set("!#%&*()=+[]{}<>:?@/^")
     userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
-    assert unquote(userinfo.split(":", 1)[1]) == password
+    password = unquote(userinfo.split(":", 1)[1])
+    assert set(password) & set("!#%&*()=+[]{}<>:?@/^")
+    assert _verifies(role_passwords(dev)[("main", "engarde_app")], password)
     assert not set(userinfo.split(":", 1)[1]) & set("@/?#[]:")
 
 

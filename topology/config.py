@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from topology.model import Engine, Mode, Placement
@@ -37,6 +37,37 @@ DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
 EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+POSTGRES_CONNECTION_KEYS = (
+    "maxConnections",
+    "reservedConnections",
+    "pooler",
+    "poolerHost",
+    "poolerPort",
+    "poolerQueryWaitTimeout",
+)
+"""Connection budget and pooler settings of a PostgreSQL server (either mode)."""
+DEFAULT_MAX_CONNECTIONS = {Mode.CONTAINER: 200, Mode.EXTERNAL: 100}
+"""A container is started with 200; an external server is assumed at PostgreSQL's default unless declared."""
+POOLERS = ("none", "pgbouncer")
+POOL_MODES = ("session", "transaction")
+MAX_CONNECTION_LIMIT = 10000
+DEFAULT_SERVICE_CONNECTION_LIMIT = 15
+"""An application service's pool: 5 connections plus 10 overflow."""
+BUILTIN_CONNECTION_LIMITS: dict[str, int] = {
+    "backend": 30,  # backend and backend-copy share engarde_app: two pools of 15
+    "madan-sara": DEFAULT_SERVICE_CONNECTION_LIMIT,
+    "sankore-paidads": DEFAULT_SERVICE_CONNECTION_LIMIT,
+    "onside": DEFAULT_SERVICE_CONNECTION_LIMIT,
+    "capilytics-seo": DEFAULT_SERVICE_CONNECTION_LIMIT,
+    "langflow-server": DEFAULT_SERVICE_CONNECTION_LIMIT,
+    "langflow-reader": 5,
+    "flow-reader": 5,
+    "reporting": 5,
+    "compliance": 3,
+    "monitor": 3,
+    "backup": 2,
+}
+"""`engarde:connectionLimits.<key>` defaults: the CONNECTION LIMIT of each built-in login role."""
 
 DEFAULT_IMAGES: dict[str, str] = {
     "backend": "ghcr.io/engardehq/production-backend:stable",
@@ -48,6 +79,7 @@ DEFAULT_IMAGES: dict[str, str] = {
     "egm-scheduler": "alextselegidis/easyappointments:1.5.0",
     "redis": "redis:7.2.5-alpine",
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+    "pgbouncer": "edoburu/pgbouncer:v1.24.1-p1",
 }
 
 SCALAR_DEFAULTS: dict[str, Any] = {
@@ -59,7 +91,7 @@ SCALAR_DEFAULTS: dict[str, Any] = {
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
-OBJECT_KEYS = ("servers", "images", "services")
+OBJECT_KEYS = ("servers", "images", "services", "connectionLimits")
 ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENGINES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
 
@@ -79,6 +111,12 @@ class ServerConfig:
     admin_user: str = "postgres"
     sslmode: str | None = None
     superuser: bool = True
+    max_connections: int = 100
+    reserved_connections: int = 3
+    pooler: str = "none"
+    pooler_host: str | None = None
+    pooler_port: int = 6432
+    pooler_query_wait_timeout: int = 30
 
 
 @dataclass(frozen=True)
@@ -90,6 +128,8 @@ class ExtraServiceConfig:
     schema: str
     port: int
     reads: tuple[str, ...] = ()
+    connection_limit: int = DEFAULT_SERVICE_CONNECTION_LIMIT
+    pool_mode: str = "session"
 
 
 @dataclass(frozen=True)
@@ -106,6 +146,8 @@ class StackConfig:
     extra_services: tuple[ExtraServiceConfig, ...] = field(default_factory=tuple)
     admin_password_keys: dict[str, str] = field(default_factory=dict)
     """server -> config key holding its admin password (external servers)."""
+    connection_limits: dict[str, int] = field(default_factory=lambda: dict(BUILTIN_CONNECTION_LIMITS))
+    """`connectionLimits` key -> CONNECTION LIMIT of the built-in login roles it names."""
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:
@@ -163,7 +205,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
     mode = Mode(mode_value)
     if mode is Mode.CONTAINER:
         # The other mode's settings are ignored, so one `mode` change switches a server.
-        _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS)
+        _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(engine))
         return ServerConfig(
             name=name,
             engine=engine,
@@ -173,7 +215,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
             host_port=_port(f"{key}.hostPort", body.get("hostPort", DEFAULT_HOST_PORTS[name])),
             admin_user=DEFAULT_ADMIN_USERS[engine],
         )
-    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS)
+    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(engine))
     if "host" not in body:
         raise ConfigError(f"{key}.host", "is required when mode is external")
     sslmode = _decode(f"{key}.sslmode", body.get("sslmode", "require"), str)
@@ -196,7 +238,7 @@ def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:
     key = f"services.{name}"
     check_service_name(key, name)
     body: dict[str, Any] = _decode(key, raw, dict)
-    _check_keys(key, body, ("image", "schema", "port", "reads"))
+    _check_keys(key, body, ("image", "schema", "port", "reads", "connectionLimit", "poolMode"))
     if "image" not in body:
         raise ConfigError(f"{key}.image", "is required")
     reads_raw: list[Any] = _decode(f"{key}.reads", body.get("reads", []), list)
@@ -212,7 +254,63 @@ def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:
         ),
         port=_port(f"{key}.port", body.get("port", 8000)),
         reads=reads,
+        connection_limit=_connection_limit(
+            f"{key}.connectionLimit", body.get("connectionLimit", DEFAULT_SERVICE_CONNECTION_LIMIT)
+        ),
+        pool_mode=_choice(f"{key}.poolMode", body.get("poolMode", "session"), POOL_MODES),
     )
+
+
+def _connection_keys(engine: Engine) -> tuple[str, ...]:
+    return POSTGRES_CONNECTION_KEYS if engine is Engine.POSTGRESQL else ()
+
+
+def _bounded(key: str, value: Any, low: int, high: int) -> int:
+    number: int = _decode(key, value, int)
+    if not low <= number <= high:
+        raise ConfigError(key, f"must be an integer between {low} and {high} (got {number})")
+    return number
+
+
+def _connection_limit(key: str, value: Any) -> int:
+    return _bounded(key, value, 1, MAX_CONNECTION_LIMIT)
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    text: str = _decode(key, value, str)
+    if text not in allowed:
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        raise ConfigError(key, f"must be one of {', '.join(allowed)} (got {shown})")
+    return text
+
+
+def _with_connections(config: ServerConfig, raw: Any) -> ServerConfig:
+    """A PostgreSQL server's connection budget and pooler settings (`_server` has checked the keys)."""
+    if config.engine is not Engine.POSTGRESQL:
+        return config
+    key = f"servers.{config.name}"
+    body: dict[str, Any] = _decode(key, raw, dict)
+    default_max = DEFAULT_MAX_CONNECTIONS[config.mode]
+    return replace(
+        config,
+        max_connections=_bounded(f"{key}.maxConnections", body.get("maxConnections", default_max), 1, 262143),
+        reserved_connections=_bounded(f"{key}.reservedConnections", body.get("reservedConnections", 3), 0, 1000),
+        pooler=_choice(f"{key}.pooler", body.get("pooler", "none"), POOLERS),
+        pooler_host=_hostname(f"{key}.poolerHost", body.get("poolerHost", f"{config.name}-pgbouncer")),
+        pooler_port=_port(f"{key}.poolerPort", body.get("poolerPort", 6432)),
+        pooler_query_wait_timeout=_bounded(
+            f"{key}.poolerQueryWaitTimeout", body.get("poolerQueryWaitTimeout", 30), 1, 3600
+        ),
+    )
+
+
+def _connection_limits(raw: Any) -> dict[str, int]:
+    body: dict[str, Any] = _decode("connectionLimits", raw, dict)
+    _check_keys("connectionLimits", body, tuple(BUILTIN_CONNECTION_LIMITS))
+    return {
+        name: _connection_limit(f"connectionLimits.{name}", body.get(name, default))
+        for name, default in BUILTIN_CONNECTION_LIMITS.items()
+    }
 
 
 def parse_config(raw: Mapping[str, Any]) -> StackConfig:
@@ -231,6 +329,7 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     _check_keys("servers", servers_raw, tuple(SERVER_ENGINES))
     wanted = [name for name in SERVER_ENGINES if not (name == "flowdb" and placement is Placement.SHARED)]
     servers = {name: _server(name, servers_raw.get(name, {})) for name in wanted}
+    servers = {name: _with_connections(config, servers_raw.get(name, {})) for name, config in servers.items()}
 
     admin_password_keys: dict[str, str] = {}
     for key, server in ADMIN_PASSWORD_KEYS.items():
@@ -271,4 +370,5 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         images=images,
         extra_services=extra,
         admin_password_keys=admin_password_keys,
+        connection_limits=_connection_limits(raw.get("connectionLimits", {})),
     )

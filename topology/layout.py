@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from topology.budget import check_connection_budgets
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
@@ -17,6 +18,8 @@ from topology.model import (
     Healthcheck,
     Mode,
     Placement,
+    Pooler,
+    PoolUser,
     PostgresUrl,
     Profile,
     Redis,
@@ -95,6 +98,8 @@ def _server(config: ServerConfig) -> Server:
             service_port=internal,
             image=config.image,
             database_owner=LANGFLOW_APP if config.name == FLOWDB else None,
+            max_connections=config.max_connections,
+            reserved_connections=config.reserved_connections,
         )
     assert config.host is not None and config.port is not None
     return Server(
@@ -110,6 +115,8 @@ def _server(config: ServerConfig) -> Server:
         service_port=config.port,
         sslmode=config.sslmode,
         superuser=config.superuser,
+        max_connections=config.max_connections,
+        reserved_connections=config.reserved_connections,
     )
 
 
@@ -129,6 +136,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         "postgres-exporter-flowdb",
         "reporting",
         "compliance",
+        "pgbouncer-main",
+        "pgbouncer-flowdb",
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
@@ -225,6 +234,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         grant(FLOWDB, "public", AUDIT_USER, Profile.READ)
         roles.append(Role(FLOWDB, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
 
+    roles = _with_connection_limits(roles, config)
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
@@ -233,7 +243,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)
 
     services = _services(config, servers, apps, shared)
-    return Topology(
+    services, poolers = _pooled(config, services, roles)
+    topology = Topology(
         stack=stack,
         placement=config.placement,
         run_containers=config.run_containers,
@@ -253,7 +264,93 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         redis=Redis(image=config.images["redis"]),
         network=f"engarde-{stack}",
         admin_password_keys=dict(config.admin_password_keys),
+        poolers=poolers,
     )
+    check_connection_budgets(topology)
+    return topology
+
+
+BUILTIN_LIMIT_KEYS = {
+    "engarde_app": "backend",
+    "madansara_user": "madan-sara",
+    "sankore_user": "sankore-paidads",
+    "onside_user": "onside",
+    "capilytics_user": "capilytics-seo",
+    LANGFLOW_APP: "langflow-server",
+    LANGFLOW_READER: "langflow-reader",
+    FLOW_READER: "flow-reader",
+    ANALYTICS: "reporting",
+    AUDIT_USER: "compliance",
+    MONITOR: "monitor",
+}
+"""Built-in login role -> its `connectionLimits` key (a role on two servers has one limit on each)."""
+
+
+def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role]:
+    extra = {f"{e.schema}_user": e for e in config.extra_services}
+    limited: list[Role] = []
+    for role in roles:
+        if not role.login:
+            limited.append(role)
+        elif role.name in extra:
+            service = extra[role.name]
+            key = f"services.{service.name}.connectionLimit"
+            limited.append(replace(role, connection_limit=service.connection_limit, limit_key=key))
+        else:
+            # Every login role counts in the budget: a new built-in one needs its key here.
+            name = BUILTIN_LIMIT_KEYS.get(role.name)
+            if name is None:
+                raise KeyError(f"login role {role.name!r} has no connectionLimits key (BUILTIN_LIMIT_KEYS)")
+            limit = config.connection_limits[name]
+            limited.append(replace(role, connection_limit=limit, limit_key=f"connectionLimits.{name}"))
+    return limited
+
+
+def _pooled(
+    config: StackConfig, services: tuple[Service, ...], roles: list[Role]
+) -> tuple[tuple[Service, ...], dict[str, Pooler]]:
+    """Services' DSNs through their server's pooler, where one is configured.
+
+    A DSN stays direct when the pooler cannot honour it: the exporter's (it watches the server
+    itself) and one whose search_path differs from its role's (PgBouncer drops `options`, so only
+    the role-level search_path applies through it).
+    """
+    pooled_servers = {name for name, server in config.servers.items() if server.pooler == "pgbouncer"}
+    if not pooled_servers:
+        return services, {}
+    by_key = {(role.server, role.name): role for role in roles}
+    pooled_roles: dict[str, list[str]] = {name: [] for name in pooled_servers}
+    rewritten: list[Service] = []
+    for service in services:
+        env = dict(service.env)
+        for key, value in service.env.items():
+            if not isinstance(value, PostgresUrl) or value.server not in pooled_servers or value.role == MONITOR:
+                continue
+            role = by_key[(value.server, value.role)]
+            if value.search_path and value.search_path != role.search_path:
+                continue
+            env[key] = replace(value, pooled=True)
+            if value.role not in pooled_roles[value.server]:
+                pooled_roles[value.server].append(value.role)
+        rewritten.append(replace(service, env=env))
+    pool_modes = {f"{e.schema}_user": e.pool_mode for e in config.extra_services}
+    poolers: dict[str, Pooler] = {}
+    for name in sorted(pooled_servers):
+        server = config.servers[name]
+        assert server.pooler_host is not None
+        users = tuple(
+            PoolUser(role, by_key[(name, role)].connection_limit, pool_modes.get(role, "session"))
+            for role in pooled_roles[name]
+        )
+        poolers[name] = Pooler(
+            server=name,
+            image=config.images["pgbouncer"],
+            host=server.pooler_host,
+            port=server.pooler_port,
+            query_wait_timeout=server.pooler_query_wait_timeout,
+            users=users,
+        )
+    return tuple(rewritten), poolers
 
 
 def _groups(access: list[Access], schemas: list[Schema]) -> tuple[AccessGroup, ...]:

@@ -62,6 +62,10 @@ class Server:
     """Whether the admin role is a superuser (managed servers: False)."""
     database_owner: str | None = None
     """Owner of a database the stack creates; None keeps the admin as owner."""
+    max_connections: int = 100
+    """PostgreSQL `max_connections`: set on a container, declared for an external server."""
+    reserved_connections: int = 3
+    """PostgreSQL `superuser_reserved_connections` (set on a container, declared for an external server)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,10 @@ class Role:
     """Owns a schema or the objects in it: protected in prod, never reassigned on delete."""
     description: str = ""
     """Who uses it."""
+    connection_limit: int = -1
+    """CONNECTION LIMIT of the role (-1: none; every login role of the layout has one)."""
+    limit_key: str = ""
+    """Config key that sets `connection_limit` (named by the budget check and the plan)."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,8 @@ class PostgresUrl:
     server: str
     role: str
     search_path: tuple[str, ...] = ()
+    pooled: bool = False
+    """Through the server's pooler (no `options`: the role-level search_path applies there)."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,36 @@ class Redis:
 
 
 @dataclass(frozen=True)
+class PoolUser:
+    """A login role the pooler serves: one pool per (database, user)."""
+
+    role: str
+    """Login role (the pooler logs in to the server as this role)."""
+    pool_size: int
+    """Server connections of the pool: the role's connection limit."""
+    pool_mode: str = "session"
+    """PgBouncer pool_mode: session (default) or transaction (a service's opt-in)."""
+
+
+@dataclass(frozen=True)
+class Pooler:
+    """PgBouncer in front of one PostgreSQL server."""
+
+    server: str
+    """Server it pools."""
+    image: str
+    """Container image (runContainers) or the image a platform runs."""
+    host: str
+    """Host services connect to (network alias in dev, the platform's host in prod)."""
+    port: int
+    """Port services connect to; PgBouncer listens on it."""
+    query_wait_timeout: int
+    """Seconds a client waits for a server connection of its pool before it is refused."""
+    users: tuple[PoolUser, ...]
+    """Roles whose DSNs go through it."""
+
+
+@dataclass(frozen=True)
 class Topology:
     """Everything the stack creates, derived from stack config; validated on construction."""
 
@@ -249,6 +289,8 @@ class Topology:
     network: str
     admin_password_keys: dict[str, str]
     """server -> config key of its admin password (external servers)."""
+    poolers: dict[str, Pooler] = field(default_factory=dict)
+    """server -> its PgBouncer (servers with `pooler: pgbouncer`)."""
 
     def role(self, server: str, name: str) -> Role:
         for role in self.roles:

@@ -59,7 +59,7 @@ def servers() -> Iterator[Servers]:
         )
 
 
-def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
+def external_config(servers: Servers, /, **overrides: Any) -> dict[str, Any]:
     """Stack config pointing every server at the test servers, as prod points at managed ones."""
 
     def external(server: RunningServer, database: str) -> dict[str, Any]:
@@ -69,8 +69,9 @@ def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "runContainers": False,
         "servers": {
-            "main": external(servers.main, "engarde"),
-            "flowdb": external(servers.flowdb, "langflow"),
+            # The test servers run with max_connections=200 (tests/realdb/servers.py).
+            "main": {**external(servers.main, "engarde"), "maxConnections": 200},
+            "flowdb": {**external(servers.flowdb, "langflow"), "maxConnections": 200},
             "scheduler": external(servers.scheduler, "easyappointments"),
         },
         "mainAdminPassword": servers.main.admin_password,
@@ -180,7 +181,9 @@ def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], st
         for value in service["env"].values():
             if isinstance(value, str) and value.startswith("postgresql://"):
                 parsed = conninfo_to_dict(value)
-                dsns.setdefault((by_port[str(parsed["port"])], str(parsed["user"])), value)
+                server = by_port.get(str(parsed["port"]))
+                if server is not None:  # else a pooler's port: its tests read the pooled DSNs themselves
+                    dsns.setdefault((server, str(parsed["user"])), value)
     return dsns
 
 
@@ -203,7 +206,7 @@ def _owners_only(step: SqlStep) -> bool:
 
 
 def deploy(
-    servers: Servers, stack: str = "dev", apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"), **overrides: Any
+    servers: Servers, /, stack: str = "dev", apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"), **overrides: Any
 ) -> Deployment:
     config = external_config(servers, **overrides)
     topology = load_topology(config, stack)

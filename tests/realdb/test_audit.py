@@ -65,6 +65,11 @@ DRIFTS = {
         "DROP ROLE intruder",
         Finding("main", "role", "intruder", "no such login role", "LOGIN"),
     ),
+    "connection limit lifted": (
+        "ALTER ROLE onside_user CONNECTION LIMIT -1",
+        "ALTER ROLE onside_user CONNECTION LIMIT 15",
+        Finding("main", "connection limit", "onside_user", "15", "-1"),
+    ),
     "lost membership": (
         "REVOKE audit_append FROM onside_user",
         "GRANT audit_append TO onside_user",

@@ -289,7 +289,7 @@ def test_config_error_from_the_command_line_is_one_line_without_traceback() -> N
         (("--stack", "dev", "--set", "docker:host=ssh://x"), "only engarde: keys"),
         (("--stack", "dev", "--format", "sql", "--server", "flowdb2"), "no such server"),
         (("--stack", "dev", "--set", "langflowPlacement=shared", "--format", "sql", "--server", "flowdb"), "flowdb"),
-        (("--stack", "dev", "--server", "main"), "--server applies to --format sql only"),
+        (("--stack", "dev", "--server", "main"), "--server applies to --format sql and pgbouncer only"),
     ],
 )
 def test_unusable_command_lines_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
