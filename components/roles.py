@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_postgresql as postgresql
@@ -23,6 +23,8 @@ class DatabaseRoleArgs:
     """Provider of the role's server."""
     protect: bool = False
     """Protect roles that own data (prod)."""
+    groups: list[pulumi.Input[str]] = field(default_factory=list)
+    """Group roles it is a member of (Outputs of the group roles, so it is created after them)."""
 
 
 class DatabaseRole(pulumi.ComponentResource):
@@ -47,7 +49,10 @@ class DatabaseRole(pulumi.ComponentResource):
             login=role.login,
             password=self.password,
             search_paths=list(role.search_path) or None,
-            roles=list(role.member_of) or None,
+            # Every membership of the role, declared here only: the provider's update revokes all of
+            # them and grants back exactly this list (resource_postgresql_role.go: revokeRoles,
+            # grantRoles), and its read reports the live ones here.
+            roles=[*role.member_of, *args.groups] or None,
             inherit=True,
             superuser=False,
             create_database=False,

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from components.access import AccessGroup, AccessGroupArgs
+from components.access import AccessGrantsArgs, AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
 from components.common import secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
@@ -41,13 +41,11 @@ class _PostgresLayout:
     roles: dict[str, DatabaseRole] = field(default_factory=dict)
     schema_ready: dict[str, pulumi.Resource] = field(default_factory=dict)
     """schema -> the last grant on it: the schema is usable by every role of the matrix after it"""
-    memberships: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
-    """login role -> its group memberships"""
 
     def ready_for(self, topology: Topology, role: str) -> list[pulumi.Resource]:
-        """What a service logging in as `role` waits for: the role, its memberships, its schemas' grants."""
+        """What a service logging in as `role` waits for: the role (it holds its memberships), its schemas' grants."""
         schemas = {a.schema for a in topology.access if a.server == self.spec.name and a.role == role}
-        return [self.roles[role].resource, *self.memberships.get(role, []), *(self.schema_ready[s] for s in schemas)]
+        return [self.roles[role].resource, *(self.schema_ready[s] for s in schemas)]
 
 
 def _postgres_layout(
@@ -65,14 +63,26 @@ def _postgres_layout(
             protect=protect,
         ),
     )
-    group_names = {g.name for g in topology.groups_of(name)}
-    # Group roles are created by their AccessGroup.
+    # Group roles first: each login role names its groups in its own `roles` (its only memberships).
+    groups = {
+        group.name: AccessGroup(
+            f"{name}-{group.name}",
+            AccessGroupArgs(group=group, role=topology.role(name, group.name), provider=server.provider),
+        )
+        for group in topology.groups_of(name)
+    }
     roles = {
         role.name: DatabaseRole(
-            f"{name}-{role.name}", DatabaseRoleArgs(role=role, provider=server.provider, protect=protect)
+            f"{name}-{role.name}",
+            DatabaseRoleArgs(
+                role=role,
+                provider=server.provider,
+                protect=protect,
+                groups=[groups[g.name].role_name for g in topology.groups_of(name) if role.name in g.members],
+            ),
         )
         for role in topology.roles_on(name)
-        if role.name not in group_names
+        if role.name not in groups
     }
     owner = roles[spec.database_owner].name if spec.database_owner else None
     database = PostgresDatabase(
@@ -109,22 +119,11 @@ def _postgres_layout(
             )
             last = audit_log.last
         for group in topology.groups_on(name, schema.name):
-            access = AccessGroup(
-                f"{name}-{group.name}",
-                AccessGroupArgs(
-                    group=group,
-                    role=topology.role(name, group.name),
-                    provider=server.provider,
-                    database=database.name,
-                    schema=created.name,
-                    creator=roles[group.creator].name,
-                    members={member: roles[member].name for member in group.members},
-                    after=last,
-                ),
+            last = groups[group.name].grant(
+                AccessGrantsArgs(
+                    database=database.name, schema=created.name, creator=roles[group.creator].name, after=last
+                )
             )
-            for member, membership in access.memberships.items():
-                layout.memberships.setdefault(member, []).append(membership)
-            last = access.last
         layout.schema_ready[schema.name] = last
     return layout
 
