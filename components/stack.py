@@ -11,7 +11,7 @@ import pulumi_docker as docker
 
 from components.access import AccessGrantsArgs, AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
-from components.common import secret_password
+from components.common import secret_fernet_key, secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
 from components.roles import DatabaseRole, DatabaseRoleArgs
 from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
@@ -25,6 +25,7 @@ from topology.model import (
     PostgresUrl,
     RedisUrl,
     RolePassword,
+    SecretKind,
     Server,
     Text,
     Topology,
@@ -211,7 +212,9 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
 
     secrets_holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
     secrets = {
-        spec.name: secret_password(spec.name, length=spec.length, special=spec.special, parent=secrets_holder)
+        spec.name: secret_fernet_key(spec.name, parent=secrets_holder)
+        if spec.kind is SecretKind.FERNET_KEY
+        else secret_password(spec.name, length=spec.length, special=spec.special, parent=secrets_holder)
         for spec in topology.secrets
     }
     secrets_holder.register_outputs({})

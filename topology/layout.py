@@ -24,6 +24,7 @@ from topology.model import (
     Role,
     RolePassword,
     Schema,
+    SecretKind,
     Server,
     Service,
     Text,
@@ -246,7 +247,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         database_users=database_users,
         services=services,
         secrets=(
-            GeneratedSecretSpec(LANGFLOW_SECRET_KEY, length=64, special=False),
+            # Langflow encrypts stored credentials with Fernet(SECRET_KEY): 32 bytes, url-safe base64.
+            GeneratedSecretSpec(LANGFLOW_SECRET_KEY, length=32, special=False, kind=SecretKind.FERNET_KEY),
             GeneratedSecretSpec(LANGFLOW_SUPERUSER_PASSWORD, length=24, special=True),
             GeneratedSecretSpec(REDIS_PASSWORD, length=32, special=True),
         ),

@@ -211,13 +211,23 @@ class Service:
     """Optional container healthcheck."""
 
 
+class SecretKind(StrEnum):
+    """What a generated secret is, so it is generated in the form its consumer accepts."""
+
+    PASSWORD = "password"
+    """`length` characters (RandomPassword)."""
+    FERNET_KEY = "fernet-key"
+    """`length` random bytes in url-safe base64 with padding: a Fernet key when `length` is 32."""
+
+
 @dataclass(frozen=True)
 class GeneratedSecretSpec:
-    """A secret the stack generates (RandomPassword)."""
+    """A secret the stack generates."""
 
     name: str
     length: int
     special: bool
+    kind: SecretKind = SecretKind.PASSWORD
 
 
 @dataclass(frozen=True)
