@@ -114,6 +114,7 @@ def _postgres_layout(
                     admin_password=server.admin_password,
                     database=database.name,
                     sslmode=spec.sslmode or "disable",
+                    sslrootcert=spec.sslrootcert,
                     after=[last, roles[schema.owner]],
                     protect=protect,
                 ),
@@ -153,6 +154,7 @@ def _resolve_env(
                     database=args[2],
                     search_path=value.search_path,
                     sslmode=spec.sslmode,
+                    sslrootcert=spec.sslrootcert,
                 )
             )
         )

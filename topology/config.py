@@ -35,7 +35,8 @@ DEFAULT_EXTERNAL_DATABASES = {"main": "railway", "flowdb": "railway", "scheduler
 DEFAULT_ADMIN_USERS = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "root"}
 DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
-EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser")
+EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser", "sslrootcert")
+VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 DEFAULT_IMAGES: dict[str, str] = {
@@ -79,6 +80,7 @@ class ServerConfig:
     admin_user: str = "postgres"
     sslmode: str | None = None
     superuser: bool = True
+    sslrootcert: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,39 @@ def _server(name: str, raw: Any) -> ServerConfig:
         admin_user=_text(f"{key}.adminUser", body.get("adminUser", DEFAULT_ADMIN_USERS[engine])),
         sslmode=sslmode,
         superuser=_decode(f"{key}.superuser", body.get("superuser", False), bool),
+        sslrootcert=_sslrootcert(key, engine, sslmode, body.get("sslrootcert")),
     )
+
+
+def _sslrootcert(key: str, engine: Engine, sslmode: str, raw: Any) -> str | None:
+    """The CA bundle verifying a PostgreSQL server; required by verify-ca / verify-full.
+
+    Without it libpq looks for `~/.postgresql/root.crt` of whoever connects, which a service
+    container does not have: the DSNs would fail at runtime, so the stack refuses at plan time.
+    """
+    name = f"{key}.sslrootcert"
+    if engine is Engine.MYSQL:
+        if raw is not None:
+            raise ConfigError(
+                name,
+                "is not supported for MySQL: the mysql provider's tls verifies against the system trust "
+                "store of the machine running pulumi (sslmode verify-ca/verify-full); add the CA there",
+            )
+        return None
+    if raw is None:
+        if sslmode in VERIFYING_SSLMODES:
+            raise ConfigError(
+                name,
+                f"is required when sslmode is {sslmode}: the absolute path of the CA bundle (PEM) "
+                "that signed the server's certificate, present at that path wherever the DSNs are used",
+            )
+        return None
+    path = _text(name, raw)
+    if sslmode not in VERIFYING_SSLMODES:
+        raise ConfigError(name, f"is only used with sslmode verify-ca or verify-full (got {sslmode})")
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise ConfigError(name, f"must be an absolute path without spaces (got {path!r})")
+    return path
 
 
 def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:

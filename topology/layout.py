@@ -111,6 +111,7 @@ def _server(config: ServerConfig) -> Server:
         service_port=config.port,
         sslmode=config.sslmode,
         superuser=config.superuser,
+        sslrootcert=config.sslrootcert,
     )
 
 

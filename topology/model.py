@@ -62,6 +62,8 @@ class Server:
     """Whether the admin role is a superuser (managed servers: False)."""
     database_owner: str | None = None
     """Owner of a database the stack creates; None keeps the admin as owner."""
+    sslrootcert: str | None = None
+    """CA bundle (PEM path) verifying the server (sslmode verify-ca / verify-full)."""
 
 
 @dataclass(frozen=True)
