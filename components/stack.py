@@ -80,6 +80,7 @@ def _postgres_layout(
                 provider=server.provider,
                 protect=protect,
                 groups=[groups[g.name].role_name for g in topology.groups_of(name) if role.name in g.members],
+                adopt=role.name in spec.adopt_roles,
             ),
         )
         for role in topology.roles_on(name)
@@ -206,7 +207,14 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     scheduler_databases = [
         SchedulerDatabase(
             f"scheduler-{user.database}",
-            SchedulerDatabaseArgs(user=user, provider=mysql_server.provider, protect=topology.protect),
+            SchedulerDatabaseArgs(
+                user=user,
+                provider=mysql_server.provider,
+                protect=topology.protect,
+                character_set=scheduler_spec.character_set,
+                collation=scheduler_spec.collation,
+                adopt=scheduler_spec.import_database,
+            ),
         )
         for user in topology.database_users
     ]

@@ -60,6 +60,9 @@ class Resource:
     protect: bool
     retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
+    import_id: str | None = None
+    """The ID of an existing object the engine imports instead of creating (`import_` option)."""
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +171,8 @@ class CapturingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 outputs=dict(registration.state) if registration else {},
+                import_id=request.importId or None,
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response

@@ -7,6 +7,7 @@ or already parsed (the offline renderer reads YAML). Every error is a `ConfigErr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,12 @@ DEFAULT_EXTERNAL_DATABASES = {"main": "railway", "flowdb": "railway", "scheduler
 DEFAULT_ADMIN_USERS = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "root"}
 DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
-EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser", "sslrootcert")
+EXTERNAL_KEYS = (
+    "host", "port", "adminUser", "sslmode", "superuser", "sslrootcert",
+    "adoptDatabase", "characterSet", "collation", "adoptRoles",
+)  # fmt: skip
+DEFAULT_CHARACTER_SET = "utf8mb4"
+DEFAULT_COLLATION = "utf8mb4_unicode_ci"
 VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -81,6 +87,10 @@ class ServerConfig:
     sslmode: str | None = None
     superuser: bool = True
     sslrootcert: str | None = None
+    adopt_database: bool = False
+    character_set: str = DEFAULT_CHARACTER_SET
+    collation: str = DEFAULT_COLLATION
+    adopt_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,47 @@ def _server(name: str, raw: Any) -> ServerConfig:
         sslmode=sslmode,
         superuser=_decode(f"{key}.superuser", body.get("superuser", False), bool),
         sslrootcert=_sslrootcert(key, engine, sslmode, body.get("sslrootcert")),
+        **_adoption(key, engine, body),
     )
+
+
+_CHARSET_NAME = re.compile(r"[a-z0-9_]+")
+
+
+def _adoption(key: str, engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What an external server already holds that the stack takes over (imports) instead of creating.
+
+    MySQL: `adoptDatabase` imports the existing database; its `characterSet` / `collation` must be
+    what the server has, because an import only succeeds when the program's inputs equal what the
+    provider reads (hashicorp/terraform-provider-mysql resource_database.go: ReadDatabase).
+    PostgreSQL: the database is always adopted; `adoptRoles` lists existing roles to import.
+    """
+    mysql_only = ("adoptDatabase", "characterSet", "collation")
+    if engine is Engine.POSTGRESQL:
+        for name in mysql_only:
+            if name in body:
+                raise ConfigError(
+                    f"{key}.{name}", "applies to MySQL only (an external PostgreSQL database is always adopted)"
+                )
+        raw: list[Any] = _decode(f"{key}.adoptRoles", body.get("adoptRoles", []), list)
+        roles = tuple(check_identifier(f"{key}.adoptRoles[{i}]", role) for i, role in enumerate(raw))
+        if len(set(roles)) != len(roles):
+            raise ConfigError(f"{key}.adoptRoles", "lists a role twice")
+        return {"adopt_roles": roles}
+    if "adoptRoles" in body:
+        raise ConfigError(f"{key}.adoptRoles", "applies to PostgreSQL servers only (the scheduler's user is created)")
+    settings: dict[str, Any] = {
+        "adopt_database": _decode(f"{key}.adoptDatabase", body.get("adoptDatabase", False), bool)
+    }
+    for name, field_name, default in (
+        ("characterSet", "character_set", DEFAULT_CHARACTER_SET),
+        ("collation", "collation", DEFAULT_COLLATION),
+    ):
+        value = _text(f"{key}.{name}", body.get(name, default))
+        if not _CHARSET_NAME.fullmatch(value):
+            raise ConfigError(f"{key}.{name}", f"must be a MySQL {name} name such as {default} (got {value!r})")
+        settings[field_name] = value
+    return settings
 
 
 def _sslrootcert(key: str, engine: Engine, sslmode: str, raw: Any) -> str | None:

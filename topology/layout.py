@@ -112,6 +112,10 @@ def _server(config: ServerConfig) -> Server:
         sslmode=config.sslmode,
         superuser=config.superuser,
         sslrootcert=config.sslrootcert,
+        import_database=config.adopt_database,
+        character_set=config.character_set,
+        collation=config.collation,
+        adopt_roles=config.adopt_roles,
     )
 
 
@@ -230,6 +234,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
+    _check_adopted_roles(servers, roles)
 
     scheduler = servers[SCHEDULER]
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)
@@ -277,6 +282,17 @@ def _groups(access: list[Access], schemas: list[Schema]) -> tuple[AccessGroup, .
         )
         for (server, database, schema, profile), names in members.items()
     )
+
+
+def _check_adopted_roles(servers: dict[str, Server], roles: list[Role]) -> None:
+    for server in servers.values():
+        names = {role.name for role in roles if role.server == server.name}
+        for i, adopted in enumerate(server.adopt_roles):
+            if adopted not in names:
+                raise ConfigError(
+                    f"servers.{server.name}.adoptRoles[{i}]",
+                    f"{adopted!r} is not a role of the layout on {server.name} (allowed: {', '.join(sorted(names))})",
+                )
 
 
 def _check_unique_roles(roles: list[Role]) -> None:

@@ -64,6 +64,14 @@ class Server:
     """Owner of a database the stack creates; None keeps the admin as owner."""
     sslrootcert: str | None = None
     """CA bundle (PEM path) verifying the server (sslmode verify-ca / verify-full)."""
+    import_database: bool = False
+    """MySQL: the database exists already and is imported (Pulumi `import`), not created."""
+    character_set: str = "utf8mb4"
+    """MySQL: the database's default character set (what the server reads back when imported)."""
+    collation: str = "utf8mb4_unicode_ci"
+    """MySQL: the database's default collation (likewise)."""
+    adopt_roles: tuple[str, ...] = ()
+    """PostgreSQL: roles that exist already and are imported, not created."""
 
 
 @dataclass(frozen=True)

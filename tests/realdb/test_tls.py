@@ -36,7 +36,8 @@ def _openssl(*args: str | Path, cwd: Path) -> None:
 
 def _ca(directory: Path, name: str) -> tuple[Path, Path]:
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}", cwd=directory)  # fmt: skip
+             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}",
+             cwd=directory)  # fmt: skip
     return directory / f"{name}.crt", directory / f"{name}.key"
 
 
@@ -61,7 +62,8 @@ def tls_server(pki: Pki) -> Iterator[RunningServer]:
 
 def tls_config(server: RunningServer, ca: Path) -> dict[str, Any]:
     main = {"mode": "external", "host": SERVER_NAME, "port": server.port, "database": "postgres",
-            "adminUser": server.admin_user, "sslmode": "verify-full", "sslrootcert": str(ca), "superuser": True}  # fmt: skip
+            "adminUser": server.admin_user, "sslmode": "verify-full", "sslrootcert": str(ca),
+            "superuser": True}  # fmt: skip
     return {
         "runContainers": False,
         "langflowPlacement": "shared",
