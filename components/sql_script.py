@@ -58,6 +58,9 @@ def _provider_class() -> type[dynamic.ResourceProvider]:
         def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
             from pulumi.dynamic import ReadResult
 
+            if not props.get("exists_query"):
+                # State written before refresh could check: keep it until the next update adds the query.
+                return ReadResult(id_=id_, outs=props)
             with self._connect(props) as connection:
                 row = connection.execute(props["exists_query"]).fetchone()
             if row is None:
@@ -85,9 +88,17 @@ def _provider_class() -> type[dynamic.ResourceProvider]:
     return SqlScriptProvider
 
 
+_PROVIDER_CLASS = _provider_class()
+
+_SqlScriptProvider = _PROVIDER_CLASS
+"""Where states written before the provider was pickled by value find it: their pickle names this
+module and `_SqlScriptProvider`, and `pulumi refresh` / `destroy` unpickle the provider from the
+state. dill still pickles the class by value: it looks it up by its `__qualname__`, which is not this."""
+
+
 def sql_script_provider() -> dynamic.ResourceProvider:
     """A provider instance (what Pulumi serializes into the state)."""
-    return _provider_class()()
+    return _PROVIDER_CLASS()
 
 
 @dataclass
