@@ -231,10 +231,11 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         grant(FLOWDB, "public", AUDIT_USER, Profile.READ)
         roles.append(Role(FLOWDB, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
 
+    # Only roles that predate the group design can exist already: the group roles are the stack's own.
+    _check_adopted_roles(servers, roles)
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
-    _check_adopted_roles(servers, roles)
 
     scheduler = servers[SCHEDULER]
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)

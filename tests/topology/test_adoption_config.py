@@ -26,6 +26,7 @@ def servers(main: dict[str, Any] | None = None, scheduler: dict[str, Any] | None
     ("main", "scheduler", "key", "fragment"),
     [
         ({"adoptRoles": ["nobody"]}, None, "servers.main.adoptRoles[0]", "not a role of the layout on main"),
+        ({"adoptRoles": ["onside_read"]}, None, "servers.main.adoptRoles[0]", "not a role of the layout on main"),
         ({"adoptRoles": ["onside_user", "onside_user"]}, None, "servers.main.adoptRoles", "twice"),
         ({"adoptRoles": "onside_user"}, None, "servers.main.adoptRoles", "a list"),
         ({"adoptDatabase": True}, None, "servers.main.adoptDatabase", "always adopted"),
