@@ -263,6 +263,9 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                         *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(topology, role)],
                         *(scheduler_databases if any(s == "scheduler" for s, _ in logins) else []),
                     ],
+                    ca_files=sorted(
+                        {ca for s, _ in logins if s in postgres and (ca := topology.servers[s].sslrootcert)}
+                    ),
                 ),
             )
 

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from tests.conftest import capture
+from tests.graph import CONTAINER, inputs
 from topology import ConfigError, load_topology
 from topology.dsn import postgres_url
 
@@ -55,3 +57,14 @@ def test_the_dsn_carries_the_ca_path_encoded() -> None:
                        sslrootcert="/etc/odd dir/ca&b.pem")  # fmt: skip
     parsed = conninfo_to_dict(url)
     assert (parsed["sslmode"], parsed["sslrootcert"]) == ("verify-full", "/etc/odd dir/ca&b.pem")
+
+
+def test_a_container_gets_the_ca_its_dsns_name_mounted_read_only() -> None:
+    main = {"mode": "external", "host": "db.example.internal", "sslmode": "verify-full", "sslrootcert": CA}
+    result = capture("dev", servers={"main": main}, mainAdminPassword="x")
+    containers = {inputs(c)["name"]: inputs(c) for c in result.by_type(CONTAINER)}
+    mount = [{"hostPath": CA, "containerPath": CA, "readOnly": True}]
+    assert containers["engarde-dev-madan-sara"]["volumes"] == mount
+    # Langflow logs into flowdb (a container without TLS) and into main: it needs main's CA too.
+    assert containers["engarde-dev-langflow-server"]["volumes"] == mount
+    assert "volumes" not in containers["engarde-dev-egm-scheduler"]
