@@ -23,21 +23,32 @@ class AccessGroupArgs:
     """The group's NOLOGIN role."""
     provider: postgresql.Provider
     """Provider of the schema's server."""
+
+
+@dataclass
+class AccessGrantsArgs:
+    """Where an access group's grants go."""
+
     database: pulumi.Input[str]
     """Database of the schema."""
     schema: pulumi.Input[str]
     """Schema name (an Output of the schema, so the grants wait for it)."""
     creator: pulumi.Input[str]
     """Role whose future tables and sequences the default privileges cover."""
-    members: dict[str, pulumi.Input[str]]
-    """Login roles that get the access: topology name -> role name Output."""
     after: pulumi.Resource | None = None
     """The previous grant on this schema: grants on one schema run one after another."""
 
 
 class AccessGroup(pulumi.ComponentResource):
     """A group role with USAGE on the schema, the profile's privileges on its tables and sequences,
-    the same for objects its owner creates later, and its members.
+    and the same for objects its owner creates later.
+
+    Built in two steps: the role first (its members name it in their own `roles`, so they must
+    exist after it), then `grant` once the schema exists. Members are never added here with
+    `postgresql.GrantRole`: the provider's Role update revokes every membership of the member and
+    grants back only its `roles` (resource_postgresql_role.go: resourcePostgreSQLRoleUpdate ->
+    revokeRoles, grantRoles), and its read puts the live memberships into `roles`, so a GrantRole
+    on a managed login role is undone by the next password rotation and flips on every refresh.
 
     Each (role, database, schema, object type) has exactly one Grant and one DefaultPrivileges:
     the provider revokes everything for that key before it grants.
@@ -49,10 +60,16 @@ class AccessGroup(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AccessGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:AccessGroup", name, None, opts)
-        spec = args.group
-        privileges = PROFILE_PRIVILEGES[spec.profile]
+        self._name = name
+        self._spec = args.group
+        self._provider = args.provider
         role = DatabaseRole(name, DatabaseRoleArgs(role=args.role, provider=args.provider), opts=child(self))
         self.role_name = role.name
+
+    def grant(self, args: AccessGrantsArgs) -> pulumi.Resource:
+        """Register the grants and default privileges on the schema; returns the last one."""
+        name = self._name
+        privileges = PROFILE_PRIVILEGES[self._spec.profile]
         previous = args.after
 
         def ordered(resource_name: str, resource_type: type, **inputs: object) -> pulumi.Resource:
@@ -61,8 +78,8 @@ class AccessGroup(pulumi.ComponentResource):
                 f"{name}-{resource_name}",
                 database=args.database,
                 schema=args.schema,
-                role=role.name,
-                opts=child(self, provider=args.provider, depends_on=[previous] if previous else None),
+                role=self.role_name,
+                opts=child(self, provider=self._provider, depends_on=[previous] if previous else None),
                 **inputs,
             )
             previous = resource
@@ -89,12 +106,5 @@ class AccessGroup(pulumi.ComponentResource):
         )
         assert previous is not None
         self.last = previous
-        self.memberships: dict[str, pulumi.Resource] = {}
-        for member, member_name in args.members.items():
-            self.memberships[member] = postgresql.GrantRole(
-                f"{name}-{member}",
-                role=member_name,
-                grant_role=role.name,
-                opts=child(self, provider=args.provider),
-            )
         self.register_outputs({"role": self.role_name})
+        return previous

@@ -8,15 +8,35 @@ import pulumi
 
 from components.common import TYPE_PREFIX, child
 from components.sql_script import SqlScript, SqlScriptArgs
-from topology.sql import quote_ident
+from topology.sql import quote_ident, quote_literal
 
 AUDIT_TABLE = "cross_schema_access"
+REVOKE_AFTER_SETTING = "engarde.revoke_after"
+"""Transaction-local setting naming the role granted to the admin for the script's duration."""
 
 
 def audit_table_sql(schema: str, owner: str) -> str:
-    """Creates the table as the schema's owner, so default privileges FOR ROLE the owner apply."""
+    """Creates the table as the schema's owner, so default privileges FOR ROLE the owner apply.
+
+    `SET ROLE owner` needs membership in it. A superuser has it implicitly; an admin that is not
+    one (managed servers) is made a member for this transaction only, as the postgresql provider
+    does around its own statements (postgresql/helpers.go: withRolesGranted, grantRoleMembership,
+    revokeRoleMembership): GRANT when not already a member that may SET to it (`set_option` on
+    PostgreSQL 16+, any membership before), and REVOKE at the end of what it granted.
+    """
+    role, literal, setting = quote_ident(owner), quote_literal(owner), quote_literal(REVOKE_AFTER_SETTING)
+    may_set = "CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END"
     return (
-        f"SET LOCAL ROLE {quote_ident(owner)};\n"
+        "DO $grant$\n"
+        "BEGIN\n"
+        "    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)\n"
+        f"       AND NOT pg_catalog.pg_has_role(current_user, {literal}, {may_set}) THEN\n"
+        f"        EXECUTE format('GRANT %I TO %I', {literal}, current_user);\n"
+        f"        PERFORM pg_catalog.set_config({setting}, {literal}, true);\n"
+        "    END IF;\n"
+        "END\n"
+        "$grant$;\n"
+        f"SET LOCAL ROLE {role};\n"
         f"CREATE TABLE IF NOT EXISTS {quote_ident(schema)}.{quote_ident(AUDIT_TABLE)} (\n"
         "    id bigserial PRIMARY KEY,\n"
         '    "timestamp" timestamptz NOT NULL DEFAULT now(),\n'
@@ -26,6 +46,22 @@ def audit_table_sql(schema: str, owner: str) -> str:
         "    query text,\n"
         "    tenant_id uuid\n"
         ");\n"
+        "RESET ROLE;\n"
+        "DO $revoke$\n"
+        "BEGIN\n"
+        f"    IF current_setting({setting}, true) = {literal} THEN\n"
+        f"        EXECUTE format('REVOKE %I FROM %I', {literal}, current_user);\n"
+        "    END IF;\n"
+        "END\n"
+        "$revoke$;\n"
+    )
+
+
+def audit_table_exists_query(schema: str) -> str:
+    """A row while the table exists: refresh reports the resource gone once it is dropped."""
+    return (
+        "SELECT 1 FROM pg_catalog.pg_tables "
+        f"WHERE schemaname = {quote_literal(schema)} AND tablename = {quote_literal(AUDIT_TABLE)}"
     )
 
 
@@ -42,13 +78,15 @@ class AuditLogArgs:
     port: pulumi.Input[int]
     """Admin endpoint port."""
     admin_user: str
-    """Admin role (a member of the owner role)."""
+    """Admin role (superuser, or granted the owner role for the script's transaction)."""
     admin_password: pulumi.Input[str]
     """Admin password (secret)."""
     database: pulumi.Input[str]
     """Database of the audit schema."""
     sslmode: str
     """libpq sslmode."""
+    sslrootcert: str | None = None
+    """CA bundle verifying the server (verify-ca / verify-full)."""
     after: list[pulumi.Resource] = field(default_factory=list)
     """The schema (and anything else) the table is created after."""
     protect: bool = False
@@ -71,7 +109,9 @@ class AuditLog(pulumi.ComponentResource):
                 password=args.admin_password,
                 database=args.database,
                 sslmode=args.sslmode,
+                sslrootcert=args.sslrootcert,
                 sql=audit_table_sql(args.schema, args.owner),
+                exists_query=audit_table_exists_query(args.schema),
             ),
             opts=child(self, depends_on=args.after, protect=args.protect),
         )

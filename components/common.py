@@ -29,6 +29,13 @@ def secret_password(
     return pulumi.Output.secret(password.result)
 
 
+def secret_fernet_key(name: str, *, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """32 random bytes in url-safe base64 with padding (what `cryptography.fernet.Fernet` accepts),
+    as a secret Output. RandomBytes' `base64` is the standard alphabet: `+` and `/` become `-`, `_`."""
+    key = random.RandomBytes(name, length=32, opts=pulumi.ResourceOptions(parent=parent))
+    return pulumi.Output.secret(key.base64.apply(lambda encoded: encoded.replace("+", "-").replace("/", "_")))
+
+
 def secret_env(items: list[pulumi.Input[str]]) -> pulumi.Output[list[str]]:
     """A container's env list as one secret Output: it carries credentials."""
     combined: pulumi.Output[list[str]] = pulumi.Output.all(*items)

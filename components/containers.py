@@ -38,6 +38,8 @@ class ServiceContainerArgs:
     """Docker network; the service's name is its alias there."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """Roles and grants the service needs before it starts."""
+    ca_files: list[str] = field(default_factory=list)
+    """CA bundles its DSNs name (`sslrootcert`): mounted read-only at the same path."""
 
 
 class ServiceContainer(pulumi.ComponentResource):
@@ -54,6 +56,11 @@ class ServiceContainer(pulumi.ComponentResource):
             envs=envs,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[service.name])],
             healthcheck=_healthcheck(service.healthcheck),
+            volumes=[
+                docker.ContainerVolumeArgs(host_path=path, container_path=path, read_only=True)
+                for path in args.ca_files
+            ]
+            or None,
             restart="unless-stopped",
             opts=child(self, depends_on=args.depends_on),
         )

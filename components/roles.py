@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_postgresql as postgresql
@@ -26,6 +26,22 @@ class DatabaseRoleArgs:
     """Provider of the role's server."""
     protect: bool = False
     """Protect roles that own data (prod)."""
+    groups: list[pulumi.Input[str]] = field(default_factory=list)
+    """Group roles it is a member of (Outputs of the group roles, so it is created after them)."""
+    adopt: bool = False
+    """The role exists already: import it (its name is its ID) instead of creating it."""
+
+
+ADOPTION_IGNORED = ["password", "roles", "search_paths", "skip_reassign_owned"]
+"""Inputs an import cannot match: the provider's read of a role it did not create has no password
+(resource_postgresql_role.go: resourcePostgreSQLRoleReadImpl sets it only when the state has one),
+reports the role's own memberships and search_path, and keeps `skip_reassign_owned` at false. An
+import succeeds only when the program's inputs equal that read; these are left as they are for the
+adopting `pulumi up`, and set by the next one, once the role is no longer listed in `adoptRoles`."""
+
+
+def _adoption(name: str) -> dict[str, object]:
+    return {"import_": name, "ignore_changes": ADOPTION_IGNORED}
 
 
 class DatabaseRole(pulumi.ComponentResource):
@@ -61,7 +77,10 @@ class DatabaseRole(pulumi.ComponentResource):
             password=self.verifier,
             connection_limit=role.connection_limit,
             search_paths=list(role.search_path) or None,
-            roles=list(role.member_of) or None,
+            # Every membership of the role, declared here only: the provider's update revokes all of
+            # them and grants back exactly this list (resource_postgresql_role.go: revokeRoles,
+            # grantRoles), and its read reports the live ones here.
+            roles=[*role.member_of, *args.groups] or None,
             inherit=True,
             superuser=False,
             create_database=False,
@@ -70,7 +89,7 @@ class DatabaseRole(pulumi.ComponentResource):
             bypass_row_level_security=False,
             # Deleting a role that owns data must fail, never REASSIGN/DROP OWNED what it created.
             skip_reassign_owned=role.owns_data,
-            opts=child(self, provider=args.provider, protect=protect),
+            opts=child(self, provider=args.provider, protect=protect, **_adoption(role.name) if args.adopt else {}),
         )
         self.name = self.resource.name
         self.register_outputs({"name": self.name})

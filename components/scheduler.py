@@ -21,6 +21,12 @@ class SchedulerDatabaseArgs:
     """Provider of the MySQL server."""
     protect: bool = False
     """Protect the database (prod)."""
+    character_set: str = "utf8mb4"
+    """Default character set of the database."""
+    collation: str = "utf8mb4_unicode_ci"
+    """Default collation of the database."""
+    adopt: bool = False
+    """The database exists already (with data): import it (its name is its ID) instead of creating it."""
 
 
 class SchedulerDatabase(pulumi.ComponentResource):
@@ -35,12 +41,16 @@ class SchedulerDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: SchedulerDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:SchedulerDatabase", name, None, opts)
         spec = args.user
+        # Imported, its inputs must equal what the provider reads: `SHOW CREATE DATABASE`'s
+        # charset and collation (hashicorp/terraform-provider-mysql resource_database.go: ReadDatabase).
         database = mysql.Database(
             name,
             name=spec.database,
-            default_character_set="utf8mb4",
-            default_collation="utf8mb4_unicode_ci",
-            opts=child(self, provider=args.provider, protect=args.protect),
+            default_character_set=args.character_set,
+            default_collation=args.collation,
+            opts=child(
+                self, provider=args.provider, protect=args.protect, import_=spec.database if args.adopt else None
+            ),
         )
         self.password = secret_password(f"{name}-password", length=32, special=False, parent=self)
         user = mysql.User(

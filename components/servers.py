@@ -139,6 +139,7 @@ class PostgresServer(_DatabaseServer):
             password=self.admin_password,
             database=server.database if server.adopt_database else "postgres",
             sslmode=server.sslmode or "disable",
+            sslrootcert=server.sslrootcert,
             superuser=server.superuser,
             connect_timeout=30,
             max_connections=PROVIDER_MAX_CONNECTIONS,

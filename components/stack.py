@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from components.access import AccessGroup, AccessGroupArgs
+from components.access import AccessGrantsArgs, AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
-from components.common import secret_password
+from components.common import secret_fernet_key, secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
 from components.pooler import PgBouncer, PgBouncerArgs
 from components.roles import DatabaseRole, DatabaseRoleArgs
@@ -28,6 +28,7 @@ from topology.model import (
     PostgresUrl,
     RedisUrl,
     RolePassword,
+    SecretKind,
     Server,
     Text,
     Topology,
@@ -45,13 +46,11 @@ class _PostgresLayout:
     roles: dict[str, DatabaseRole] = field(default_factory=dict)
     schema_ready: dict[str, pulumi.Resource] = field(default_factory=dict)
     """schema -> the last grant on it: the schema is usable by every role of the matrix after it"""
-    memberships: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
-    """login role -> its group memberships"""
 
     def ready_for(self, topology: Topology, role: str) -> list[pulumi.Resource]:
-        """What a service logging in as `role` waits for: the role, its memberships, its schemas' grants."""
+        """What a service logging in as `role` waits for: the role (it holds its memberships), its schemas' grants."""
         schemas = {a.schema for a in topology.access if a.server == self.spec.name and a.role == role}
-        return [self.roles[role].resource, *self.memberships.get(role, []), *(self.schema_ready[s] for s in schemas)]
+        return [self.roles[role].resource, *(self.schema_ready[s] for s in schemas)]
 
 
 def _postgres_layout(
@@ -69,14 +68,27 @@ def _postgres_layout(
             protect=protect,
         ),
     )
-    group_names = {g.name for g in topology.groups_of(name)}
-    # Group roles are created by their AccessGroup.
+    # Group roles first: each login role names its groups in its own `roles` (its only memberships).
+    groups = {
+        group.name: AccessGroup(
+            f"{name}-{group.name}",
+            AccessGroupArgs(group=group, role=topology.role(name, group.name), provider=server.provider),
+        )
+        for group in topology.groups_of(name)
+    }
     roles = {
         role.name: DatabaseRole(
-            f"{name}-{role.name}", DatabaseRoleArgs(role=role, provider=server.provider, protect=protect)
+            f"{name}-{role.name}",
+            DatabaseRoleArgs(
+                role=role,
+                provider=server.provider,
+                protect=protect,
+                groups=[groups[g.name].role_name for g in topology.groups_of(name) if role.name in g.members],
+                adopt=role.name in spec.adopt_roles,
+            ),
         )
         for role in topology.roles_on(name)
-        if role.name not in group_names
+        if role.name not in groups
     }
     owner = roles[spec.database_owner].name if spec.database_owner else None
     database = PostgresDatabase(
@@ -107,28 +119,18 @@ def _postgres_layout(
                     admin_password=server.admin_password,
                     database=database.name,
                     sslmode=spec.sslmode or "disable",
+                    sslrootcert=spec.sslrootcert,
                     after=[last, roles[schema.owner]],
                     protect=protect,
                 ),
             )
             last = audit_log.last
         for group in topology.groups_on(name, schema.name):
-            access = AccessGroup(
-                f"{name}-{group.name}",
-                AccessGroupArgs(
-                    group=group,
-                    role=topology.role(name, group.name),
-                    provider=server.provider,
-                    database=database.name,
-                    schema=created.name,
-                    creator=roles[group.creator].name,
-                    members={member: roles[member].name for member in group.members},
-                    after=last,
-                ),
+            last = groups[group.name].grant(
+                AccessGrantsArgs(
+                    database=database.name, schema=created.name, creator=roles[group.creator].name, after=last
+                )
             )
-            for member, membership in access.memberships.items():
-                layout.memberships.setdefault(member, []).append(membership)
-            last = access.last
         layout.schema_ready[schema.name] = last
     return layout
 
@@ -147,12 +149,13 @@ def _resolve_env(
         layout = postgres[value.server]
         role = layout.roles[value.role]
         assert role.password is not None, f"{value.role} is not a login role"
-        host, port, search_path, sslmode = spec.service_host, spec.service_port, value.search_path, spec.sslmode
+        host, port, search_path = spec.service_host, spec.service_port, value.search_path
+        sslmode, sslrootcert = spec.sslmode, spec.sslrootcert
         if value.pooled:
             # PgBouncer refuses `options`; the role-level search_path applies. Its client side is the
             # platform's private network (TLS to the server is the pooler's own setting).
             pooler = topology.poolers[value.server]
-            host, port, search_path, sslmode = pooler.host, pooler.port, (), None
+            host, port, search_path, sslmode, sslrootcert = pooler.host, pooler.port, (), None, None
         return pulumi.Output.secret(
             pulumi.Output.all(role.name, role.password, layout.database.name).apply(
                 lambda args: postgres_url(
@@ -163,6 +166,7 @@ def _resolve_env(
                     database=args[2],
                     search_path=search_path,
                     sslmode=sslmode,
+                    sslrootcert=sslrootcert,
                 )
             )
         )
@@ -214,7 +218,14 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     scheduler_databases = [
         SchedulerDatabase(
             f"scheduler-{user.database}",
-            SchedulerDatabaseArgs(user=user, provider=mysql_server.provider, protect=topology.protect),
+            SchedulerDatabaseArgs(
+                user=user,
+                provider=mysql_server.provider,
+                protect=topology.protect,
+                character_set=scheduler_spec.character_set,
+                collation=scheduler_spec.collation,
+                adopt=scheduler_spec.import_database,
+            ),
         )
         for user in topology.database_users
     ]
@@ -222,7 +233,9 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
 
     secrets_holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
     secrets = {
-        spec.name: secret_password(spec.name, length=spec.length, special=spec.special, parent=secrets_holder)
+        spec.name: secret_fernet_key(spec.name, parent=secrets_holder)
+        if spec.kind is SecretKind.FERNET_KEY
+        else secret_password(spec.name, length=spec.length, special=spec.special, parent=secrets_holder)
         for spec in topology.secrets
     }
     secrets_holder.register_outputs({})
@@ -280,6 +293,9 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                         *(scheduler_databases if any(s == "scheduler" for s, _ in logins) else []),
                         *(poolers[s] for s in _pooled_servers(service.env.values()) if s in poolers),
                     ],
+                    ca_files=sorted(
+                        {ca for s, _ in logins if s in postgres and (ca := topology.servers[s].sslrootcert)}
+                    ),
                 ),
             )
 

@@ -7,6 +7,7 @@ length and character classes); everything else a resource outputs is what it was
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import runpy
 import secrets
@@ -59,6 +60,9 @@ class Resource:
     protect: bool
     retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
+    import_id: str | None = None
+    """The ID of an existing object the engine imports instead of creating (`import_` option)."""
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +121,14 @@ def fabricate_password(inputs: Mapping[str, Any]) -> str:
     return "".join(chars[:length])
 
 
+def fabricate_bytes_base64(inputs: Mapping[str, Any]) -> str:
+    """RandomBytes' `base64`: `length` bytes in standard base64, starting with bytes that encode to
+    `+` and `/`, so a consumer that needs another alphabet is always exercised."""
+    length = int(inputs.get("length", 32))
+    data = (b"\xfb\xef\xbe\xff\xff\xff" + secrets.token_bytes(length))[:length]
+    return base64.b64encode(data).decode()
+
+
 class FabricatingMocks(pulumi.runtime.Mocks):
     """Outputs are the inputs, plus what a provider would compute."""
 
@@ -124,6 +136,8 @@ class FabricatingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = fabricate_password(args.inputs)
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            outputs["base64"] = fabricate_bytes_base64(args.inputs)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -157,6 +171,8 @@ class CapturingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 outputs=dict(registration.state) if registration else {},
+                import_id=request.importId or None,
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response
@@ -236,6 +252,9 @@ def secret_strings(value: Any) -> list[str]:
 def known_secrets(capture: Capture) -> frozenset[str]:
     """Every password the run handled: generated ones and every secret string input (admin passwords)."""
     found = set(generated_passwords(capture))
+    for resource in capture.by_type("random:index/randomBytes:RandomBytes"):
+        encoded = str(unwrap_secrets(resource.outputs)["base64"])
+        found.update({encoded, encoded.replace("+", "-").replace("/", "_")})
     for resource in capture.resources:
         found.update(secret_strings({k: v for k, v in resource.inputs.items() if not k.startswith("__")}))
     return frozenset(text for text in found if text)

@@ -101,6 +101,15 @@ def role_passwords(result: Capture) -> dict[tuple[str, str], str]:
     }
 
 
+def members_of(result: Capture, server: str, group: str) -> set[str]:
+    """Login roles whose own `roles` name `group` (the only place memberships are declared)."""
+    return {
+        str(inputs(r)["name"])
+        for r in result.by_type(ROLE)
+        if server_of(result, r) == server and group in (inputs(r).get("roles") or [])  # type: ignore[operator]
+    }
+
+
 def test_dev_access_matrix_is_the_brief_cell_by_cell(dev: Capture) -> None:
     assert matrix(dev) == DEDICATED_MATRIX
 
@@ -166,8 +175,7 @@ def test_monitor_roles_are_members_of_pg_monitor_only(dev: Capture) -> None:
     monitors = [r for r in dev.by_type(ROLE) if inputs(r)["name"] == "engarde_monitor"]
     assert len(monitors) == 2
     assert all(inputs(r)["roles"] == ["pg_monitor"] for r in monitors)
-    members = {inputs(g)["role"] for g in dev.by_type(GRANT_ROLE)}
-    assert "engarde_monitor" not in members
+    assert not dev.by_type(GRANT_ROLE)
 
 
 def test_same_role_name_on_two_servers_has_two_passwords(dev: Capture) -> None:
@@ -227,8 +235,7 @@ def test_group_roles_hold_grants_and_defaults_for_the_schema_owner(dev: Capture)
     appends = {inputs(g)["objectType"]: inputs(g) for g in dev.by_type(GRANT) if inputs(g)["role"] == "audit_append"}
     assert appends["table"]["privileges"] == ["INSERT"]
     assert appends["sequence"]["privileges"] == ["USAGE"]
-    members = {inputs(g)["role"] for g in dev.by_type(GRANT_ROLE) if inputs(g)["grantRole"] == "madansara_read"}
-    assert members == {"analytics_readonly", "audit_user"}
+    assert members_of(dev, "main", "madansara_read") == {"analytics_readonly", "audit_user"}
 
 
 def test_every_service_gets_the_env_contract(dev: Capture, shared: Capture) -> None:
@@ -416,8 +423,7 @@ def test_a_service_added_through_config_gets_schema_role_grants_and_env() -> Non
     assert inputs(schema)["owner"] == "billing_user"
     reads = {inputs(g)["role"] for g in result.by_type(GRANT) if inputs(g)["schema"] == "billing"}
     assert reads == {"billing_read"}
-    members = {inputs(g)["role"] for g in result.by_type(GRANT_ROLE) if inputs(g)["grantRole"] == "madansara_read"}
-    assert "billing_user" in members
+    assert "billing_user" in members_of(result, "main", "madansara_read")
     parsed = conninfo_to_dict(env_of(result, "billing")["DATABASE_URL"])
     assert (parsed["user"], parsed["options"]) == ("billing_user", "-c search_path=billing,public")
     container = next(c for c in result.by_type(CONTAINER) if inputs(c)["name"] == "engarde-dev-billing")
@@ -462,8 +468,35 @@ def test_prod_never_drops_data_through_deletes(prod: Capture) -> None:
 def test_a_service_starts_after_its_grants_and_waits_for_no_other_services_schema(dev: Capture) -> None:
     container = next(c for c in dev.by_type(CONTAINER) if inputs(c)["name"] == "engarde-dev-madan-sara")
     waits_for = {dev.by_urn()[urn].name for urn in ancestors(dev, container)}
-    assert {"main-madansara_user", "main-madansara", "main-audit_append-madansara_user"} <= waits_for
+    # The login role holds its memberships, and it waits for its group roles.
+    assert {"main-madansara_user", "main-madansara", "main-audit_append"} <= waits_for
     assert {"main-madansara_read-default-sequences", "main-audit_read-default-sequences"} <= waits_for
     assert not {"main-onside_read-default-sequences", "main-public_read-default-tables"} & waits_for
     others = [c for c in dev.by_type(CONTAINER) if str(inputs(c)["name"]).startswith("engarde-dev-") and c != container]
     assert container.urn not in set().union(*(ancestors(dev, c) for c in others))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "shared"])
+def test_memberships_are_declared_only_in_the_members_roles(stack: str, request: pytest.FixtureRequest) -> None:
+    # postgresql.Role's update revokes every membership and grants back only `roles`
+    # (resource_postgresql_role.go: resourcePostgreSQLRoleUpdate): a GrantRole on a role the stack
+    # manages would vanish on the role's next update.
+    result: Capture = request.getfixturevalue(stack)
+    assert not result.by_type(GRANT_ROLE)
+    by_urn = result.by_urn()
+    for role in result.by_type(ROLE):
+        groups = [g for g in inputs(role).get("roles") or [] if g != "pg_monitor"]  # type: ignore[attr-defined]
+        server = server_of(result, role)
+        group_urns = {
+            group.urn
+            for group in result.by_type(ROLE)
+            if server_of(result, group) == server and inputs(group)["name"] in groups
+        }
+        assert len(group_urns) == len(groups), inputs(role)["name"]
+        # Created after its groups: it depends on them through their name Outputs.
+        assert group_urns <= set(role.property_dependencies.get("roles", [])), inputs(role)["name"]
+        assert all(by_urn[u].type == ROLE for u in group_urns)
+    cells = matrix(result)
+    for (server, schema, login), profile in cells.items():
+        if profile != OWN:
+            assert login in members_of(result, server, f"{schema}_{profile}"), (server, schema, login)

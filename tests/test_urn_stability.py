@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from review.capture import Capture
+from review.capture import Capture, unwrap_secrets
 from tests.conftest import capture
 
 
@@ -34,3 +34,15 @@ def test_switching_langflow_placement_keeps_untouched_services_and_servers(dev: 
     # What changes is Langflow's own placement: the dedicated server's resources, Langflow's role
     # and schema on main, and the memberships that name them.
     assert urns_without(shared, *langflow_only) == kept
+
+
+def test_no_config_change_moves_a_schema_to_another_owner(dev: Capture, shared: Capture, prod: Capture) -> None:
+    """The provider's Schema update runs `ALTER SCHEMA ... OWNER TO` without the temporary membership
+    its create takes (resource_postgresql_schema.go: setSchemaOwner), which fails for an admin that
+    is not a superuser: the owner of a schema is fixed by its name, so no update ever changes it."""
+    extended = capture("dev", services={"billing": {"image": "ghcr.io/engardehq/billing:1.0.0", "schema": "bills"}})
+    owners: dict[str, set[object]] = {}
+    for result in (dev, shared, prod, extended):
+        for schema in result.by_type("postgresql:index/schema:Schema"):
+            owners.setdefault(schema.name, set()).add(unwrap_secrets(schema.inputs)["owner"])
+    assert owners and all(len(found) == 1 for found in owners.values()), owners

@@ -7,6 +7,7 @@ or already parsed (the offline renderer reads YAML). Every error is a `ConfigErr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,7 +36,13 @@ DEFAULT_EXTERNAL_DATABASES = {"main": "railway", "flowdb": "railway", "scheduler
 DEFAULT_ADMIN_USERS = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "root"}
 DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
-EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser")
+EXTERNAL_KEYS = (
+    "host", "port", "adminUser", "sslmode", "superuser", "sslrootcert",
+    "adoptDatabase", "characterSet", "collation", "adoptRoles",
+)  # fmt: skip
+DEFAULT_CHARACTER_SET = "utf8mb4"
+DEFAULT_COLLATION = "utf8mb4_unicode_ci"
+VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 POSTGRES_CONNECTION_KEYS = (
     "maxConnections",
@@ -117,6 +124,11 @@ class ServerConfig:
     pooler_host: str | None = None
     pooler_port: int = 6432
     pooler_query_wait_timeout: int = 30
+    sslrootcert: str | None = None
+    adopt_database: bool = False
+    character_set: str = DEFAULT_CHARACTER_SET
+    collation: str = DEFAULT_COLLATION
+    adopt_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,7 +243,79 @@ def _server(name: str, raw: Any) -> ServerConfig:
         admin_user=_text(f"{key}.adminUser", body.get("adminUser", DEFAULT_ADMIN_USERS[engine])),
         sslmode=sslmode,
         superuser=_decode(f"{key}.superuser", body.get("superuser", False), bool),
+        sslrootcert=_sslrootcert(key, engine, sslmode, body.get("sslrootcert")),
+        **_adoption(key, engine, body),
     )
+
+
+_CHARSET_NAME = re.compile(r"[a-z0-9_]+")
+
+
+def _adoption(key: str, engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What an external server already holds that the stack takes over (imports) instead of creating.
+
+    MySQL: `adoptDatabase` imports the existing database; its `characterSet` / `collation` must be
+    what the server has, because an import only succeeds when the program's inputs equal what the
+    provider reads (hashicorp/terraform-provider-mysql resource_database.go: ReadDatabase).
+    PostgreSQL: the database is always adopted; `adoptRoles` lists existing roles to import.
+    """
+    mysql_only = ("adoptDatabase", "characterSet", "collation")
+    if engine is Engine.POSTGRESQL:
+        for name in mysql_only:
+            if name in body:
+                raise ConfigError(
+                    f"{key}.{name}", "applies to MySQL only (an external PostgreSQL database is always adopted)"
+                )
+        raw: list[Any] = _decode(f"{key}.adoptRoles", body.get("adoptRoles", []), list)
+        roles = tuple(check_identifier(f"{key}.adoptRoles[{i}]", role) for i, role in enumerate(raw))
+        if len(set(roles)) != len(roles):
+            raise ConfigError(f"{key}.adoptRoles", "lists a role twice")
+        return {"adopt_roles": roles}
+    if "adoptRoles" in body:
+        raise ConfigError(f"{key}.adoptRoles", "applies to PostgreSQL servers only (the scheduler's user is created)")
+    settings: dict[str, Any] = {
+        "adopt_database": _decode(f"{key}.adoptDatabase", body.get("adoptDatabase", False), bool)
+    }
+    for name, field_name, default in (
+        ("characterSet", "character_set", DEFAULT_CHARACTER_SET),
+        ("collation", "collation", DEFAULT_COLLATION),
+    ):
+        value = _text(f"{key}.{name}", body.get(name, default))
+        if not _CHARSET_NAME.fullmatch(value):
+            raise ConfigError(f"{key}.{name}", f"must be a MySQL {name} name such as {default} (got {value!r})")
+        settings[field_name] = value
+    return settings
+
+
+def _sslrootcert(key: str, engine: Engine, sslmode: str, raw: Any) -> str | None:
+    """The CA bundle verifying a PostgreSQL server; required by verify-ca / verify-full.
+
+    Without it libpq looks for `~/.postgresql/root.crt` of whoever connects, which a service
+    container does not have: the DSNs would fail at runtime, so the stack refuses at plan time.
+    """
+    name = f"{key}.sslrootcert"
+    if engine is Engine.MYSQL:
+        if raw is not None:
+            raise ConfigError(
+                name,
+                "is not supported for MySQL: the mysql provider's tls verifies against the system trust "
+                "store of the machine running pulumi (sslmode verify-ca/verify-full); add the CA there",
+            )
+        return None
+    if raw is None:
+        if sslmode in VERIFYING_SSLMODES:
+            raise ConfigError(
+                name,
+                f"is required when sslmode is {sslmode}: the absolute path of the CA bundle (PEM) "
+                "that signed the server's certificate, present at that path wherever the DSNs are used",
+            )
+        return None
+    path = _text(name, raw)
+    if sslmode not in VERIFYING_SSLMODES:
+        raise ConfigError(name, f"is only used with sslmode verify-ca or verify-full (got {sslmode})")
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise ConfigError(name, f"must be an absolute path without spaces (got {path!r})")
+    return path
 
 
 def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:

@@ -23,6 +23,7 @@ def postgres_url(
     database: str,
     search_path: tuple[str, ...] = (),
     sslmode: str | None = None,
+    sslrootcert: str | None = None,
 ) -> str:
     """A postgresql:// URL; `search_path` goes into the `options` parameter."""
     params = []
@@ -30,6 +31,8 @@ def postgres_url(
         params.append("options=" + _encode("-c search_path=" + ",".join(search_path)))
     if sslmode:
         params.append("sslmode=" + _encode(sslmode))
+    if sslrootcert:
+        params.append("sslrootcert=" + _encode(sslrootcert))
     query = ("?" + "&".join(params)) if params else ""
     return f"postgresql://{_encode(user)}:{_encode(password)}@{host}:{port}/{_encode(database)}{query}"
 

@@ -27,6 +27,7 @@ from topology.model import (
     Role,
     RolePassword,
     Schema,
+    SecretKind,
     Server,
     Service,
     Text,
@@ -117,6 +118,11 @@ def _server(config: ServerConfig) -> Server:
         superuser=config.superuser,
         max_connections=config.max_connections,
         reserved_connections=config.reserved_connections,
+        sslrootcert=config.sslrootcert,
+        import_database=config.adopt_database,
+        character_set=config.character_set,
+        collation=config.collation,
+        adopt_roles=config.adopt_roles,
     )
 
 
@@ -235,6 +241,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         roles.append(Role(FLOWDB, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
 
     roles = _with_connection_limits(roles, config)
+    # Only roles that predate the group design can exist already: the group roles are the stack's own.
+    _check_adopted_roles(servers, roles)
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
@@ -257,7 +265,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         database_users=database_users,
         services=services,
         secrets=(
-            GeneratedSecretSpec(LANGFLOW_SECRET_KEY, length=64, special=False),
+            # Langflow encrypts stored credentials with Fernet(SECRET_KEY): 32 bytes, url-safe base64.
+            GeneratedSecretSpec(LANGFLOW_SECRET_KEY, length=32, special=False, kind=SecretKind.FERNET_KEY),
             GeneratedSecretSpec(LANGFLOW_SUPERUSER_PASSWORD, length=24, special=True),
             GeneratedSecretSpec(REDIS_PASSWORD, length=32, special=True),
         ),
@@ -371,6 +380,17 @@ def _groups(access: list[Access], schemas: list[Schema]) -> tuple[AccessGroup, .
         )
         for (server, database, schema, profile), names in members.items()
     )
+
+
+def _check_adopted_roles(servers: dict[str, Server], roles: list[Role]) -> None:
+    for server in servers.values():
+        names = {role.name for role in roles if role.server == server.name}
+        for i, adopted in enumerate(server.adopt_roles):
+            if adopted not in names:
+                raise ConfigError(
+                    f"servers.{server.name}.adoptRoles[{i}]",
+                    f"{adopted!r} is not a role of the layout on {server.name} (allowed: {', '.join(sorted(names))})",
+                )
 
 
 def _check_unique_roles(roles: list[Role]) -> None:

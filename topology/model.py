@@ -66,6 +66,16 @@ class Server:
     """PostgreSQL `max_connections`: set on a container, declared for an external server."""
     reserved_connections: int = 3
     """PostgreSQL `superuser_reserved_connections` (set on a container, declared for an external server)."""
+    sslrootcert: str | None = None
+    """CA bundle (PEM path) verifying the server (sslmode verify-ca / verify-full)."""
+    import_database: bool = False
+    """MySQL: the database exists already and is imported (Pulumi `import`), not created."""
+    character_set: str = "utf8mb4"
+    """MySQL: the database's default character set (what the server reads back when imported)."""
+    collation: str = "utf8mb4_unicode_ci"
+    """MySQL: the database's default collation (likewise)."""
+    adopt_roles: tuple[str, ...] = ()
+    """PostgreSQL: roles that exist already and are imported, not created."""
 
 
 @dataclass(frozen=True)
@@ -221,13 +231,23 @@ class Service:
     """Optional container healthcheck."""
 
 
+class SecretKind(StrEnum):
+    """What a generated secret is, so it is generated in the form its consumer accepts."""
+
+    PASSWORD = "password"
+    """`length` characters (RandomPassword)."""
+    FERNET_KEY = "fernet-key"
+    """`length` random bytes in url-safe base64 with padding: a Fernet key when `length` is 32."""
+
+
 @dataclass(frozen=True)
 class GeneratedSecretSpec:
-    """A secret the stack generates (RandomPassword)."""
+    """A secret the stack generates."""
 
     name: str
     length: int
     special: bool
+    kind: SecretKind = SecretKind.PASSWORD
 
 
 @dataclass(frozen=True)

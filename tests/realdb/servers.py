@@ -36,6 +36,7 @@ __all__ = [
     "POSTGRES_PACKAGE",
     "RunningServer",
     "ServerStartError",
+    "ServerTls",
     "mariadb_server",
     "missing_server_packages",
     "postgres_server",
@@ -417,16 +418,26 @@ def _check_searchable(path: Path, user: _OsUser) -> None:
 # PostgreSQL
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """A certificate and its key (PEM files) the server presents; TCP clients may then use TLS."""
+
+    cert_file: Path
+    key_file: Path
+
+
 def start_postgres(
     workdir: Path,
     name: str,
     *,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    tls: ServerTls | None = None,
 ) -> tuple[RunningServer, Callable[[], None]]:
     """Start PostgreSQL in a new directory under ``workdir``.
 
     Returns the server and an idempotent ``stop`` that shuts it down and
     deletes its directory. Nothing is left behind if starting fails.
+    With ``tls``, the server also accepts TLS connections with that certificate.
     """
     binaries = _postgres_binaries()
     if binaries is None:
@@ -469,6 +480,16 @@ def start_postgres(
         sockdir = _socket_dir(base, ".s.PGSQL.65535", stack)
         if run_as is not None and sockdir != base:
             os.chown(sockdir, run_as.uid, run_as.gid)
+        tls_settings: list[str] = []
+        if tls is not None:
+            # The server reads them as its own OS user, and refuses a key others can read.
+            for source, target in ((tls.cert_file, base / "server.crt"), (tls.key_file, base / "server.key")):
+                shutil.copyfile(source, target)
+                target.chmod(0o600)
+                if run_as is not None:
+                    os.chown(target, run_as.uid, run_as.gid)
+            tls_settings = ["-c", "ssl=on", "-c", f"ssl_cert_file={base / 'server.crt'}",
+                            "-c", f"ssl_key_file={base / 'server.key'}"]  # fmt: skip
 
         def launch(port: int) -> subprocess.Popen[bytes]:
             return _spawn(
@@ -492,6 +513,7 @@ def start_postgres(
                     "max_connections=200",
                     "-c",
                     f"cluster_name=realdb-{safe}",
+                    *tls_settings,
                 ],
                 cwd=base,
                 log_path=log_path,
@@ -549,9 +571,10 @@ def postgres_server(
     *,
     workdir: Path | None = None,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    tls: ServerTls | None = None,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_postgres` (default workdir: system temp)."""
-    yield from _running(start_postgres, name, workdir, startup_timeout)
+    yield from _running(start_postgres, name, workdir, startup_timeout, tls=tls)
 
 
 def _running(
@@ -559,8 +582,9 @@ def _running(
     name: str,
     workdir: Path | None,
     startup_timeout: float,
+    **options: object,
 ) -> Iterator[RunningServer]:
-    server, stop = start(workdir or Path(tempfile.gettempdir()), name, startup_timeout=startup_timeout)
+    server, stop = start(workdir or Path(tempfile.gettempdir()), name, startup_timeout=startup_timeout, **options)
     try:
         yield server
     finally:
