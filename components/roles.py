@@ -32,10 +32,11 @@ class DatabaseRoleArgs:
     """The role exists already: import it (its name is its ID) instead of creating it."""
 
 
-ADOPTION_IGNORED = ["password", "roles", "search_paths", "skip_reassign_owned"]
+ADOPTION_IGNORED = ["password", "roles", "search_paths", "skip_reassign_owned", "connection_limit"]
 """Inputs an import cannot match: the provider's read of a role it did not create has no password
 (resource_postgresql_role.go: resourcePostgreSQLRoleReadImpl sets it only when the state has one),
-reports the role's own memberships and search_path, and keeps `skip_reassign_owned` at false. An
+reports the role's own memberships, search_path and CONNECTION LIMIT, and keeps `skip_reassign_owned`
+at false. An
 import succeeds only when the program's inputs equal that read; these are left as they are for the
 adopting `pulumi up`, and set by the next one, once the role is no longer listed in `adoptRoles`."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import string
 from collections import Counter
 from urllib.parse import unquote
@@ -27,7 +26,7 @@ from tests.graph import (
     inputs,
     server_of,
 )
-from topology.scram import scram_verifier
+from topology.scram import is_verifier_of
 
 OWN, R, A = "owner", "read", "append"
 SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
@@ -84,12 +83,6 @@ def matrix(result: Capture) -> dict[tuple[str, str, str], str]:
     cells = {(row["server"], row["schema"], row["role"]): row["profile"] for row in rows}
     assert len(cells) == len(rows), "a (server, schema, role) cell appears twice"
     return cells
-
-
-def _verifies(verifier: str, password: str) -> bool:
-    """Whether `verifier` (the role's stored SCRAM secret) is the one of `password`."""
-    iterations, salt = verifier.split("$")[1].split(":")
-    return scram_verifier(password, base64.b64decode(salt), int(iterations)) == verifier
 
 
 def role_passwords(result: Capture) -> dict[tuple[str, str], str]:
@@ -287,7 +280,7 @@ def test_dsn_parses_with_libpq_rules_and_carries_role_credentials_and_search_pat
     url = env_of(dev, service)[key]
     parsed = _dsn(dev, service, key)
     assert parsed["user"] == role
-    assert _verifies(role_passwords(dev)[(server, role)], parsed["password"])
+    assert is_verifier_of(role_passwords(dev)[(server, role)], parsed["password"])
     assert (parsed["host"], parsed["port"], parsed["dbname"]) == (server, "5432", database)
     if search_path is None:
         assert "options" not in parsed
@@ -303,7 +296,7 @@ def test_generated_role_passwords_need_url_encoding_and_are_encoded(dev: Capture
     userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
     password = unquote(userinfo.split(":", 1)[1])
     assert set(password) & set("!#%&*()=+[]{}<>:?@/^")
-    assert _verifies(role_passwords(dev)[("main", "engarde_app")], password)
+    assert is_verifier_of(role_passwords(dev)[("main", "engarde_app")], password)
     assert not set(userinfo.split(":", 1)[1]) & set("@/?#[]:")
 
 

@@ -14,7 +14,7 @@ from topology.model import Pooler, Server
 CONFIG_FILE = "/etc/pgbouncer/pgbouncer.ini"
 AUTH_FILE = "/etc/pgbouncer/userlist.txt"
 SERVER_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
-"""CA bundle of the image, for `verify-ca` / `verify-full` to the server."""
+"""CA bundle of the image: `verify-ca` / `verify-full` to a server that names no `sslrootcert`."""
 
 
 def _quoted(value: str) -> str:
@@ -51,7 +51,7 @@ def render_ini(pooler: Pooler, server: Server) -> str:
     if server.sslmode:
         lines.append(f"server_tls_sslmode = {server.sslmode}")
         if server.sslmode.startswith("verify"):
-            lines.append(f"server_tls_ca_file = {SERVER_CA_FILE}")
+            lines.append(f"server_tls_ca_file = {server.sslrootcert or SERVER_CA_FILE}")
     return "\n".join(lines) + "\n"
 
 

@@ -35,3 +35,9 @@ def scram_verifier(password: str, salt: bytes, iterations: int = SCRAM_ITERATION
         return base64.b64encode(data).decode()
 
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def is_verifier_of(verifier: str, password: str) -> bool:
+    """Whether `verifier` (a role's stored SCRAM secret) was computed from `password`."""
+    iterations, salt = verifier.split("$")[1].split(":")
+    return scram_verifier(password, base64.b64decode(salt), int(iterations)) == verifier

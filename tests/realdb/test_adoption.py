@@ -80,7 +80,7 @@ def stack_config(existing: Existing, *, adopt_roles: list[str], **scheduler: Any
         "servers": {
             "main": {"mode": "external", "host": postgres.host, "port": postgres.port, "database": "railway",
                      "adminUser": postgres.admin_user, "sslmode": "disable", "superuser": True,
-                     "adoptRoles": adopt_roles},
+                     "maxConnections": 200, "adoptRoles": adopt_roles},
             "scheduler": {"mode": "external", "host": mysql.host, "port": mysql.port, "database": "easyappointments",
                           "adminUser": mysql.admin_user, "sslmode": "disable", "adoptDatabase": True, **scheduler},
         },
@@ -198,7 +198,7 @@ def test_an_adopted_role_is_imported_and_its_read_matches_the_program(existing: 
     capture = program(existing, adopt_roles=[ADOPTED])
     role = the(capture, ROLE, f"main-{ADOPTED}")
     assert role.import_id == ADOPTED
-    assert set(role.ignore_changes) == {"password", "roles", "searchPaths", "skipReassignOwned"}
+    assert set(role.ignore_changes) == {"password", "roles", "searchPaths", "skipReassignOwned", "connectionLimit"}
     assert import_mismatches(role, read_postgres_role(existing.postgres, ADOPTED)) == {}
     others = [r for r in capture.resources if r.import_id and r.type == ROLE and r is not role]
     assert not others, "only the roles config lists are imported"

@@ -61,7 +61,7 @@ def tls_server(pki: Pki) -> Iterator[RunningServer]:
 
 
 def tls_config(server: RunningServer, ca: Path) -> dict[str, Any]:
-    main = {"mode": "external", "host": SERVER_NAME, "port": server.port, "database": "postgres",
+    main = {"mode": "external", "host": SERVER_NAME, "port": server.port, "database": "postgres", "maxConnections": 200,
             "adminUser": server.admin_user, "sslmode": "verify-full", "sslrootcert": str(ca),
             "superuser": True}  # fmt: skip
     return {

@@ -16,7 +16,7 @@ MYSQL_DATABASE = "mysql:index/database:Database"
 
 def servers(main: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
-        "main": {"mode": "external", "host": "db.example.internal", **(main or {})},
+        "main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, **(main or {})},
         "flowdb": {"mode": "external", "host": "flow.example.internal"},
         "scheduler": {"mode": "external", "host": "mysql.example.internal", **(scheduler or {})},
     }
@@ -70,7 +70,7 @@ def test_listed_roles_are_imported_by_name_and_only_they() -> None:
         assert role.import_id == name
         # What an import cannot match (no password is read back; memberships, search_path and the
         # provider-side skip flag are whatever the role had) is left for the next `pulumi up`.
-        assert set(role.ignore_changes) == {"password", "roles", "searchPaths", "skipReassignOwned"}
+        assert set(role.ignore_changes) == {"password", "roles", "searchPaths", "skipReassignOwned", "connectionLimit"}
     flowdb_roles = [r for r in result.by_type(ROLE) if r.import_id and "flowdb" in r.urn]
     assert not flowdb_roles, "adoptRoles is per server"
 

@@ -142,12 +142,18 @@ def test_pgbouncer_pools_are_sized_from_the_limits_and_session_by_default() -> N
 
 
 def test_pooler_to_an_external_server_uses_its_tls_mode() -> None:
-    main = {"mode": "external", "host": "db.internal", "maxConnections": 200, "sslmode": "verify-full"}
+    main = {
+        "mode": "external",
+        "host": "db.internal",
+        "maxConnections": 200,
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/engarde/db-ca.pem",
+    }
     topology = load_topology(
         {"servers": {"main": {**main, "pooler": "pgbouncer", "poolerHost": "pool.internal"}}, "mainAdminPassword": "x"},
         "prod",
     )
     ini = render_ini(topology.poolers["main"], topology.servers["main"])
     assert "\n[databases]\nrailway = host=db.internal port=5432 dbname=railway\n" in ini
-    assert "\nserver_tls_sslmode = verify-full\n" in ini and "server_tls_ca_file" in ini
+    assert "\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /etc/engarde/db-ca.pem\n" in ini
     assert topology.poolers["main"].host == "pool.internal"

@@ -19,7 +19,7 @@ def config(main: dict[str, Any], scheduler: dict[str, Any] | None = None) -> dic
     return {
         "langflowPlacement": "shared",
         "servers": {
-            "main": {"mode": "external", "host": "db.example.internal", **main},
+            "main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, **main},
             **({"scheduler": {"mode": "external", "host": "mysql.example.internal", **scheduler}} if scheduler else {}),
         },
         "mainAdminPassword": "x",
@@ -60,7 +60,13 @@ def test_the_dsn_carries_the_ca_path_encoded() -> None:
 
 
 def test_a_container_gets_the_ca_its_dsns_name_mounted_read_only() -> None:
-    main = {"mode": "external", "host": "db.example.internal", "sslmode": "verify-full", "sslrootcert": CA}
+    main = {
+        "mode": "external",
+        "host": "db.example.internal",
+        "sslmode": "verify-full",
+        "sslrootcert": CA,
+        "maxConnections": 200,
+    }
     result = capture("dev", servers={"main": main}, mainAdminPassword="x")
     containers = {inputs(c)["name"]: inputs(c) for c in result.by_type(CONTAINER)}
     mount = [{"hostPath": CA, "containerPath": CA, "readOnly": True}]
