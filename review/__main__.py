@@ -5,6 +5,7 @@
                           [--server NAME] [--show-secrets]
     python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
                            --dsn scheduler=mysql://... [--format text|json]
+    python -m review env (--service NAME | --out DIR) [--from FILE] [--format dotenv|json]
 
 Audit exit status: 0 no drift; 1 drift (one line per finding); 2 usage or connection error.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from review import config_files
+from review import env as env_command
 from review.audit import AuditConnectionError, audit_servers
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
@@ -79,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--dsn", dest="dsns", action="append", default=[], metavar="SERVER=URL",
                        help="admin connection per server: main=postgresql://..., scheduler=mysql://...")  # fmt: skip
     audit.add_argument("--format", choices=("text", "json"), default="text", help="report (default: text)")
+    env_command.add_parser(commands)
     return parser
 
 
@@ -167,10 +170,12 @@ def main(
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     try:
+        if args.command == "env":
+            return env_command.run(args, out, sys.stdin)
         if args.command == "audit":
             return audit(args, out, project_dir)
         return plan(args, out, err, project_dir)
-    except (ConfigError, ConfigFileError, UsageError) as error:
+    except (ConfigError, ConfigFileError, UsageError, env_command.EnvError) as error:
         print(str(error), file=err)
         return EXIT_USAGE
     except Exception as error:  # one line for the user; REVIEW_DEBUG shows the rest
