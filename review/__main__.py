@@ -34,6 +34,7 @@ from review.config_files import ConfigFileError, StackConfigValues
 from review.sql import render_sql
 from review.views import render_json, render_markdown, render_mermaid, render_text
 from topology import ConfigError, Topology, load_topology
+from topology.config import ignored_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -120,7 +121,7 @@ def _check_server(topology: Topology, server: str | None, format_: str) -> None:
 def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path = PROJECT_DIR) -> int:
     config, topology = validated_config(args.stack, args.assignments, project_dir)
     _check_server(topology, args.server, args.format)
-    for note in config.notes:
+    for note in [*config.notes, *ignored_settings(config.values)]:
         print(note, file=err)
     capture = capture_stack(config, args.stack)
     out.write(FORMATS[args.format](capture, args.show_secrets, args.server))

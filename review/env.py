@@ -7,9 +7,9 @@ Quoting: one file must read the same in python-dotenv, `docker compose --env-fil
 (`set -a; . ./service.env`). A value without `'` and `\\` goes in single quotes, which none of
 the three expands (no `$`, no escapes). A value with `'` or `\\` but without `$`, `` ` `` and `"`
 goes in double quotes with `\\` doubled: all three turn `\\\\` into `\\` and expand nothing else in
-such a value. Any other value, and any value holding `${` (python-dotenv expands it even in
-single quotes) or a NUL byte, is refused naming the service and key: no file is better than one
-that each reader understands differently.
+such a value. Any other value is refused naming the service and key, as is a value holding `${`
+(python-dotenv expands it even in single quotes), a carriage return (python-dotenv reads it as a
+line end) or a NUL byte: no file is better than one that each reader understands differently.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def quote_value(service: str, key: str, value: str) -> str:
     """`value` quoted for dotenv, compose and sh alike (see the module docstring)."""
     if "\0" in value:
         raise EnvError(f"{service}: {key}: a NUL byte cannot be in an environment variable")
+    if "\r" in value:
+        raise EnvError(f"{service}: {key}: holds a carriage return, which python-dotenv reads as a line end")
     if "${" in value:
         raise EnvError(f"{service}: {key}: holds '${{', which python-dotenv expands in any quoting")
     if "'" not in value and "\\" not in value:

@@ -65,7 +65,7 @@ def test_hostile_values_round_trip_through_python_dotenv_and_the_shell(tmp_path:
 
 @pytest.mark.parametrize(
     "value",
-    ["it's $HOME", "it's `id`", 'it\'s "x"', "back\\slash and $x", "${HOME}", "a\0b"],
+    ["it's $HOME", "it's `id`", 'it\'s "x"', "back\\slash and $x", "${HOME}", "a\0b", "a\rb"],
 )
 def test_values_no_quoting_represents_are_refused_naming_the_key(value: str) -> None:
     with pytest.raises(EnvError) as raised:
