@@ -59,9 +59,14 @@ SCALAR_DEFAULTS: dict[str, Any] = {
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
-OBJECT_KEYS = ("servers", "images", "services")
+OBJECT_KEYS = ("servers", "images", "services", "serviceHosts")
 ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENGINES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
+
+
+SERVICE_HOSTS = {"backend": "backend", "langflow-server": "langflow-server", "redis": "redis"}
+"""Host names other services reach these by (their container aliases); `serviceHosts` overrides
+them for a platform that names its services otherwise (prod: runContainers false)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class StackConfig:
     extra_services: tuple[ExtraServiceConfig, ...] = field(default_factory=tuple)
     admin_password_keys: dict[str, str] = field(default_factory=dict)
     """server -> config key holding its admin password (external servers)."""
+    service_hosts: dict[str, str] = field(default_factory=lambda: dict(SERVICE_HOSTS))
+    """service -> host name in the env of the services that call it."""
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:
@@ -218,6 +225,19 @@ def _check_unused_server(key: str, raw: Any) -> None:
     body: dict[str, Any] = _decode(key, raw, dict)
     _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS)
     _check_server_settings(key, body, tuple(SERVER_SETTING_CHECKS))
+
+
+def _service_hosts(raw: Mapping[str, Any], run_containers: bool) -> dict[str, str]:
+    given: dict[str, Any] = _decode("serviceHosts", raw.get("serviceHosts", {}), dict)
+    _check_keys("serviceHosts", given, tuple(SERVICE_HOSTS))
+    if given and run_containers:
+        raise ConfigError(
+            "serviceHosts",
+            "applies when runContainers is false (the stack's containers reach each other by service name)",
+        )
+    return {
+        name: _hostname(f"serviceHosts.{name}", given.get(name, default)) for name, default in SERVICE_HOSTS.items()
+    }
 
 
 def _http_url(key: str, value: Any) -> str:
@@ -370,4 +390,5 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         images=images,
         extra_services=extra,
         admin_password_keys=admin_password_keys,
+        service_hosts=_service_hosts(raw, run_containers),
     )

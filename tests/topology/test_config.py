@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from review import capture
-from review.capture import run_program
+from review.capture import run_program, unwrap_secrets
+from tests.conftest import ADMIN_PASSWORDS
+from tests.conftest import capture as capture_stack
 from topology import ConfigError, load_topology
 from topology.config import SCALAR_DEFAULTS, ignored_settings
 from topology.model import Mode, Placement
@@ -75,6 +77,8 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
      "5432 is also servers.main.hostPort (default)"),
     ({"servers": {"main": {"hostPort": 6000}, "scheduler": {"hostPort": 6000}}}, "servers.scheduler.hostPort",
      "6000 is also servers.main.hostPort:"),
+    ({"serviceHosts": {"redis": "redis.internal"}}, "serviceHosts", "runContainers is false"),
+    ({"serviceHosts": {"frontend": "x"}}, "serviceHosts.frontend", "unknown key"),
     # Only a full digest pins an image.
     ({"images": {"backend": "x/backend@sha256:abc"}}, "images.backend", "64 hex digits"),
     ({"images": {"backend": "@sha256:" + "a" * 64}}, "images.backend", "64 hex digits"),
@@ -211,3 +215,16 @@ def test_each_ignored_setting_gets_one_notice() -> None:
         "notice: engarde:servers.flowdb.hostPort is ignored: langflowPlacement is shared",
     ]
     assert ignored_settings({}) == []
+
+
+def test_service_hosts_rename_the_hosts_in_the_prod_env() -> None:
+    hosts = {"backend": "backend.railway.internal", "langflow-server": "langflow.railway.internal",
+             "redis": "redis.railway.internal"}  # fmt: skip
+    services = unwrap_secrets(capture_stack("prod", serviceHosts=hosts, **ADMIN_PASSWORDS).outputs["services"])
+    env = {name: body["env"] for name, body in services.items()}
+    assert env["madan-sara"]["PRODUCTION_BACKEND_URL"] == "http://backend.railway.internal:8000"
+    assert env["backend"]["LANGFLOW_API_URL"] == "http://langflow.railway.internal:7860"
+    assert "@redis.railway.internal:6379/0" in env["backend"]["REDIS_URL"]
+    assert "@redis.railway.internal:6379/0" in env["langflow-server"]["LANGFLOW_REDIS_URL"]
+    default = unwrap_secrets(capture_stack("prod", **ADMIN_PASSWORDS).outputs["services"])
+    assert default["madan-sara"]["env"]["PRODUCTION_BACKEND_URL"] == "http://backend:8000"
