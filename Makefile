@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: plan plan-prod test lint bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# This checkout, editable: `engarde-review` / `python -m review` from any directory.
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 ## plan: the dev stack rendered offline (resources, access matrix, service env)

@@ -4,7 +4,7 @@ import pulumi
 
 from components.stack import deploy
 from topology import ConfigError, load_topology
-from topology.config import NAMESPACE
+from topology.config import NAMESPACE, ignored_settings
 
 
 def stack_config() -> dict[str, object]:
@@ -19,6 +19,8 @@ try:
 except ConfigError as error:
     # One line naming the key, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
+for notice in ignored_settings(stack_config()):
+    pulumi.log.warn(notice)
 
 config = pulumi.Config(NAMESPACE)
 admin_passwords = {server: config.require_secret(key) for server, key in topology.admin_password_keys.items()}

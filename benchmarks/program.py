@@ -374,6 +374,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def progress_line(measurement: Measurement) -> str:
+    """One N's result while the next one runs."""
+    return (
+        f"{measurement.resources} resources, {measurement.seconds:.3f} s "
+        f"(floor {measurement.floor_seconds:.3f} s), critical path {measurement.critical_path}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -392,13 +400,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     rows: list[Measurement] = []
-    for services in args.services:
-        print(f"measuring N={services} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    for position, services in enumerate(args.services, start=1):
+        print(f"[{position}/{len(args.services)}] N={services}: {args.runs} timed runs and as many floor runs ...",
+              file=sys.stderr, flush=True)  # fmt: skip
         try:
             rows.append(measure_in_subprocess(services, args.runs))
         except RuntimeError as error:
             print(error, file=sys.stderr)
             return 1
+        print(f"[{position}/{len(args.services)}] N={services}: {progress_line(rows[-1])}; "
+              f"{time.perf_counter() - started:.0f} s elapsed", file=sys.stderr, flush=True)  # fmt: skip
     if args.json:
         print(json.dumps([{key: m.as_json()[key] for key in JSON_KEYS} for m in rows], indent=2))
     else:

@@ -2,9 +2,10 @@
 `python -m review audit`: live servers compared with what the stack declares.
 
     python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql|pgbouncer]
-                          [--server NAME] [--show-secrets]
+                          [--server NAME] [--show-secrets] [--tree]
     python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
                            --dsn scheduler=mysql://... [--format text|json]
+    python -m review env (--service NAME | --out DIR) [--from FILE] [--format dotenv|json]
 
 Audit exit status: 0 no drift; 1 drift (one line per finding); 2 usage or connection error.
 
@@ -26,13 +27,15 @@ from pathlib import Path
 from typing import TextIO
 
 from review import config_files
-from review.audit import AuditConnectionError, audit_servers
+from review import env as env_command
+from review.audit import AuditConnectionError, audit_servers, check_dsn_database, render_text_report
 from review.budget_views import render_pgbouncer
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
 from review.sql import render_sql
 from review.views import render_json, render_markdown, render_mermaid, render_text
 from topology import ConfigError, Topology, load_topology
+from topology.config import ignored_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -70,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
     plan.add_argument("--server", help="with --format sql: only this server's SQL; with pgbouncer: its pooler")
     plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of [secret]")
+    plan.add_argument("--tree", action="store_true", help="with --format text: add the component tree")
     audit = commands.add_parser(
         "audit",
         help="compare live servers with what the stack declares",
@@ -79,8 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config path, as for plan")  # fmt: skip
     audit.add_argument("--dsn", dest="dsns", action="append", default=[], metavar="SERVER=URL",
-                       help="admin connection per server: main=postgresql://..., scheduler=mysql://...")  # fmt: skip
+                       help="admin connection of a server to audit: main=postgresql://..., scheduler=mysql://...;"
+                       " servers without one are skipped (and said so)")  # fmt: skip
     audit.add_argument("--format", choices=("text", "json"), default="text", help="report (default: text)")
+    env_command.add_parser(commands)
     return parser
 
 
@@ -132,9 +138,14 @@ def _check_server(topology: Topology, server: str | None, format_: str) -> None:
 def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path = PROJECT_DIR) -> int:
     config, topology = validated_config(args.stack, args.assignments, project_dir)
     _check_server(topology, args.server, args.format)
-    for note in config.notes:
+    for note in [*config.notes, *ignored_settings(config.values)]:
         print(note, file=err)
+    if args.tree and args.format != "text":
+        raise UsageError("--tree applies to --format text only")
     capture = capture_stack(config, args.stack)
+    if args.tree:
+        out.write(render_text(capture, args.show_secrets, tree=True))
+        return EXIT_OK
     out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
     return EXIT_OK
 
@@ -146,25 +157,28 @@ def _dsns(arguments: list[str], topology: Topology) -> dict[str, str]:
         if not separator or name not in topology.servers:
             raise UsageError(f"--dsn must be SERVER=URL with SERVER one of {', '.join(topology.servers)}")
         dsns[name] = url
-    missing = [name for name in topology.servers if name not in dsns]
-    if missing:
-        raise UsageError(f"--dsn is required for each server of the stack; missing: {', '.join(missing)}")
+    if not dsns:
+        raise UsageError(f"--dsn SERVER=URL is required for at least one of {', '.join(topology.servers)}")
+    for name, url in dsns.items():
+        check_dsn_database(topology.servers[name], url)
     return dsns
 
 
 def audit(args: argparse.Namespace, out: TextIO, project_dir: Path = PROJECT_DIR) -> int:
     _config, topology = validated_config(args.stack, args.assignments, project_dir)
     try:
-        findings = audit_servers(topology, _dsns(args.dsns, topology))
+        dsns = _dsns(args.dsns, topology)
+        findings = audit_servers(topology, dsns)
     except AuditConnectionError as error:
         raise UsageError(str(error)) from None
+    audited = [name for name in topology.servers if name in dsns]
+    skipped = [name for name in topology.servers if name not in dsns]
     if args.format == "json":
-        out.write(json.dumps({"stack": args.stack, "findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
+        report = {"stack": args.stack, "audited": audited, "skipped": skipped,
+                  "findings": [f.as_dict() for f in findings]}  # fmt: skip
+        out.write(json.dumps(report, indent=2) + "\n")
     else:
-        for finding in findings:
-            out.write(finding.line() + "\n")
-        if not findings:
-            out.write(f"no drift on {', '.join(topology.servers)}\n")
+        out.write(render_text_report(findings, audited, skipped))
     return EXIT_FAILED if findings else EXIT_OK
 
 
@@ -182,10 +196,12 @@ def main(
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     try:
+        if args.command == "env":
+            return env_command.run(args, out, sys.stdin)
         if args.command == "audit":
             return audit(args, out, project_dir)
         return plan(args, out, err, project_dir)
-    except (ConfigError, ConfigFileError, UsageError) as error:
+    except (ConfigError, ConfigFileError, UsageError, env_command.EnvError) as error:
         print(str(error), file=err)
         return EXIT_USAGE
     except Exception as error:  # one line for the user; REVIEW_DEBUG shows the rest

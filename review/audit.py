@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.catalog import PostgresCatalog, read_mysql_grants, read_postgres
 from topology.model import PROFILE_PRIVILEGES, Engine, Profile, Server, Topology
@@ -204,9 +204,11 @@ def _mysql_connect(dsn: str) -> Any:
 
 
 def audit_servers(topology: Topology, dsns: Mapping[str, str]) -> list[Finding]:
-    """Read every server of the topology through its admin DSN and compare it with the declared state."""
+    """Read each server `dsns` names through its admin DSN and compare it with the declared state."""
     findings: list[Finding] = []
     for name, spec in topology.servers.items():
+        if name not in dsns:
+            continue
         dsn = dsns[name]
         try:
             if spec.engine is Engine.MYSQL:
@@ -233,3 +235,39 @@ def audit_servers(topology: Topology, dsns: Mapping[str, str]) -> list[Finding]:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else ""
+
+
+def check_dsn_database(server: Server, dsn: str) -> None:
+    """Refuse a PostgreSQL DSN naming another database than the stack's: schemas and grants live per
+    database, so the audit would read the wrong catalog. (MySQL grants are server-wide: any database.)"""
+    if server.engine is not Engine.POSTGRESQL:
+        return
+    try:
+        named = conninfo_to_dict(dsn).get("dbname")
+    except psycopg.Error:
+        raise AuditConnectionError(f"--dsn {server.name}: not a PostgreSQL URL or conninfo string") from None
+    if named and named != server.database:
+        raise AuditConnectionError(
+            f"--dsn {server.name}: the DSN names database {str(named)!r}, but the stack's database on "
+            f"{server.name} is {server.database!r}: name {server.database!r} or no database"
+        )
+
+
+HEADER = ("server", "object", "role", "expected", "found")
+
+
+def render_text_report(findings: list[Finding], audited: list[str], skipped: list[str]) -> str:
+    """Findings as aligned columns under a header row, then which servers were audited and skipped."""
+    lines = []
+    if findings:
+        rows = [list(HEADER)] + [[f.server, f.object, f.role, f.expected, f.found] for f in findings]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+        lines += [
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+        lines.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} on {', '.join(audited)}")
+    else:
+        lines.append(f"no drift on {', '.join(audited)}")
+    if skipped:
+        lines.append(f"skipped (no --dsn): {', '.join(skipped)}")
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import runpy
 import secrets
 import string
@@ -27,6 +28,11 @@ from pulumi.runtime.sync_await import _sync_await
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "engarde"
 NAMESPACE = "engarde"
+PROGRAM_LOG = logging.getLogger("review.program")
+"""The program's `pulumi.log` messages under mocks: not shown (the review commands print the
+config notices themselves, on the stream they were given)."""
+PROGRAM_LOG.addHandler(logging.NullHandler())
+PROGRAM_LOG.propagate = False
 _SECRET_SIG = rpc._special_sig_key
 _SECRET_VALUE = rpc._special_secret_sig
 
@@ -213,7 +219,9 @@ def _run(config: Mapping[str, Any], stack: str, secret_keys: tuple[str, ...], pr
     settings.reset_options()
     pulumi.runtime.set_all_config(encode_config(config), [f"{NAMESPACE}:{k}" for k in secret_keys])
     monitor = CapturingMonitor(FabricatingMocks())
-    pulumi.runtime.set_mocks(FabricatingMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        FabricatingMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=PROGRAM_LOG
+    )
     program_path = program or PROJECT_DIR / "__main__.py"
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))

@@ -105,6 +105,15 @@ def _decrypt_offline(value: Any, key: str, secret_keys: set[str], top_key: str) 
     return value
 
 
+def _top_level_value(value: Any) -> Any:
+    """A top-level scalar as the engine hands it to a program: a string (`true`, `123`); objects keep their types."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> StackConfigValues:
     """Project defaults overlaid with Pulumi.<stack>.yaml."""
     path = stack_file(stack, project_dir)
@@ -117,7 +126,7 @@ def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> StackConfigValu
         name = _own_key(str(key))
         if name is None:
             continue  # Other namespaces (docker:host) configure providers, not the program.
-        config.values[name] = _decrypt_offline(value, name, config.secret_keys, name)
+        config.values[name] = _top_level_value(_decrypt_offline(value, name, config.secret_keys, name))
         if name in config.secret_keys:
             config.notes.append(
                 f"note: {NAMESPACE}:{name} is encrypted in {path.name}; the plan uses a placeholder for it"
@@ -154,29 +163,22 @@ def parse_path(path: str) -> list[str | int]:
     return segments
 
 
-_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_INT64 = range(-(2**63), 2**63)
 
 
 def parse_scalar(text: str) -> Any:
-    """A YAML 1.2 core-schema scalar: true/false, integers, floats, quoted or plain strings.
-
-    Deliberately not YAML 1.1 (PyYAML's default), where `on`, `no` and `0755` change type.
-    """
-    if text in ("true", "True", "TRUE"):
+    """A nested value typed as `pulumi config set --path` types it: exactly `true`/`false` are booleans,
+    a decimal integer without a leading zero is a number, anything else is the string as typed
+    (`1.5`, `True`, `null`, `'quoted'` and `0755` included)."""
+    if text == "true":
         return True
-    if text in ("false", "False", "FALSE"):
+    if text == "false":
         return False
-    if _INTEGER.fullmatch(text):
+    if len(text) > 1 and text[0] == "0":
+        return text
+    if _INTEGER.fullmatch(text) and int(text) in _INT64:
         return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        try:
-            unquoted = yaml.safe_load(text)
-        except yaml.YAMLError:
-            return text
-        return unquoted if isinstance(unquoted, str) else text
     return text
 
 
@@ -199,8 +201,9 @@ def apply_set(config: StackConfigValues, argument: str) -> None:
     path = parse_path(key)
     top = path[0]
     assert isinstance(top, str)
-    # A password stays the string it was typed as, even `12345` or `true`.
-    value: Any = raw if top.endswith(ADMIN_PASSWORD_SUFFIX) else parse_scalar(raw)
+    # Like `pulumi config set --path`: a top-level key is always a string (the program parses it);
+    # only values inside an object or list get a type. So a password stays as typed, even `12345`.
+    value: Any = raw if len(path) == 1 else parse_scalar(raw)
     if top.endswith(ADMIN_PASSWORD_SUFFIX):
         config.secret_keys.add(top)
     container: Any = config.values
@@ -221,22 +224,31 @@ def _step_into(container: Any, segment: str | int, following: str | int, key: st
     if isinstance(segment, int):
         if not isinstance(container, list):
             raise ConfigFileError(f"--set {key}: {_describe(where)} is not a list")
-        while len(container) <= segment:
-            container.append(None)
-        if container[segment] is None:
-            container[segment] = fresh
+        _check_index(container, segment, key, where)
+        if segment == len(container):
+            container.append(fresh)
         return container[segment]
     if not isinstance(container, dict):
         raise ConfigFileError(f"--set {key}: {_describe(where)} is not an object")
     return container.setdefault(segment, fresh)
 
 
+def _check_index(container: list[Any], index: int, key: str, where: list[str | int]) -> None:
+    """An index may replace an item or append one, as `pulumi config set --path` allows; no gaps."""
+    if index > len(container):
+        raise ConfigFileError(
+            f"--set {key}: index {index} is past the end of {_describe(where)} ({len(container)} items): "
+            f"set {_describe([*where, len(container)])} first"
+        )
+
+
 def _assign(container: Any, segment: str | int, value: Any, key: str, where: list[str | int]) -> None:
     if isinstance(segment, int):
         if not isinstance(container, list):
             raise ConfigFileError(f"--set {key}: {_describe(where)} is not a list")
-        while len(container) <= segment:
-            container.append(None)
+        _check_index(container, segment, key, where)
+        if segment == len(container):
+            container.append(value)
         container[segment] = value
     else:
         if not isinstance(container, dict):

@@ -286,8 +286,15 @@ def _header(redactor: Redactor) -> str:
 # text -----------------------------------------------------------------------------------------
 
 
-def render_text(capture: Capture, show_secrets: bool = False) -> str:
-    """For a terminal: servers, resource counts, access matrices, service env, component tree."""
+def _counts(resources: list[Resource]) -> list[str]:
+    counts = count_by_type(resources)
+    width = len(str(counts[0][1])) if counts else 1
+    return [f"  {count:>{width}}  {short_type(type_)}" for type_, count in counts]
+
+
+def render_text(capture: Capture, show_secrets: bool = False, tree: bool = False) -> str:
+    """For a terminal: servers, resource and component counts, access matrices, service env; the
+    component tree with `tree`."""
     redactor = Redactor(capture, show_secrets)
     lines = [f"Plan for stack {capture.stack}: {_header(redactor)}.", "", "Servers"]
     lines += _aligned(
@@ -297,10 +304,12 @@ def render_text(capture: Capture, show_secrets: bool = False) -> str:
         ],
         "  ",
     )
-    lines += ["", f"Resources: {len(capture.resources)}"]
-    counts = count_by_type(capture.resources)
-    width = len(str(counts[0][1])) if counts else 1
-    lines += [f"  {count:>{width}}  {short_type(type_)}" for type_, count in counts]
+    deployed = [r for r in capture.resources if r.custom]
+    components = [r for r in capture.resources if not r.custom]
+    lines += ["", f"Resources: {len(deployed)} (what `pulumi up` creates, providers included)"]
+    lines += _counts(deployed)
+    lines += ["", f"Components: {len(components)} (groups in the resource tree; nothing of their own is deployed)"]
+    lines += _counts(components)
     lines += ["", "Access matrix (login roles by schema; read/write/append through group roles)"]
     for matrix in matrices(capture):
         lines += ["", f"  {matrix.server} / {matrix.database}"]
@@ -315,8 +324,11 @@ def render_text(capture: Capture, show_secrets: bool = False) -> str:
         lines.append(f"  {name}")
         lines += _aligned([[key, value] for key, value in body["env"].items()], "    ") if body["env"] else []
     lines += budget_text_lines(capture)
-    lines += ["", "Component tree"]
-    lines += ["  " + line for line in tree_lines(capture)]
+    if tree:
+        lines += ["", "Component tree"]
+        lines += ["  " + line for line in tree_lines(capture)]
+    else:
+        lines += ["", "Component tree: add --tree to show it"]
     return "\n".join(lines) + "\n"
 
 

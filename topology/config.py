@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,9 +98,14 @@ SCALAR_DEFAULTS: dict[str, Any] = {
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
-OBJECT_KEYS = ("servers", "images", "services", "connectionLimits")
+OBJECT_KEYS = ("servers", "images", "services", "connectionLimits", "serviceHosts")
 ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENGINES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
+
+
+SERVICE_HOSTS = {"backend": "backend", "langflow-server": "langflow-server", "redis": "redis"}
+"""Host names other services reach these by (their container aliases); `serviceHosts` overrides
+them for a platform that names its services otherwise (prod: runContainers false)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,8 @@ class StackConfig:
     """server -> config key holding its admin password (external servers)."""
     connection_limits: dict[str, int] = field(default_factory=lambda: dict(BUILTIN_CONNECTION_LIMITS))
     """`connectionLimits` key -> CONNECTION LIMIT of the built-in login roles it names."""
+    service_hosts: dict[str, str] = field(default_factory=lambda: dict(SERVICE_HOSTS))
+    """service -> host name in the env of the services that call it."""
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:
@@ -207,6 +214,116 @@ def _hostname(key: str, value: Any) -> str:
     return host
 
 
+def _sslmode(key: str, value: Any) -> str:
+    sslmode: str = _decode(key, value, str)
+    if sslmode not in SSLMODES:
+        raise ConfigError(key, f"must be one of {', '.join(SSLMODES)} (got {sslmode!r})")
+    return sslmode
+
+
+def _mode(key: str, value: Any) -> Mode:
+    if value not in (Mode.CONTAINER.value, Mode.EXTERNAL.value):
+        raise ConfigError(key, f"must be one of container, external (got {value!r})")
+    return Mode(value)
+
+
+SERVER_SETTING_CHECKS: dict[str, Callable[[str, Any], object]] = {
+    "mode": _mode,
+    "image": check_image,
+    "hostPort": _port,
+    "database": check_identifier,
+    "host": _hostname,
+    "port": _port,
+    "adminUser": _text,
+    "sslmode": _sslmode,
+    "superuser": lambda key, value: _decode(key, value, bool),
+}
+"""How each server setting is checked, whether or not the server's mode uses it."""
+
+IGNORED_SETTINGS: dict[Mode, tuple[str, ...]] = {
+    Mode.CONTAINER: EXTERNAL_KEYS,
+    Mode.EXTERNAL: ("image", "hostPort"),
+}
+"""Settings a server keeps but does not use in this mode (one `mode` change switches it)."""
+
+
+def _check_server_settings(key: str, body: Mapping[str, Any], settings: tuple[str, ...]) -> None:
+    """Validate `settings` present in `body`: a value the mode ignores must still be a valid one."""
+    for setting in settings:
+        check = SERVER_SETTING_CHECKS.get(setting)
+        if setting in body and check is not None:
+            check(f"{key}.{setting}", body[setting])
+
+
+def _check_host_ports(servers: Mapping[str, ServerConfig], raw: Mapping[str, Any]) -> None:
+    """Two container servers cannot be published on one host port."""
+    published: dict[int, str] = {}
+    for name, server in servers.items():
+        if server.mode is not Mode.CONTAINER or server.host_port is None:
+            continue
+        other = published.setdefault(server.host_port, name)
+        if other != name:
+
+            def described(server_name: str) -> str:
+                body = raw.get(server_name)
+                explicit = isinstance(body, Mapping) and "hostPort" in body
+                return f"servers.{server_name}.hostPort" + ("" if explicit else " (default)")
+
+            raise ConfigError(
+                f"servers.{name}.hostPort",
+                f"{server.host_port} is also {described(other)}: each container server needs its own host port",
+            )
+
+
+def _check_unused_server(key: str, raw: Any) -> None:
+    body: dict[str, Any] = _decode(key, raw, dict)
+    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + POSTGRES_CONNECTION_KEYS)
+    _check_server_settings(key, body, tuple(SERVER_SETTING_CHECKS))
+
+
+def _service_hosts(raw: Mapping[str, Any], run_containers: bool) -> dict[str, str]:
+    given: dict[str, Any] = _decode("serviceHosts", raw.get("serviceHosts", {}), dict)
+    _check_keys("serviceHosts", given, tuple(SERVICE_HOSTS))
+    if given and run_containers:
+        raise ConfigError(
+            "serviceHosts",
+            "applies when runContainers is false (the stack's containers reach each other by service name)",
+        )
+    return {
+        name: _hostname(f"serviceHosts.{name}", given.get(name, default)) for name, default in SERVICE_HOSTS.items()
+    }
+
+
+def _http_url(key: str, value: Any) -> str:
+    url = _text(key, value)
+    scheme, separator, rest = url.partition("://")
+    if scheme not in ("http", "https") or not separator or not rest or rest[0] in "/?#":
+        raise ConfigError(key, "must be an http:// or https:// URL with a host, e.g. https://book.example.com")
+    return url
+
+
+def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
+    """One notice per setting the config holds but the stack does not use (call after `parse_config`)."""
+    config = parse_config(raw)
+    servers_raw: dict[str, Any] = _decode("servers", raw.get("servers", {}), dict)
+    notices = []
+    for name, body_raw in servers_raw.items():
+        body: dict[str, Any] = _decode(f"servers.{name}", body_raw, dict)
+        if name not in config.servers:
+            notices += [
+                f"notice: {NAMESPACE}:servers.{name}.{setting} is ignored: langflowPlacement is shared"
+                for setting in body
+            ]
+            continue
+        mode = config.servers[name].mode
+        notices += [
+            f"notice: {NAMESPACE}:servers.{name}.{setting} is ignored: servers.{name}.mode is {mode.value}"
+            for setting in IGNORED_SETTINGS[mode]
+            if setting in body
+        ]
+    return notices
+
+
 def _server(name: str, raw: Any) -> ServerConfig:
     key = f"servers.{name}"
     body: dict[str, Any] = _decode(key, raw, dict)
@@ -215,6 +332,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
     if mode_value not in (Mode.CONTAINER.value, Mode.EXTERNAL.value):
         raise ConfigError(f"{key}.mode", f"must be one of container, external (got {mode_value!r})")
     mode = Mode(mode_value)
+    _check_server_settings(key, body, IGNORED_SETTINGS[mode])
     if mode is Mode.CONTAINER:
         # The other mode's settings are ignored, so one `mode` change switches a server.
         _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(engine))
@@ -230,9 +348,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
     _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(engine))
     if "host" not in body:
         raise ConfigError(f"{key}.host", "is required when mode is external")
-    sslmode = _decode(f"{key}.sslmode", body.get("sslmode", "require"), str)
-    if sslmode not in SSLMODES:
-        raise ConfigError(f"{key}.sslmode", f"must be one of {', '.join(SSLMODES)} (got {sslmode!r})")
+    sslmode = _sslmode(f"{key}.sslmode", body.get("sslmode", "require"))
     return ServerConfig(
         name=name,
         engine=engine,
@@ -414,6 +530,9 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     wanted = [name for name in SERVER_ENGINES if not (name == "flowdb" and placement is Placement.SHARED)]
     servers = {name: _server(name, servers_raw.get(name, {})) for name in wanted}
     servers = {name: _with_connections(config, servers_raw.get(name, {})) for name, config in servers.items()}
+    for name in sorted(set(servers_raw) - set(servers)):  # flowdb in shared placement: unused, still checked
+        _check_unused_server(f"servers.{name}", servers_raw[name])
+    _check_host_ports(servers, servers_raw)
 
     admin_password_keys: dict[str, str] = {}
     for key, server in ADMIN_PASSWORD_KEYS.items():
@@ -448,11 +567,12 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         placement=placement,
         run_containers=run_containers,
         protect=_decode("protect", values["protect"], bool),
-        scheduler_base_url=_text("schedulerBaseUrl", values["schedulerBaseUrl"]),
+        scheduler_base_url=_http_url("schedulerBaseUrl", values["schedulerBaseUrl"]),
         langflow_superuser=_text("langflowSuperuser", values["langflowSuperuser"]),
         servers=servers,
         images=images,
         extra_services=extra,
         admin_password_keys=admin_password_keys,
         connection_limits=_connection_limits(raw.get("connectionLimits", {})),
+        service_hosts=_service_hosts(raw, run_containers),
     )

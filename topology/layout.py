@@ -270,7 +270,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
             GeneratedSecretSpec(LANGFLOW_SUPERUSER_PASSWORD, length=24, special=True),
             GeneratedSecretSpec(REDIS_PASSWORD, length=32, special=True),
         ),
-        redis=Redis(image=config.images["redis"]),
+        redis=Redis(image=config.images["redis"], alias=config.service_hosts["redis"]),
         network=f"engarde-{stack}",
         admin_password_keys=dict(config.admin_password_keys),
         poolers=poolers,
@@ -409,7 +409,7 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
         "LANGFLOW_DATABASE_URL": (
             PostgresUrl(MAIN, "engarde_app", (LANGFLOW_SCHEMA,)) if shared else PostgresUrl(FLOWDB, FLOW_READER)
         ),
-        "LANGFLOW_API_URL": Text(f"http://langflow-server:{LANGFLOW_PORT}"),
+        "LANGFLOW_API_URL": Text(f"http://{config.service_hosts['langflow-server']}:{LANGFLOW_PORT}"),
         "REDIS_URL": RedisUrl(),
     }
     services = [
@@ -424,7 +424,7 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
                 app.port,
                 {
                     "DATABASE_URL": PostgresUrl(MAIN, app.role, (app.schema, "public")),
-                    "PRODUCTION_BACKEND_URL": Text(f"http://backend:{BACKEND_PORT}"),
+                    "PRODUCTION_BACKEND_URL": Text(f"http://{config.service_hosts['backend']}:{BACKEND_PORT}"),
                 },
             )
         )

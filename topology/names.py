@@ -25,17 +25,36 @@ class ConfigError(ValueError):
         self.key = key
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
+"""A full image digest; a prefix (`@sha256:abc`) is not one."""
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """`value` for an error message: long strings keep their start and their end (where a tag is),
+    and the quotes stay closed."""
+    if isinstance(value, str) and len(value) > limit:
+        half = (limit - 1) // 2
+        value = value[:half] + "\u2026" + value[-half:]
+    return repr(value)
+
+
+def _first_offender(value: str, allowed: re.Pattern[str]) -> str:
+    """` ('X' at position N)`: the first character `allowed` (one character class) refuses, or ''."""
+    for position, character in enumerate(value, start=1):
+        if not allowed.fullmatch(character):
+            return f" ({character!r} at position {position})"
+    return ""
 
 
 def check_identifier(key: str, value: object, *, max_bytes: int = MAX_IDENTIFIER_BYTES) -> str:
     """A lower-case unquoted SQL identifier: [a-z_][a-z0-9_]*, at most `max_bytes` bytes."""
     if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        offender = _first_offender(value, re.compile(r"[a-z0-9_]")) if isinstance(value, str) else ""
+        if isinstance(value, str) and value[:1].isdigit():
+            offender = " (it starts with a digit)"
         raise ConfigError(
             key,
-            f"must be a lower-case identifier matching [a-z_][a-z0-9_]* (got {_shown(value)})",
+            f"must be a lower-case identifier matching [a-z_][a-z0-9_]* (got {_shown(value)}{offender})",
         )
     if len(value.encode()) > max_bytes:
         raise ConfigError(key, f"must be at most {max_bytes} bytes (got {len(value.encode())})")
@@ -55,9 +74,11 @@ def check_schema_name(key: str, value: object) -> str:
 def check_service_name(key: str, value: object) -> str:
     """A service name: lower-case words joined by '-', at most 40 characters (container names)."""
     if not isinstance(value, str) or not _SERVICE.fullmatch(value) or len(value) > 40:
+        offender = _first_offender(value, re.compile(r"[a-z0-9-]")) if isinstance(value, str) else ""
         raise ConfigError(
             key,
-            f"must be lower-case letters and digits joined by single '-', at most 40 characters (got {_shown(value)})",
+            "must be lower-case letters and digits joined by single '-', at most 40 characters "
+            f"(got {_shown(value)}{offender})",
         )
     return value
 
@@ -66,11 +87,19 @@ def check_image(key: str, value: object) -> str:
     """An image reference pinned to a tag or digest; `latest` and bare names are refused."""
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         raise ConfigError(key, f"must be an image reference such as 'postgres:15.8' (got {_shown(value)})")
-    if "@sha256:" in value:
+    name, at, digest = value.partition("@")
+    if at:
+        if not name or not _DIGEST.fullmatch("@" + digest):
+            raise ConfigError(
+                key, f"must end in a full digest, '@sha256:' and 64 hex digits (got digest {'@' + digest!r})"
+            )
         return value
     last = value.rsplit("/", 1)[-1]
     if ":" not in last:
-        raise ConfigError(key, f"must be pinned to a tag or digest, e.g. '{value}:1.2.3' (got {_shown(value)})")
-    if last.rsplit(":", 1)[1] in ("", "latest"):
-        raise ConfigError(key, f"must be pinned to a version, not 'latest' (got {_shown(value)})")
+        raise ConfigError(key, f"must be pinned to a tag or digest, e.g. '{last}:1.2.3' (got {_shown(value)})")
+    tag = last.rsplit(":", 1)[1]
+    if tag == "latest":
+        raise ConfigError(key, f"must be pinned to a version, not 'latest' (got {last!r})")
+    if not tag:
+        raise ConfigError(key, f"must name a tag after ':' (got {last!r})")
     return value

@@ -7,7 +7,6 @@ steps are applied (the same code path as the rendered script).
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,14 @@ from psycopg.conninfo import conninfo_to_dict
 from review.capture import Capture, run_program, unwrap_secrets
 from review.catalog import read_mysql_grants, read_postgres
 from review.sql import SqlStep, sql_steps
-from tests.realdb.servers import RunningServer, mariadb_server, missing_server_packages, postgres_server
+from tests.realdb.servers import (
+    MARIADB_PACKAGE,
+    POSTGRES_PACKAGE,
+    RunningServer,
+    mariadb_server,
+    missing_server_packages,
+    postgres_server,
+)
 from topology import Topology, load_topology
 from topology.sql import quote_ident
 
@@ -34,29 +40,58 @@ class Servers:
 
     main: RunningServer
     flowdb: RunningServer
-    scheduler: RunningServer
+    scheduler: RunningServer | None
+    """None without MariaDB: the stack's scheduler then points nowhere and nothing is applied to it."""
 
     def __getitem__(self, name: str) -> RunningServer:
-        server: RunningServer = getattr(self, name)
+        server: RunningServer | None = getattr(self, name)
+        if server is None:
+            require_packages(MARIADB_PACKAGE)
+        assert server is not None
         return server
 
 
-@pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
-    missing = missing_server_packages()
+def require_packages(*packages: str) -> None:
+    """Skip the calling test (fail it when `CI` is set) unless these server packages are installed."""
+    missing = [package for package in packages if package in missing_server_packages()]
     if missing:
-        message = (
-            f"real-server tests need the Debian packages: {' '.join(missing)} (apt-get install {' '.join(missing)})"
-        )
+        message = f"this test needs the Debian packages: {' '.join(missing)} (apt-get install {' '.join(missing)})"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    with contextlib.ExitStack() as stack:
-        yield Servers(
-            main=stack.enter_context(postgres_server("main")),
-            flowdb=stack.enter_context(postgres_server("flowdb")),
-            scheduler=stack.enter_context(mariadb_server("scheduler")),
-        )
+
+
+@pytest.fixture(scope="session")
+def postgres_pair() -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Two PostgreSQL servers (the stack's main and flowdb); skipped without postgresql-15 only."""
+    require_packages(POSTGRES_PACKAGE)
+    with postgres_server("main") as main, postgres_server("flowdb") as flowdb:
+        yield main, flowdb
+
+
+@pytest.fixture(scope="session")
+def scheduler_server() -> Iterator[RunningServer]:
+    """A MariaDB server for the scheduler: tests that read it ask for this fixture (skipped without MariaDB)."""
+    require_packages(MARIADB_PACKAGE)
+    with mariadb_server("scheduler") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def servers(request: pytest.FixtureRequest, postgres_pair: tuple[RunningServer, RunningServer]) -> Servers:
+    """The PostgreSQL pair, plus MariaDB when it is installed (CI fails without it)."""
+    if MARIADB_PACKAGE in missing_server_packages():
+        if os.environ.get("CI"):
+            require_packages(MARIADB_PACKAGE)
+        scheduler = None
+    else:
+        scheduler = request.getfixturevalue("scheduler_server")
+    main, flowdb = postgres_pair
+    return Servers(main=main, flowdb=flowdb, scheduler=scheduler)
+
+
+UNUSED_SCHEDULER = {"host": "127.0.0.1", "port": 9, "adminUser": "root"}
+"""Where the stack's scheduler points when no MariaDB runs (the discard port; nothing connects)."""
 
 
 def external_config(servers: Servers, /, **overrides: Any) -> dict[str, Any]:
@@ -66,17 +101,22 @@ def external_config(servers: Servers, /, **overrides: Any) -> dict[str, Any]:
         return {"mode": "external", "host": server.host, "port": server.port, "database": database,
                 "adminUser": server.admin_user, "sslmode": "disable", "superuser": True}  # fmt: skip
 
+    scheduler = (
+        external(servers.scheduler, "easyappointments")
+        if servers.scheduler is not None
+        else {"mode": "external", "database": "easyappointments", "sslmode": "disable", **UNUSED_SCHEDULER}
+    )
     config: dict[str, Any] = {
         "runContainers": False,
         "servers": {
             # The test servers run with max_connections=200 (tests/realdb/servers.py).
             "main": {**external(servers.main, "engarde"), "maxConnections": 200},
             "flowdb": {**external(servers.flowdb, "langflow"), "maxConnections": 200},
-            "scheduler": external(servers.scheduler, "easyappointments"),
+            "scheduler": scheduler,
         },
         "mainAdminPassword": servers.main.admin_password,
         "flowdbAdminPassword": servers.flowdb.admin_password,
-        "schedulerAdminPassword": servers.scheduler.admin_password,
+        "schedulerAdminPassword": servers.scheduler.admin_password if servers.scheduler else "unused",
     }
     config.update(overrides)
     return config
@@ -134,7 +174,7 @@ def apply_all(
 ) -> None:
     """Apply the SQL of each server in `apply_to` (the steps `only` keeps, if given)."""
     for name in apply_to:
-        if name not in topology.servers:
+        if name not in topology.servers or (name == "scheduler" and servers.scheduler is None):
             continue
         steps = [s for s in sql_steps(capture, name, show_secrets=True) if only is None or only(s)]
         if name == "scheduler":
@@ -149,6 +189,8 @@ def snapshot(servers: Servers, topology: Topology) -> dict[str, Any]:
         if name in topology.servers:
             with admin(servers[name], topology.servers[name].database) as connection:
                 state[name] = read_postgres(connection).snapshot()
+    if servers.scheduler is None:
+        return state
     connection = mysql_admin(servers.scheduler)
     try:
         state["scheduler"] = {u.name: read_mysql_grants(connection, u.name, "%") for u in topology.database_users}

@@ -181,11 +181,11 @@ def test_cross_server_readers_read_and_write_nothing(deployed: Deployment, sessi
 
 def test_scheduler_user_has_its_database_and_nothing_else(deployed: Deployment) -> None:
     env = deployed.capture.outputs["services"].value["egm-scheduler"]["env"]
-    root = mysql_admin(deployed.servers.scheduler)
+    root = mysql_admin(deployed.servers["scheduler"])
     with root.cursor() as cursor:
         cursor.execute("CREATE DATABASE IF NOT EXISTS otherdb")
     root.close()
-    connection = pymysql.connect(host=env["DB_HOST"], port=deployed.servers.scheduler.port, user=env["DB_USERNAME"],
+    connection = pymysql.connect(host=env["DB_HOST"], port=deployed.servers["scheduler"].port, user=env["DB_USERNAME"],
                                  password=env["DB_PASSWORD"], database=env["DB_NAME"], autocommit=True)  # fmt: skip
     try:
         with connection.cursor() as cursor:

@@ -9,14 +9,20 @@ from typing import Any
 
 import pytest
 
+from benchmarks.audit import add_tables, counted_queries
 from review.__main__ import main as review_main
 from review.audit import Finding, audit_servers
-from tests.realdb.conftest import Deployment, admin, external_config, mysql_admin
+from tests.realdb.conftest import Deployment, admin, external_config, mysql_admin, require_packages
+from tests.realdb.servers import MARIADB_PACKAGE
 
 
 def admin_dsns(deployment: Deployment) -> dict[str, str]:
+    """An admin DSN per running server (the scheduler only when MariaDB runs)."""
     servers = deployment.servers
-    return {"main": servers.main.dsn(), "flowdb": servers.flowdb.dsn(), "scheduler": servers.scheduler.dsn()}
+    dsns = {"main": servers.main.dsn("engarde"), "flowdb": servers.flowdb.dsn("langflow")}
+    if servers.scheduler is not None:
+        dsns["scheduler"] = servers.scheduler.dsn()
+    return dsns
 
 
 def audit(deployment: Deployment) -> list[Finding]:
@@ -97,7 +103,7 @@ def test_drift_by_hand_is_reported(deployed: Deployment, drift: str, clean_after
 
 
 def test_extra_mysql_grant_is_reported(deployed: Deployment, clean_afterwards: None) -> None:
-    connection = mysql_admin(deployed.servers.scheduler)
+    connection = mysql_admin(deployed.servers["scheduler"])
     try:
         with connection.cursor() as cursor:
             cursor.execute("CREATE DATABASE IF NOT EXISTS billing")
@@ -136,7 +142,8 @@ def dsn_arguments(deployment: Deployment) -> list[str]:
     return [argument for name, dsn in admin_dsns(deployment).items() for argument in ("--dsn", f"{name}={dsn}")]
 
 
-def test_cli_exit_status_and_one_line_per_finding(deployed: Deployment, clean_afterwards: None) -> None:
+def test_cli_exit_status_and_one_row_per_finding_under_a_header(deployed: Deployment, clean_afterwards: None) -> None:
+    require_packages(MARIADB_PACKAGE)  # the full report names all three servers
     status, out, _ = run_cli(deployed, *dsn_arguments(deployed))
     assert (status, out) == (0, "no drift on main, flowdb, scheduler\n")
     with admin(deployed.servers.main, "engarde") as connection:
@@ -147,18 +154,63 @@ def test_cli_exit_status_and_one_line_per_finding(deployed: Deployment, clean_af
         finally:
             connection.execute("REVOKE INSERT ON sankore.t_after FROM analytics_readonly")
     assert status == 1
-    assert out == "main  table sankore.t_after  analytics_readonly  expected: -  found: INSERT\n"
+    assert out.splitlines() == [
+        "server  object                 role                expected  found",
+        "main    table sankore.t_after  analytics_readonly  -         INSERT",
+        "1 finding on main, flowdb, scheduler",
+    ]
     assert json_status == 1
-    assert json.loads(json_out)["findings"] == [
+    report = json.loads(json_out)
+    assert (report["audited"], report["skipped"]) == (["main", "flowdb", "scheduler"], [])
+    assert report["findings"] == [
         {"server": "main", "object": "table sankore.t_after", "role": "analytics_readonly", "expected": "-",
          "found": "INSERT"}
     ]  # fmt: skip
 
 
+def test_cli_audits_the_servers_given_and_names_the_skipped_ones(deployed: Deployment) -> None:
+    status, out, _ = run_cli(deployed, "--dsn", f"main={deployed.servers.main.dsn('engarde')}")
+    assert (status, out) == (0, "no drift on main\nskipped (no --dsn): flowdb, scheduler\n")
+    status, out, _ = run_cli(deployed, "--dsn", f"flowdb={deployed.servers.flowdb.dsn('langflow')}", "--format", "json")
+    assert status == 0
+    assert (json.loads(out)["audited"], json.loads(out)["skipped"]) == (["flowdb"], ["main", "scheduler"])
+
+
+def test_cli_refuses_a_dsn_naming_another_database(deployed: Deployment) -> None:
+    status, out, err = run_cli(deployed, "--dsn", f"main={deployed.servers.main.dsn('postgres')}")
+    assert (status, out) == (2, "")
+    assert err == (
+        "--dsn main: the DSN names database 'postgres', but the stack's database on main is 'engarde': "
+        "name 'engarde' or no database\n"
+    )
+    without_database = deployed.servers.main.dsn("engarde").rsplit("/", 1)[0]
+    assert run_cli(deployed, "--dsn", f"main={without_database}")[:2] == (
+        0,
+        "no drift on main\nskipped (no --dsn): flowdb, scheduler\n",
+    )
+
+
 def test_cli_usage_and_connection_errors_exit_2_with_one_line(deployed: Deployment) -> None:
-    status, _, err = run_cli(deployed, "--dsn", f"main={deployed.servers.main.dsn()}")
-    assert status == 2 and err == "--dsn is required for each server of the stack; missing: flowdb, scheduler\n"
+    status, _, err = run_cli(deployed)
+    assert status == 2 and err == "--dsn SERVER=URL is required for at least one of main, flowdb, scheduler\n"
     wrong = [a.replace(deployed.servers.main.admin_password, "wrong-password") for a in dsn_arguments(deployed)]
     status, _, err = run_cli(deployed, *wrong)
     assert status == 2 and err.startswith("server main: ") and err.count("\n") == 1
     assert deployed.servers.main.admin_password not in err
+
+
+def test_catalog_queries_per_server_do_not_grow_with_the_tables(deployed: Deployment, clean_afterwards: None) -> None:
+    dsns = {"main": deployed.servers.main.dsn("engarde")}
+    with counted_queries() as few_tables:
+        assert audit_servers(deployed.topology, dsns) == []
+    add_tables(dsns["main"], "onside", "onside_user", 0, 300)
+    try:
+        with counted_queries() as many_tables:
+            findings = audit_servers(deployed.topology, dsns)
+    finally:
+        with admin(deployed.servers.main, "engarde") as connection:
+            connection.execute(
+                "DO $$ BEGIN FOR i IN 0..299 LOOP EXECUTE 'DROP TABLE onside.bench_' || i; END LOOP; END $$"
+            )
+    assert findings == [], "tables a migration adds are covered by the default privileges"
+    assert len(many_tables) == len(few_tables)

@@ -36,7 +36,7 @@ def test_defaults_then_stack_file_then_each_set_in_order(tmp_path: Path) -> None
     config = config_files.load("test", ["servers.main.hostPort=6000", "servers.main.hostPort=6001"], directory)
     assert config.values == {
         "langflowPlacement": "dedicated",
-        "protect": True,
+        "protect": "true",  # a top-level scalar reaches the program as a string
         "servers": {"main": {"hostPort": 6001}},
     }
 
@@ -50,7 +50,7 @@ def test_other_namespaces_do_not_reach_the_program(tmp_path: Path) -> None:
 
 def test_stack_config_dir_is_honoured(tmp_path: Path) -> None:
     directory = project(tmp_path, {"engarde:protect": True}, stackConfigDir="stacks")
-    assert config_files.load("test", [], directory).values["protect"] is True
+    assert config_files.load("test", [], directory).values["protect"] == "true"
 
 
 def test_secure_values_become_placeholders_naming_their_key(tmp_path: Path) -> None:
@@ -88,20 +88,49 @@ def test_malformed_config_paths_are_refused(path: str) -> None:
     ("text", "value"),
     [
         ("55432", 55432),
+        ("-3", -3),
         ("true", True),
-        ("False", False),
-        ("1.5", 1.5),
-        ("'55432'", "55432"),
-        ('"shared"', "shared"),
-        ("shared", "shared"),
-        ("on", "on"),  # YAML 1.1 would make these booleans or octal numbers
-        ("0755", "0755"),
+        ("false", False),
+        ("False", "False"),  # only the exact words are booleans
+        ("1.5", "1.5"),  # only integers become numbers
+        ("null", "null"),
+        ("'55432'", "'55432'"),  # quotes are kept, as pulumi keeps them
+        ("0755", "0755"),  # a leading zero keeps the string (zip codes, octal modes)
+        ("0", 0),
+        ("99999999999999999999", "99999999999999999999"),  # beyond int64
+        ("on", "on"),
         ("postgres:15.8", "postgres:15.8"),
     ],
 )
-def test_set_values_are_yaml_core_scalars(text: str, value: object) -> None:
+def test_nested_set_values_are_typed_like_pulumi_config_set_path(text: str, value: object) -> None:
     assert config_files.parse_scalar(text) == value
     assert type(config_files.parse_scalar(text)) is type(value)
+
+
+def test_top_level_values_stay_strings_as_pulumi_passes_them(tmp_path: Path) -> None:
+    config = config_files.load(
+        "test",
+        ["langflowSuperuser=123", "schedulerBaseUrl=null", "servers.main.hostPort=55432"],
+        project(tmp_path, {"engarde:protect": True, "engarde:langflowSuperuser": 7}),
+    )
+    assert config.values["langflowSuperuser"] == "123"
+    assert config.values["schedulerBaseUrl"] == "null"
+    assert config.values["protect"] == "true"
+    assert config.values["servers"] == {"main": {"hostPort": 55432}}
+
+
+def test_a_list_index_past_the_end_is_refused_like_pulumi(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError) as raised:
+        config_files.load("test", ["services.crm.reads[1]=madansara"], project(tmp_path, {}))
+    assert str(raised.value) == (
+        "--set services.crm.reads[1]: index 1 is past the end of services.crm.reads (0 items): "
+        "set services.crm.reads[0] first"
+    )
+    config = config_files.load(
+        "test", ["services.crm.reads[0]=a", "services.crm.reads[1]=b", "services.crm.reads[0]=c"],
+        project(tmp_path, {}),
+    )  # fmt: skip
+    assert config.values["services"]["crm"]["reads"] == ["c", "b"]
 
 
 def test_set_builds_objects_and_lists_and_keeps_passwords_verbatim(tmp_path: Path) -> None:

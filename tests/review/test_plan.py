@@ -316,3 +316,19 @@ def test_the_plan_does_not_change_between_runs() -> None:
     cached = capture_for("dev")
     assert render_markdown(fresh) == render_markdown(cached)
     assert render_sql(fresh) == render_sql(cached)
+
+
+def test_text_counts_resources_and_components_apart_and_shows_the_tree_on_request() -> None:
+    capture = capture_for("dev")
+    out = plan(*argv("dev")).out
+    deployed = sum(1 for r in capture.resources if r.custom)
+    components = len(capture.resources) - deployed
+    resources_block = out.split(f"\nResources: {deployed} ", 1)[1].split("\n\n", 1)[0]
+    components_block = out.split(f"\nComponents: {components} ", 1)[1].split("\n\n", 1)[0]
+    assert sum(int(line.split()[0]) for line in resources_block.splitlines()[1:]) == deployed
+    assert sum(int(line.split()[0]) for line in components_block.splitlines()[1:]) == components
+    assert "DatabaseRole" in components_block and "DatabaseRole" not in resources_block
+    assert "\nComponent tree\n" not in out and out.endswith("Component tree: add --tree to show it\n")
+    with_tree = plan(*argv("dev", "--tree")).out
+    assert with_tree.count(" (postgresql:Role)") == sum(1 for r in capture.resources if r.type == ROLE_TYPE)
+    assert plan(*argv("dev", "--tree", "--format", "json")).code == 2

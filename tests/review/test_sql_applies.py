@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg
 
 from review.capture import unwrap_secrets
-from tests.realdb.servers import RunningServer, mariadb_server, postgres_server
+from tests.realdb.conftest import require_packages
+from tests.realdb.servers import MARIADB_PACKAGE, POSTGRES_PACKAGE, RunningServer, mariadb_server, postgres_server
 from tests.review.conftest import argv, capture_for, plan
 
 
@@ -58,6 +59,7 @@ def _script(tmp_path: Path, server: str) -> Path:
 
 
 def test_postgres_scripts_apply_twice_and_the_second_run_changes_nothing(tmp_path: Path) -> None:
+    require_packages(POSTGRES_PACKAGE)
     scripts = [_script(tmp_path, server) for server in ("main", "flowdb")]
     with postgres_server("review-plan") as pg:
         for script in scripts:
@@ -77,6 +79,7 @@ def test_postgres_scripts_apply_twice_and_the_second_run_changes_nothing(tmp_pat
 
 
 def test_mysql_script_applies_twice(tmp_path: Path) -> None:
+    require_packages(MARIADB_PACKAGE)
     script = _script(tmp_path, "scheduler")
     mysql = shutil.which("mariadb") or shutil.which("mysql")
     assert mysql is not None

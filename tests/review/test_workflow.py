@@ -40,3 +40,24 @@ def test_posts_the_offline_dev_plan_as_a_sticky_comment() -> None:
     assert "python -m review plan --stack dev --format markdown > plan.md" in render["run"]
     comment = next(s for s in steps if "sticky-pull-request-comment@" in s.get("uses", ""))
     assert comment["with"]["path"] == "plan.md"
+
+
+CI_WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "ci.yml"
+
+
+def test_ci_runs_the_suite_on_a_fresh_debian_and_previews_with_the_policy_pack() -> None:
+    workflow = yaml.safe_load(CI_WORKFLOW.read_text())
+    assert "pull_request" in workflow[True]
+    uses = [step["uses"] for step in _steps(workflow) if "uses" in step]
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action) for action in uses)
+    checks = next(j for j in workflow["jobs"].values() if any(s.get("run") == ".ci/run" for s in j["steps"]))
+    assert checks["container"].startswith("debian:")
+    policy = next(
+        j for j in workflow["jobs"].values() if any("pulumi/actions@" in s.get("uses", "") for s in j["steps"])
+    )
+    assert policy["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    preview = next(s for s in policy["steps"] if "pulumi/actions@" in s.get("uses", ""))
+    assert (preview["with"]["command"], preview["with"]["policyPacks"]) == ("preview", "policy")
+    pack = yaml.safe_load((PROJECT_DIR / "policy" / "PulumiPolicy.yaml").read_text())
+    install = next(s["run"] for s in policy["steps"] if "policy/requirements.txt" in s.get("run", ""))
+    assert pack["runtime"]["options"]["virtualenv"] == "../venv" and "python -m venv venv" in install

@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from review import capture
-from review.capture import run_program
+from review.capture import run_program, unwrap_secrets
+from tests.conftest import ADMIN_PASSWORDS
+from tests.conftest import capture as capture_stack
 from topology import ConfigError, load_topology
-from topology.config import SCALAR_DEFAULTS
+from topology.config import SCALAR_DEFAULTS, ignored_settings
 from topology.model import Mode, Placement
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -58,7 +60,61 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"images": {"frontend": "x/frontend:1"}}, "images.frontend", "unknown key"),
     ({"databaseUrl": "postgres://"}, "databaseUrl", "unknown key"),
     ({"schedulerBaseUrl": " "}, "schedulerBaseUrl", "empty"),
+    ({"schedulerBaseUrl": "null"}, "schedulerBaseUrl", "http:// or https://"),
+    ({"schedulerBaseUrl": "ftp://book.example.com"}, "schedulerBaseUrl", "http:// or https://"),
+    # A setting the server's mode ignores is still checked.
+    ({"servers": {"main": {"mode": "container", "port": 70000}}}, "servers.main.port", "65535"),
+    ({"servers": {"main": {"mode": "container", "sslmode": "yes"}}}, "servers.main.sslmode", "verify-full"),
+    ({"servers": {"main": {"mode": "container", "host": "a b"}}}, "servers.main.host", "host name"),
+    ({"servers": {"main": {**EXTERNAL_MAIN["main"], "hostPort": 0}}, "mainAdminPassword": "x"},
+     "servers.main.hostPort", "65535"),
+    ({"servers": {"main": {**EXTERNAL_MAIN["main"], "image": "postgres"}}, "mainAdminPassword": "x"},
+     "servers.main.image", "pinned"),
+    ({"langflowPlacement": "shared", "servers": {"flowdb": {"port": 70000}}}, "servers.flowdb.port", "65535"),
+    ({"langflowPlacement": "shared", "servers": {"flowdb": {"colour": 1}}}, "servers.flowdb.colour", "unknown key"),
+    # Two container servers on one host port.
+    ({"servers": {"flowdb": {"hostPort": 5432}}}, "servers.flowdb.hostPort",
+     "5432 is also servers.main.hostPort (default)"),
+    ({"servers": {"main": {"hostPort": 6000}, "scheduler": {"hostPort": 6000}}}, "servers.scheduler.hostPort",
+     "6000 is also servers.main.hostPort:"),
+    ({"serviceHosts": {"redis": "redis.internal"}}, "serviceHosts", "runContainers is false"),
+    ({"serviceHosts": {"frontend": "x"}}, "serviceHosts.frontend", "unknown key"),
+    # Only a full digest pins an image.
+    ({"images": {"backend": "x/backend@sha256:abc"}}, "images.backend", "64 hex digits"),
+    ({"images": {"backend": "@sha256:" + "a" * 64}}, "images.backend", "64 hex digits"),
 ]  # fmt: skip
+
+
+def test_two_servers_on_different_host_ports_and_external_ones_on_any_port_pass() -> None:
+    topology = load_topology(
+        {"servers": {**EXTERNAL_MAIN, "flowdb": {"hostPort": 5432}}, "mainAdminPassword": "x"}, "dev"
+    )
+    assert topology.servers["flowdb"].provider_port == 5432
+    digest = "x/backend@sha256:" + "0123456789abcdef" * 4
+    assert load_topology({"images": {"backend": digest}}, "dev").services[0].image == digest
+
+
+@pytest.mark.parametrize(
+    ("image", "shown"),
+    [
+        ("ghcr.io/engardehq/a-very-long-registry-path/for-images/production-backend:latest",
+         "(got 'production-backend:latest')"),
+        ("registry.example.com:5000/team/a-long-image-name-here", "e.g. 'a-long-image-name-here:1.2.3'"),
+    ],
+)  # fmt: skip
+def test_errors_show_the_part_that_is_wrong(image: str, shown: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_topology({"images": {"backend": image}}, "dev")
+    assert shown in str(error.value)
+
+
+def test_long_bad_names_keep_their_end_and_close_their_quote() -> None:
+    schema = "billing_" * 8 + "X"
+    with pytest.raises(ConfigError) as error:
+        load_topology({"services": {"billing": {"image": "x/b:1", "schema": schema}}}, "dev")
+    message = str(error.value)
+    assert "_billing_X' ('X' at position 65)" in message
+    assert message.count("'") % 2 == 0
 
 
 @pytest.mark.parametrize(("config", "key", "allowed"), BAD_CONFIGS)
@@ -154,3 +210,29 @@ def test_one_mode_change_switches_a_server_and_the_other_modes_settings_are_igno
     servers["main"]["mode"] = "container"
     main = load_topology({"servers": servers}, "dev").servers["main"]
     assert (main.mode, main.provider_host, main.image) == (Mode.CONTAINER, "127.0.0.1", "postgres:15.8")
+
+
+def test_each_ignored_setting_gets_one_notice() -> None:
+    config = {
+        "servers": {"main": {"mode": "container", "port": 6000, "sslmode": "disable"}, "flowdb": {"hostPort": 5999}},
+        "langflowPlacement": "shared",
+    }
+    assert ignored_settings(config) == [
+        "notice: engarde:servers.main.port is ignored: servers.main.mode is container",
+        "notice: engarde:servers.main.sslmode is ignored: servers.main.mode is container",
+        "notice: engarde:servers.flowdb.hostPort is ignored: langflowPlacement is shared",
+    ]
+    assert ignored_settings({}) == []
+
+
+def test_service_hosts_rename_the_hosts_in_the_prod_env() -> None:
+    hosts = {"backend": "backend.railway.internal", "langflow-server": "langflow.railway.internal",
+             "redis": "redis.railway.internal"}  # fmt: skip
+    services = unwrap_secrets(capture_stack("prod", serviceHosts=hosts, **ADMIN_PASSWORDS).outputs["services"])
+    env = {name: body["env"] for name, body in services.items()}
+    assert env["madan-sara"]["PRODUCTION_BACKEND_URL"] == "http://backend.railway.internal:8000"
+    assert env["backend"]["LANGFLOW_API_URL"] == "http://langflow.railway.internal:7860"
+    assert "@redis.railway.internal:6379/0" in env["backend"]["REDIS_URL"]
+    assert "@redis.railway.internal:6379/0" in env["langflow-server"]["LANGFLOW_REDIS_URL"]
+    default = unwrap_secrets(capture_stack("prod", **ADMIN_PASSWORDS).outputs["services"])
+    assert default["madan-sara"]["env"]["PRODUCTION_BACKEND_URL"] == "http://backend:8000"
