@@ -11,6 +11,7 @@ import pulumi_docker as docker
 
 from components.access import AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
+from components.backups import BackupJobs, BackupJobsArgs, MysqlBackupUser, MysqlBackupUserArgs
 from components.common import secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
 from components.roles import DatabaseRole, DatabaseRoleArgs
@@ -133,7 +134,7 @@ def _resolve_env(
     value: EnvValue,
     topology: Topology,
     postgres: dict[str, _PostgresLayout],
-    scheduler_password: pulumi.Output[str] | None,
+    mysql_passwords: dict[str, pulumi.Output[str]],
     secrets: dict[str, pulumi.Output[str]],
 ) -> pulumi.Input[str]:
     if isinstance(value, Text):
@@ -161,8 +162,7 @@ def _resolve_env(
             password = postgres[value.server].roles[value.role].password
             assert password is not None
             return password
-        assert scheduler_password is not None
-        return scheduler_password
+        return mysql_passwords[value.role]
     if isinstance(value, GeneratedSecret):
         return secrets[value.name]
     if isinstance(value, RedisUrl):
@@ -208,7 +208,21 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
         )
         for user in topology.database_users
     ]
-    scheduler_password = scheduler_databases[0].password if scheduler_databases else None
+    mysql_passwords = {user.name: db.password for user, db in zip(topology.database_users, scheduler_databases)}
+    mysql_backups = [
+        MysqlBackupUser(
+            f"scheduler-{job.login}",
+            MysqlBackupUserArgs(
+                user=job.login, database=scheduler_databases[0].database, provider=mysql_server.provider
+            ),
+        )
+        for job in topology.backups
+        if job.server == "scheduler"
+    ]
+    mysql_passwords |= {
+        job.login: user.password
+        for job, user in zip([j for j in topology.backups if j.server == "scheduler"], mysql_backups, strict=True)
+    }
 
     secrets_holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
     secrets = {
@@ -219,8 +233,7 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
 
     envs = {
         service.name: {
-            key: _resolve_env(value, topology, postgres, scheduler_password, secrets)
-            for key, value in service.env.items()
+            key: _resolve_env(value, topology, postgres, mysql_passwords, secrets) for key, value in service.env.items()
         }
         for service in topology.services
     }
@@ -251,6 +264,25 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                         *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(topology, role)],
                         *(scheduler_databases if any(s == "scheduler" for s, _ in logins) else []),
                     ],
+                ),
+            )
+
+        if topology.backups:
+            BackupJobs(
+                "backups",
+                BackupJobsArgs(
+                    jobs=topology.backups,
+                    envs={job.service: envs[job.service] for job in topology.backups},
+                    volume_name=f"{topology.network}-backups",
+                    container_prefix=topology.network,
+                    network=network_name,
+                    depends_on={
+                        job.service: postgres[job.server].ready_for(topology, job.login)
+                        if job.server in postgres
+                        else [*scheduler_databases, *mysql_backups]
+                        for job in topology.backups
+                    },
+                    protect=topology.protect,
                 ),
             )
 

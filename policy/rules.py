@@ -205,9 +205,12 @@ def data_owning_roles(resources: Iterable[PolicyInput]) -> frozenset[tuple[str |
 
 
 def is_database_server(container: PolicyInput) -> bool:
-    """A container running a database server image (postgres, mysql, ...)."""
+    """A container running a database server image (postgres, mysql, ...) as a server.
+
+    A container that runs another command with such an image (a backup job using the server's own
+    client tools) holds no data itself."""
     image = container.props.get("image")
-    if not isinstance(image, str):
+    if not isinstance(image, str) or container.props.get("command"):
         return False
     name = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[0]
     return name in DATABASE_SERVER_IMAGES

@@ -27,7 +27,7 @@ from tests.graph import (
     server_of,
 )
 
-OWN, R, A = "owner", "read", "append"
+OWN, R, A, B = "owner", "read", "append", "backup"
 SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
 
 # BRIEF §3, cell by cell: (server, schema, role) -> profile.
@@ -49,6 +49,9 @@ DEDICATED_MATRIX = {
     ("flowdb", "public", "langflow_app"): OWN,
     ("flowdb", "public", "engarde_flow_reader"): R,
     ("flowdb", "public", "audit_user"): R,
+    # The backup login reads every schema through pg_read_all_data.
+    **{("main", schema, "engarde_backup"): B for schema in ["public", *SERVICE_SCHEMAS, "audit"]},
+    ("flowdb", "public", "engarde_backup"): B,
 }
 
 SHARED_MATRIX = {
@@ -58,6 +61,7 @@ SHARED_MATRIX = {
     ("main", "audit", "langflow_app"): A,
     ("main", "langflow", "engarde_app"): R,
     ("main", "langflow", "audit_user"): R,
+    ("main", "langflow", "engarde_backup"): B,
 }
 
 BACKEND_ENV = {"DATABASE_URL", "LANGFLOW_DATABASE_URL", "LANGFLOW_API_URL", "REDIS_URL"}
@@ -110,6 +114,7 @@ def test_dev_runs_a_container_per_server_redis_and_every_service(dev: Capture) -
     expected_services = {
         "backend", "backend-copy", "madan-sara", "sankore-paidads", "onside", "capilytics-seo",
         "langflow-server", "egm-scheduler", "redis", "postgres-exporter", "postgres-exporter-flowdb",
+        "backup-main", "backup-flowdb", "backup-scheduler",
     }  # fmt: skip
     assert names == {f"engarde-dev-{n}" for n in ["main", "flowdb", "scheduler", *expected_services]}
     server_images = {inputs(c)["name"]: inputs(c)["image"] for c in dev.by_type(CONTAINER)}
@@ -147,9 +152,11 @@ def test_login_roles_of_the_brief_exist_with_no_elevated_attribute(dev: Capture,
     assert logins == {
         *[("main", name) for name in [
             "engarde_app", "madansara_user", "sankore_user", "onside_user", "capilytics_user",
-            "analytics_readonly", "audit_user", "langflow_reader", "engarde_monitor",
+            "analytics_readonly", "audit_user", "langflow_reader", "engarde_monitor", "engarde_backup",
         ]],
-        *[("flowdb", name) for name in ["langflow_app", "engarde_flow_reader", "audit_user", "engarde_monitor"]],
+        *[("flowdb", name) for name in [
+            "langflow_app", "engarde_flow_reader", "audit_user", "engarde_monitor", "engarde_backup",
+        ]],
     }  # fmt: skip
 
 
@@ -319,7 +326,7 @@ def test_scheduler_password_is_alphanumeric(dev: Capture) -> None:
     assert env["DB_HOST"] == "scheduler"
     assert len(env["DB_PASSWORD"]) >= 24
     assert set(env["DB_PASSWORD"]) <= set(string.ascii_letters + string.digits)
-    user = dev.by_type("mysql:index/user:User")[0]
+    user = next(u for u in dev.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user")
     assert inputs(user)["plaintextPassword"] == env["DB_PASSWORD"]
     assert isinstance(user.inputs["plaintextPassword"], Secret)
     grant = inputs(dev.by_type("mysql:index/grant:Grant")[0])
@@ -389,7 +396,7 @@ def test_prod_adopts_external_databases_and_protects_stateful_resources(prod: Ca
 def test_protected_container_stacks_keep_volumes_on_delete() -> None:
     result = capture("dev", protect=True)
     volumes = result.by_type(VOLUME)
-    assert len(volumes) == 3
+    assert len(volumes) == 4  # three servers' data and the backups
     assert all(v.protect and v.retain_on_delete for v in volumes)
     servers = [c for c in result.by_type(CONTAINER) if inputs(c)["name"] in {"engarde-dev-main", "engarde-dev-flowdb"}]
     assert all(c.protect for c in servers)
@@ -446,7 +453,8 @@ def test_prod_never_drops_data_through_deletes(prod: Capture) -> None:
             # A role that owns objects is never REASSIGN/DROP OWNED: deleting it fails instead.
             assert attrs.get("skipReassignOwned") is True, attrs["name"]
             assert role.protect, attrs["name"]
-    scheduler = prod.by_type("mysql:index/database:Database") + prod.by_type("mysql:index/user:User")
+    users = [u for u in prod.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user"]
+    scheduler = prod.by_type("mysql:index/database:Database") + users
     assert len(scheduler) == 2 and all(r.protect for r in scheduler)
 
 

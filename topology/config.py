@@ -59,7 +59,7 @@ SCALAR_DEFAULTS: dict[str, Any] = {
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
-OBJECT_KEYS = ("servers", "images", "services")
+OBJECT_KEYS = ("servers", "images", "services", "backups")
 ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENGINES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
 
@@ -93,6 +93,34 @@ class ExtraServiceConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """`backups`: how often each database is dumped and how many dumps are kept."""
+
+    schedule: str = "24h"
+    """Interval between backups: a number and a unit, m, h or d."""
+    interval_seconds: int = 86400
+    """`schedule` in seconds."""
+    keep: int = 7
+    """Dumps kept per database (retention by count)."""
+
+
+BACKUP_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _backups(raw: Any) -> BackupConfig:
+    body: dict[str, Any] = _decode("backups", raw, dict)
+    _check_keys("backups", body, ("schedule", "keep"))
+    schedule = _decode("backups.schedule", body.get("schedule", BackupConfig.schedule), str)
+    number, unit = schedule[:-1], schedule[-1:]
+    if unit not in BACKUP_UNITS or not number.isdigit() or int(number) == 0:
+        raise ConfigError("backups.schedule", f"must be an interval such as 30m, 6h or 1d (got {schedule!r})")
+    keep: int = _decode("backups.keep", body.get("keep", BackupConfig.keep), int)
+    if not 1 <= keep <= 1000:
+        raise ConfigError("backups.keep", f"must be between 1 and 1000 (got {keep})")
+    return BackupConfig(schedule=schedule, interval_seconds=int(number) * BACKUP_UNITS[unit], keep=keep)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The validated stack config."""
 
@@ -106,6 +134,8 @@ class StackConfig:
     extra_services: tuple[ExtraServiceConfig, ...] = field(default_factory=tuple)
     admin_password_keys: dict[str, str] = field(default_factory=dict)
     """server -> config key holding its admin password (external servers)."""
+    backups: BackupConfig = field(default_factory=BackupConfig)
+    """Backup schedule and retention."""
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:
@@ -271,4 +301,5 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         images=images,
         extra_services=extra,
         admin_password_keys=admin_password_keys,
+        backups=_backups(raw.get("backups", {})),
     )

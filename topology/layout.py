@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from topology.backups import BACKUP_ROLE, backup_jobs, backup_role, backup_service
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
     AccessGroup,
     DatabaseUser,
+    Engine,
     EnvValue,
     GeneratedSecret,
     GeneratedSecretSpec,
@@ -129,6 +131,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         "postgres-exporter-flowdb",
         "reporting",
         "compliance",
+        *(f"backup-{name}" for name in servers),
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
@@ -225,6 +228,13 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         grant(FLOWDB, "public", AUDIT_USER, Profile.READ)
         roles.append(Role(FLOWDB, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
 
+    for server in servers.values():
+        if server.engine is Engine.POSTGRESQL:
+            roles.append(backup_role(server.name))
+            for schema in schemas:
+                if schema.server == server.name:
+                    grant(server.name, schema.name, BACKUP_ROLE, Profile.BACKUP)
+
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
@@ -232,7 +242,8 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     scheduler = servers[SCHEDULER]
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)
 
-    services = _services(config, servers, apps, shared)
+    backups = backup_jobs(servers, config.backups)
+    services = (*_services(config, servers, apps, shared), *(backup_service(j, servers[j.server]) for j in backups))
     return Topology(
         stack=stack,
         placement=config.placement,
@@ -253,6 +264,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         redis=Redis(image=config.images["redis"]),
         network=f"engarde-{stack}",
         admin_password_keys=dict(config.admin_password_keys),
+        backups=backups,
     )
 
 
@@ -260,7 +272,7 @@ def _groups(access: list[Access], schemas: list[Schema]) -> tuple[AccessGroup, .
     owners = {(s.server, s.name): s.owner for s in schemas}
     members: dict[tuple[str, str, str, Profile], list[str]] = {}
     for cell in access:
-        if cell.profile is not Profile.OWNER:
+        if cell.profile not in (Profile.OWNER, Profile.BACKUP):
             members.setdefault((cell.server, cell.database, cell.schema, cell.profile), []).append(cell.role)
     return tuple(
         AccessGroup(
