@@ -54,6 +54,10 @@ class ServiceContainer(pulumi.ComponentResource):
             envs=envs,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[service.name])],
             healthcheck=_healthcheck(service.healthcheck),
+            uploads=[
+                docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(service.files.items())
+            ]
+            or None,
             restart="unless-stopped",
             opts=child(self, depends_on=args.depends_on),
         )

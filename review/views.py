@@ -299,7 +299,10 @@ def render_text(capture: Capture, show_secrets: bool = False) -> str:
     counts = count_by_type(capture.resources)
     width = len(str(counts[0][1])) if counts else 1
     lines += [f"  {count:>{width}}  {short_type(type_)}" for type_, count in counts]
-    lines += ["", "Access matrix (login roles by schema; read/write/append through group roles, backup through pg_read_all_data)"]
+    lines += [
+        "",
+        "Access matrix (login roles by schema; read/write/append through group roles, backup through pg_read_all_data)",
+    ]
     for matrix in matrices(capture):
         lines += ["", f"  {matrix.server} / {matrix.database}"]
         lines += _aligned(_matrix_rows(matrix), "    ")

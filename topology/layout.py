@@ -31,6 +31,7 @@ from topology.model import (
     Text,
     Topology,
 )
+from topology.monitoring import with_exporter_queries
 from topology.names import ConfigError
 
 MAIN, FLOWDB, SCHEDULER = "main", "flowdb", "scheduler"
@@ -244,7 +245,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
 
     backups = backup_jobs(servers, config.backups)
     services = (*_services(config, servers, apps, shared), *(backup_service(j, servers[j.server]) for j in backups))
-    return Topology(
+    topology = Topology(
         stack=stack,
         placement=config.placement,
         run_containers=config.run_containers,
@@ -266,6 +267,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         admin_password_keys=dict(config.admin_password_keys),
         backups=backups,
     )
+    return with_exporter_queries(topology)
 
 
 def _groups(access: list[Access], schemas: list[Schema]) -> tuple[AccessGroup, ...]:
