@@ -208,7 +208,9 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
         )
         for user in topology.database_users
     ]
-    mysql_passwords = {user.name: db.password for user, db in zip(topology.database_users, scheduler_databases)}
+    mysql_passwords = {
+        user.name: db.password for user, db in zip(topology.database_users, scheduler_databases, strict=True)
+    }
     mysql_backups = [
         MysqlBackupUser(
             f"scheduler-{job.login}",

@@ -232,9 +232,9 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     for server in servers.values():
         if server.engine is Engine.POSTGRESQL:
             roles.append(backup_role(server.name))
-            for schema in schemas:
-                if schema.server == server.name:
-                    grant(server.name, schema.name, BACKUP_ROLE, Profile.BACKUP)
+            for declared in schemas:
+                if declared.server == server.name:
+                    grant(server.name, declared.name, BACKUP_ROLE, Profile.BACKUP)
 
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)

@@ -20,14 +20,32 @@ GIB = 1024**3
 
 # Every PostgreSQL login a service of the dev stack is handed, with the exporter job that sees it.
 DEV_LOGINS = [
-    *[("main", "postgres-exporter", role) for role in [
-        "engarde_app", "madansara_user", "sankore_user", "onside_user", "capilytics_user", "langflow_reader",
-        "analytics_readonly", "audit_user", "engarde_monitor", "engarde_backup",
-    ]],
-    *[("flowdb", "postgres-exporter-flowdb", role) for role in [
-        "engarde_flow_reader", "langflow_app", "audit_user", "engarde_monitor", "engarde_backup",
-    ]],
-]  # fmt: skip
+    *[
+        ("main", "postgres-exporter", role)
+        for role in [
+            "engarde_app",
+            "madansara_user",
+            "sankore_user",
+            "onside_user",
+            "capilytics_user",
+            "langflow_reader",
+            "analytics_readonly",
+            "audit_user",
+            "engarde_monitor",
+            "engarde_backup",
+        ]
+    ],
+    *[
+        ("flowdb", "postgres-exporter-flowdb", role)
+        for role in [
+            "engarde_flow_reader",
+            "langflow_app",
+            "audit_user",
+            "engarde_monitor",
+            "engarde_backup",
+        ]
+    ],
+]
 
 
 def alerts_of(stack: str, *sets: str) -> str:
@@ -80,7 +98,7 @@ def connections(value: int) -> list[dict[str, str]]:
 def test_every_service_login_has_a_connection_rule_at_80_percent_of_15(promtool: str, tmp_path: Path) -> None:
     rules = alerts_of("dev")
     every_login_at_12 = [connection_alert(server, role, job, 12) for server, job, role in DEV_LOGINS]
-    tests = [
+    tests: list[dict[str, Any]] = [
         {
             "interval": "1m",
             "input_series": connections(12),
@@ -110,7 +128,7 @@ def test_every_service_login_has_a_connection_rule_at_80_percent_of_15(promtool:
                     "series": 'engarde_role_connections_in_use{job="postgres-exporter", role="not_a_service"}',
                     "values": "99x20",
                 },
-            ],  # fmt: skip
+            ],
             "alert_rule_test": [
                 {
                     "eval_time": "10m",
@@ -130,7 +148,7 @@ def test_exporter_down_absent_and_database_unreachable(promtool: str, tmp_path: 
             "exp_annotations": {"summary": f"{job} is not scraped: {server} is not monitored"},
         }
 
-    tests = [
+    tests: list[dict[str, Any]] = [
         {
             "interval": "1m",
             "input_series": [
@@ -149,7 +167,7 @@ def test_exporter_down_absent_and_database_unreachable(promtool: str, tmp_path: 
                             "exp_labels": {**down("main", "postgres-exporter")["exp_labels"], "instance": "main:9187"},
                         },
                     ],
-                },  # fmt: skip
+                },
                 {
                     "eval_time": "10m",
                     "alertname": "EngardeDatabaseUnreachable",
@@ -164,7 +182,7 @@ def test_exporter_down_absent_and_database_unreachable(promtool: str, tmp_path: 
                             "exp_annotations": {
                                 "summary": "postgres-exporter-flowdb cannot connect to flowdb as engarde_monitor"
                             },
-                        }  # fmt: skip
+                        }
                     ],
                 },
             ],
@@ -183,7 +201,7 @@ def test_exporter_down_absent_and_database_unreachable(promtool: str, tmp_path: 
                     "exp_alerts": [down("flowdb", "postgres-exporter-flowdb")],
                 },
                 {"eval_time": "10m", "alertname": "EngardeDatabaseUnreachable", "exp_alerts": []},
-            ],  # fmt: skip
+            ],
         },
     ]
     run_promtool(promtool, tmp_path, alerts_of("dev"), tests)
@@ -202,7 +220,7 @@ def test_backup_older_than_its_schedule_allows(promtool: str, tmp_path: Path) ->
             },
         }
 
-    tests = [
+    tests: list[dict[str, Any]] = [
         {
             "interval": "5m",
             "input_series": [
@@ -212,7 +230,7 @@ def test_backup_older_than_its_schedule_allows(promtool: str, tmp_path: Path) ->
                     "series": 'engarde_backup_last_success_timestamp_seconds{database="flowdb"}',
                     "values": "3600x84 25200x100",
                 },
-            ],  # fmt: skip
+            ],
             "alert_rule_test": [
                 {"eval_time": "8h50m", "alertname": "EngardeBackupTooOld", "exp_alerts": []},
                 {"eval_time": "9h10m", "alertname": "EngardeBackupTooOld", "exp_alerts": [late("main", "pg_dump")]},
@@ -238,7 +256,7 @@ def test_database_growing_fast(promtool: str, tmp_path: Path) -> None:
     def size(job: str, database: str, values: str) -> dict[str, str]:
         return {"series": f'pg_database_size_bytes{{job="{job}", datname="{database}"}}', "values": values}
 
-    tests = [
+    tests: list[dict[str, Any]] = [
         {
             "interval": "5m",
             "input_series": [
@@ -266,7 +284,7 @@ def test_database_growing_fast(promtool: str, tmp_path: Path) -> None:
                                 "description": "Now 3GiB; check the per-schema sizes (engarde_schema_size_bytes)"
                                 " and the disk.",
                             },
-                        }  # fmt: skip
+                        }
                     ],
                 },
             ],
