@@ -7,6 +7,7 @@ from collections import Counter
 from urllib.parse import unquote
 
 import pytest
+import yaml
 from psycopg.conninfo import conninfo_to_dict
 
 from review.capture import Capture, Secret, unwrap_secrets
@@ -466,3 +467,56 @@ def test_a_service_starts_after_its_grants_and_waits_for_no_other_services_schem
     assert not {"main-onside_read-default-sequences", "main-public_read-default-tables"} & waits_for
     others = [c for c in dev.by_type(CONTAINER) if str(inputs(c)["name"]).startswith("engarde-dev-") and c != container]
     assert container.urn not in set().union(*(ancestors(dev, c) for c in others))
+
+
+def test_dev_runs_a_backup_job_per_database_with_the_servers_image_on_one_volume(dev: Capture) -> None:
+    jobs = {inputs(c)["name"]: c for c in dev.by_type(CONTAINER) if inputs(c)["name"].startswith("engarde-dev-backup-")}
+    assert {name: inputs(c)["image"] for name, c in jobs.items()} == {
+        "engarde-dev-backup-main": "postgres:15.8",
+        "engarde-dev-backup-flowdb": "postgres:15.8",
+        "engarde-dev-backup-scheduler": "mysql:8.0.39",
+    }
+    backups = next(v for v in dev.by_type(VOLUME) if inputs(v)["name"] == "engarde-dev-backups")
+    for name, container in jobs.items():
+        attrs = inputs(container)
+        assert attrs["command"][:2] == ["sh", "-c"], name
+        assert attrs["volumes"] == [{"volumeName": inputs(backups)["name"], "containerPath": "/backups"}]
+        assert isinstance(container.inputs["envs"], Secret), name
+    main_env = dict(e.split("=", 1) for e in inputs(jobs["engarde-dev-backup-main"])["envs"])
+    assert main_env["BACKUP_KEEP"] == "7" and main_env["BACKUP_INTERVAL_SECONDS"] == "86400"
+    url = conninfo_to_dict(main_env["BACKUP_DATABASE_URL"])
+    assert (url["user"], url["host"], url["dbname"]) == ("engarde_backup", "main", "engarde")
+
+
+def test_prod_hands_the_backup_jobs_env_to_the_platform(prod: Capture) -> None:
+    assert not prod.by_type(CONTAINER)
+    env = unwrap_secrets(prod.outputs["services"])
+    main = conninfo_to_dict(env["backup-main"]["env"]["BACKUP_DATABASE_URL"])
+    assert (main["user"], main["dbname"], main["sslmode"]) == ("engarde_backup", "railway", "require")
+    assert conninfo_to_dict(env["backup-flowdb"]["env"]["BACKUP_DATABASE_URL"])["user"] == "engarde_backup"
+    scheduler = env["backup-scheduler"]["env"]
+    assert scheduler["BACKUP_MYSQL_USER"] == "scheduler_backup"
+    assert scheduler["BACKUP_MYSQL_DATABASE"] == "easyappointments"
+    user = next(u for u in prod.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_backup")
+    assert inputs(user)["plaintextPassword"] == scheduler["BACKUP_MYSQL_PASSWORD"]
+    grant = next(g for g in prod.by_type("mysql:index/grant:Grant") if inputs(g)["user"] == "scheduler_backup")
+    assert sorted(inputs(grant)["privileges"]) == ["SELECT", "SHOW VIEW", "TRIGGER"]
+
+
+def test_backup_roles_read_through_pg_read_all_data_and_hold_no_group(dev: Capture) -> None:
+    backups = [r for r in dev.by_type(ROLE) if inputs(r)["name"] == "engarde_backup"]
+    assert len(backups) == 2
+    assert all(inputs(r)["roles"] == ["pg_read_all_data"] and inputs(r)["login"] for r in backups)
+    assert "engarde_backup" not in {inputs(g)["role"] for g in dev.by_type(GRANT_ROLE)}
+    assert "engarde_backup" not in {inputs(g)["role"] for g in dev.by_type(GRANT)}
+
+
+def test_exporters_get_their_servers_queries_as_a_file(dev: Capture) -> None:
+    exporter = next(c for c in dev.by_type(CONTAINER) if inputs(c)["name"] == "engarde-dev-postgres-exporter-flowdb")
+    (upload,) = inputs(exporter)["uploads"]
+    assert upload["file"] == "/etc/postgres-exporter/queries.yaml"
+    queries = yaml.safe_load(upload["content"])
+    assert set(queries) == {"engarde_role_connections", "engarde_schema", "engarde_langflow_tuples"}
+    assert "'langflow_app'" in queries["engarde_role_connections"]["query"]
+    env = dict(e.split("=", 1) for e in inputs(exporter)["envs"])
+    assert env["PG_EXPORTER_EXTEND_QUERY_PATH"] == upload["file"]

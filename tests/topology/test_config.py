@@ -58,6 +58,12 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"images": {"frontend": "x/frontend:1"}}, "images.frontend", "unknown key"),
     ({"databaseUrl": "postgres://"}, "databaseUrl", "unknown key"),
     ({"schedulerBaseUrl": " "}, "schedulerBaseUrl", "empty"),
+    ({"backups": {"schedule": "daily"}}, "backups.schedule", "30m, 6h or 1d"),
+    ({"backups": {"schedule": "0h"}}, "backups.schedule", "30m, 6h or 1d"),
+    ({"backups": {"schedule": "-1h"}}, "backups.schedule", "30m, 6h or 1d"),
+    ({"backups": {"keep": 0}}, "backups.keep", "between 1 and 1000"),
+    ({"backups": {"keep": "many"}}, "backups.keep", "integer"),
+    ({"backups": {"retention": 3}}, "backups.retention", "unknown key"),
 ]  # fmt: skip
 
 
@@ -146,3 +152,12 @@ def test_one_mode_change_switches_a_server_and_the_other_modes_settings_are_igno
     servers["main"]["mode"] = "container"
     main = load_topology({"servers": servers}, "dev").servers["main"]
     assert (main.mode, main.provider_host, main.image) == (Mode.CONTAINER, "127.0.0.1", "postgres:15.8")
+
+
+def test_backup_schedule_and_retention_reach_every_job() -> None:
+    default = load_topology({}, "dev").backups
+    assert {(j.server, j.interval_seconds, j.keep) for j in default} == {
+        ("main", 86400, 7), ("flowdb", 86400, 7), ("scheduler", 86400, 7),
+    }  # fmt: skip
+    jobs = load_topology({"backups": json.dumps({"schedule": "90m", "keep": 30})}, "dev").backups
+    assert {(j.interval_seconds, j.keep) for j in jobs} == {(5400, 30)}
