@@ -241,9 +241,8 @@ def restore(target: Deployment, dumps: dict[str, Path]) -> None:
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
     scheduler = target.servers.scheduler
-    options = target.servers.scheduler.admin_password
-    option_file = dumps["scheduler"].parent / "restore.cnf"
-    option_file.write_text(f"[client]\npassword={options}\n")
+    option_file = dumps["scheduler"].parent / "restore.cnf"  # the password stays off the command line
+    option_file.write_text(f"[client]\npassword={scheduler.admin_password}\n")
     option_file.chmod(0o600)
     with gzip.open(dumps["scheduler"], "rb") as dump:
         subprocess.run(
