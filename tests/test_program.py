@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -469,20 +470,27 @@ def test_a_service_starts_after_its_grants_and_waits_for_no_other_services_schem
     assert container.urn not in set().union(*(ancestors(dev, c) for c in others))
 
 
+def attrs_of(resource: Any) -> dict[str, Any]:
+    """Inputs, typed loosely for the nested shapes these tests read."""
+    return inputs(resource)
+
+
 def test_dev_runs_a_backup_job_per_database_with_the_servers_image_on_one_volume(dev: Capture) -> None:
-    jobs = {inputs(c)["name"]: c for c in dev.by_type(CONTAINER) if inputs(c)["name"].startswith("engarde-dev-backup-")}
-    assert {name: inputs(c)["image"] for name, c in jobs.items()} == {
+    jobs = {
+        attrs_of(c)["name"]: c for c in dev.by_type(CONTAINER) if attrs_of(c)["name"].startswith("engarde-dev-backup-")
+    }
+    assert {name: attrs_of(c)["image"] for name, c in jobs.items()} == {
         "engarde-dev-backup-main": "postgres:15.8",
         "engarde-dev-backup-flowdb": "postgres:15.8",
         "engarde-dev-backup-scheduler": "mysql:8.0.39",
     }
-    backups = next(v for v in dev.by_type(VOLUME) if inputs(v)["name"] == "engarde-dev-backups")
+    backups = next(v for v in dev.by_type(VOLUME) if attrs_of(v)["name"] == "engarde-dev-backups")
     for name, container in jobs.items():
-        attrs = inputs(container)
+        attrs = attrs_of(container)
         assert attrs["command"][:2] == ["sh", "-c"], name
-        assert attrs["volumes"] == [{"volumeName": inputs(backups)["name"], "containerPath": "/backups"}]
+        assert attrs["volumes"] == [{"volumeName": attrs_of(backups)["name"], "containerPath": "/backups"}]
         assert isinstance(container.inputs["envs"], Secret), name
-    main_env = dict(e.split("=", 1) for e in inputs(jobs["engarde-dev-backup-main"])["envs"])
+    main_env = dict(e.split("=", 1) for e in attrs_of(jobs["engarde-dev-backup-main"])["envs"])
     assert main_env["BACKUP_KEEP"] == "7" and main_env["BACKUP_INTERVAL_SECONDS"] == "86400"
     url = conninfo_to_dict(main_env["BACKUP_DATABASE_URL"])
     assert (url["user"], url["host"], url["dbname"]) == ("engarde_backup", "main", "engarde")
@@ -497,26 +505,26 @@ def test_prod_hands_the_backup_jobs_env_to_the_platform(prod: Capture) -> None:
     scheduler = env["backup-scheduler"]["env"]
     assert scheduler["BACKUP_MYSQL_USER"] == "scheduler_backup"
     assert scheduler["BACKUP_MYSQL_DATABASE"] == "easyappointments"
-    user = next(u for u in prod.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_backup")
-    assert inputs(user)["plaintextPassword"] == scheduler["BACKUP_MYSQL_PASSWORD"]
-    grant = next(g for g in prod.by_type("mysql:index/grant:Grant") if inputs(g)["user"] == "scheduler_backup")
-    assert sorted(inputs(grant)["privileges"]) == ["SELECT", "SHOW VIEW", "TRIGGER"]
+    user = next(u for u in prod.by_type("mysql:index/user:User") if attrs_of(u)["user"] == "scheduler_backup")
+    assert attrs_of(user)["plaintextPassword"] == scheduler["BACKUP_MYSQL_PASSWORD"]
+    grant = next(g for g in prod.by_type("mysql:index/grant:Grant") if attrs_of(g)["user"] == "scheduler_backup")
+    assert sorted(attrs_of(grant)["privileges"]) == ["SELECT", "SHOW VIEW", "TRIGGER"]
 
 
 def test_backup_roles_read_through_pg_read_all_data_and_hold_no_group(dev: Capture) -> None:
-    backups = [r for r in dev.by_type(ROLE) if inputs(r)["name"] == "engarde_backup"]
+    backups = [r for r in dev.by_type(ROLE) if attrs_of(r)["name"] == "engarde_backup"]
     assert len(backups) == 2
-    assert all(inputs(r)["roles"] == ["pg_read_all_data"] and inputs(r)["login"] for r in backups)
-    assert "engarde_backup" not in {inputs(g)["role"] for g in dev.by_type(GRANT_ROLE)}
-    assert "engarde_backup" not in {inputs(g)["role"] for g in dev.by_type(GRANT)}
+    assert all(attrs_of(r)["roles"] == ["pg_read_all_data"] and attrs_of(r)["login"] for r in backups)
+    assert "engarde_backup" not in {attrs_of(g)["role"] for g in dev.by_type(GRANT_ROLE)}
+    assert "engarde_backup" not in {attrs_of(g)["role"] for g in dev.by_type(GRANT)}
 
 
 def test_exporters_get_their_servers_queries_as_a_file(dev: Capture) -> None:
-    exporter = next(c for c in dev.by_type(CONTAINER) if inputs(c)["name"] == "engarde-dev-postgres-exporter-flowdb")
-    (upload,) = inputs(exporter)["uploads"]
+    exporter = next(c for c in dev.by_type(CONTAINER) if attrs_of(c)["name"] == "engarde-dev-postgres-exporter-flowdb")
+    (upload,) = attrs_of(exporter)["uploads"]
     assert upload["file"] == "/etc/postgres-exporter/queries.yaml"
     queries = yaml.safe_load(upload["content"])
     assert set(queries) == {"engarde_role_connections", "engarde_schema", "engarde_langflow_tuples"}
     assert "'langflow_app'" in queries["engarde_role_connections"]["query"]
-    env = dict(e.split("=", 1) for e in inputs(exporter)["envs"])
+    env = dict(e.split("=", 1) for e in attrs_of(exporter)["envs"])
     assert env["PG_EXPORTER_EXTEND_QUERY_PATH"] == upload["file"]

@@ -93,7 +93,7 @@ def services_write(deployment: Deployment) -> None:
             (ROWS * 3,),
         )
     scheduler = env_of(deployment, "egm-scheduler")
-    connection = pymysql.connect(
+    mysql = pymysql.connect(
         host="127.0.0.1",
         port=deployment.servers.scheduler.port,
         user=scheduler["DB_USERNAME"],
@@ -102,7 +102,7 @@ def services_write(deployment: Deployment) -> None:
         autocommit=True,
     )
     try:
-        with connection.cursor() as cursor:
+        with mysql.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE ea_appointments (id int AUTO_INCREMENT PRIMARY KEY, notes text,"
                 " start_datetime datetime NOT NULL, hash varchar(64))"
@@ -118,7 +118,7 @@ def services_write(deployment: Deployment) -> None:
                 [(f"appointment {i} ünïcode", f"2026-01-{i % 28 + 1:02d} 10:00:00") for i in range(ROWS)],
             )
     finally:
-        connection.close()
+        mysql.close()
 
 
 def run_job(deployment: Deployment, server: str, directory: Path, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -332,14 +332,14 @@ def test_the_backup_logins_can_dump_but_not_write(restored: Restored) -> None:
             with pytest.raises(psycopg.errors.InsufficientPrivilege), connection.transaction():
                 connection.execute(statement)
     env = env_of(restored.source, "backup-scheduler")
-    connection = pymysql.connect(host="127.0.0.1", port=restored.source.servers.scheduler.port,
-                                 user=env["BACKUP_MYSQL_USER"], password=env["BACKUP_MYSQL_PASSWORD"],
-                                 database=env["BACKUP_MYSQL_DATABASE"], autocommit=True)  # fmt: skip
+    mysql = pymysql.connect(host="127.0.0.1", port=restored.source.servers.scheduler.port,
+                            user=env["BACKUP_MYSQL_USER"], password=env["BACKUP_MYSQL_PASSWORD"],
+                            database=env["BACKUP_MYSQL_DATABASE"], autocommit=True)  # fmt: skip
     try:
-        with connection.cursor() as cursor, pytest.raises(pymysql.err.OperationalError):
+        with mysql.cursor() as cursor, pytest.raises(pymysql.err.OperationalError):
             cursor.execute("INSERT INTO ea_appointments (notes, start_datetime) VALUES ('x', now())")
     finally:
-        connection.close()
+        mysql.close()
 
 
 def test_the_job_keeps_the_newest_dumps_and_reports_its_last_success(deployed: Deployment, tmp_path: Path) -> None:
