@@ -15,6 +15,7 @@ import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,12 +213,11 @@ class Restored:
 
 @contextlib.contextmanager
 def fresh_servers() -> Iterator[Servers]:
-    with contextlib.ExitStack() as stack:
-        yield Servers(
-            main=stack.enter_context(postgres_server("restore-main")),
-            flowdb=stack.enter_context(postgres_server("restore-flowdb")),
-            scheduler=stack.enter_context(mariadb_server("restore-scheduler")),
-        )
+    """Three empty servers, started side by side (each start mostly waits on its own processes)."""
+    managers = [postgres_server("restore-main"), postgres_server("restore-flowdb"), mariadb_server("restore-scheduler")]
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(len(managers)) as pool:
+        main, flowdb, scheduler = [f.result() for f in [pool.submit(stack.enter_context, m) for m in managers]]
+        yield Servers(main=main, flowdb=flowdb, scheduler=scheduler)
 
 
 def apply_stack(servers: Servers) -> Deployment:
