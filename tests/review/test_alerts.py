@@ -305,3 +305,9 @@ def test_rules_follow_the_topology() -> None:
     billing = yaml.safe_load(alerts_of("dev", "services.billing.image=ghcr.io/engardehq/billing:1.0.0"))
     roles = {rule["labels"].get("role") for group in billing["groups"] for rule in group["rules"]}
     assert "billing_user" in roles
+
+
+def test_a_bad_schedule_exits_2_naming_the_key() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert review_main(["alerts", "--stack", "dev", "--set", "backups.schedule=daily"], out, err) == 2
+    assert err.getvalue().startswith("engarde:backups.schedule: ") and out.getvalue() == ""
