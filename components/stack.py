@@ -21,6 +21,7 @@ from components.servers import MysqlServer, PostgresServer, ServerArgs
 from topology.dsn import postgres_url, redis_url
 from topology.layout import AUDIT_SCHEMA, REDIS_PASSWORD
 from topology.model import (
+    Engine,
     EnvValue,
     GeneratedSecret,
     PostgresUrl,
@@ -211,20 +212,17 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     mysql_passwords = {
         user.name: db.password for user, db in zip(topology.database_users, scheduler_databases, strict=True)
     }
-    mysql_backups = [
-        MysqlBackupUser(
-            f"scheduler-{job.login}",
-            MysqlBackupUserArgs(
-                user=job.login, database=scheduler_databases[0].database, provider=mysql_server.provider
-            ),
-        )
-        for job in topology.backups
-        if job.server == "scheduler"
-    ]
-    mysql_passwords |= {
-        job.login: user.password
-        for job, user in zip([j for j in topology.backups if j.server == "scheduler"], mysql_backups, strict=True)
-    }
+    mysql_backups: list[MysqlBackupUser] = []
+    for job in topology.backups:
+        if job.engine is Engine.MYSQL:
+            backup_user = MysqlBackupUser(
+                f"scheduler-{job.login}",
+                MysqlBackupUserArgs(
+                    user=job.login, database=scheduler_databases[0].database, provider=mysql_server.provider
+                ),
+            )
+            mysql_backups.append(backup_user)
+            mysql_passwords[job.login] = backup_user.password
 
     secrets_holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
     secrets = {

@@ -331,7 +331,7 @@ def test_scheduler_password_is_alphanumeric(dev: Capture) -> None:
     user = next(u for u in dev.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user")
     assert inputs(user)["plaintextPassword"] == env["DB_PASSWORD"]
     assert isinstance(user.inputs["plaintextPassword"], Secret)
-    grant = inputs(dev.by_type("mysql:index/grant:Grant")[0])
+    grant = next(g for g in map(inputs, dev.by_type("mysql:index/grant:Grant")) if g["user"] == "scheduler_user")
     assert (grant["user"], grant["database"], grant["privileges"]) == (
         "scheduler_user",
         "easyappointments",
