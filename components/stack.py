@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from topology.model import (
     Text,
     Topology,
 )
+from topology.monitoring import alert_rules
 
 
 @dataclass
@@ -304,6 +306,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
             {"server": a.server, "database": a.database, "schema": a.schema, "role": a.role, "profile": a.profile.value}
             for a in topology.access
         ],
+        # JSON is YAML: `pulumi stack output alertRules > rules.yml` gives Prometheus its rules file.
+        "alertRules": json.dumps(alert_rules(topology), indent=2),
     }
 
 

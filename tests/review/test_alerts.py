@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from review.__main__ import main as review_main
+from review.capture import Capture
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 GIB = 1024**3
@@ -311,3 +312,9 @@ def test_a_bad_schedule_exits_2_naming_the_key() -> None:
     out, err = io.StringIO(), io.StringIO()
     assert review_main(["alerts", "--stack", "dev", "--set", "backups.schedule=daily"], out, err) == 2
     assert err.getvalue().startswith("engarde:backups.schedule: ") and out.getvalue() == ""
+
+
+def test_the_stack_exports_the_same_rules_for_prometheus_to_mount(prod: Capture) -> None:
+    exported = prod.outputs["alertRules"]
+    assert isinstance(exported, str)
+    assert yaml.safe_load(exported) == yaml.safe_load(alerts_of("prod"))
