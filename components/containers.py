@@ -61,6 +61,10 @@ class ServiceContainer(pulumi.ComponentResource):
                 for path in args.ca_files
             ]
             or None,
+            uploads=[
+                docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(service.files.items())
+            ]
+            or None,
             restart="unless-stopped",
             opts=child(self, depends_on=args.depends_on),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ import pulumi_docker as docker
 
 from components.access import AccessGrantsArgs, AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
+from components.backups import BackupJobs, BackupJobsArgs, MysqlBackupUser, MysqlBackupUserArgs
 from components.common import secret_fernet_key, secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
 from components.pooler import PgBouncer, PgBouncerArgs
@@ -22,6 +24,7 @@ from topology.budget import connection_budgets
 from topology.dsn import postgres_url, redis_url
 from topology.layout import AUDIT_SCHEMA, REDIS_PASSWORD
 from topology.model import (
+    Engine,
     EnvValue,
     GeneratedSecret,
     Pooler,
@@ -33,6 +36,7 @@ from topology.model import (
     Text,
     Topology,
 )
+from topology.monitoring import alert_rules
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, render_auth_file, render_ini
 
 
@@ -139,7 +143,7 @@ def _resolve_env(
     value: EnvValue,
     topology: Topology,
     postgres: dict[str, _PostgresLayout],
-    scheduler_password: pulumi.Output[str] | None,
+    mysql_passwords: dict[str, pulumi.Output[str]],
     secrets: dict[str, pulumi.Output[str]],
 ) -> pulumi.Input[str]:
     if isinstance(value, Text):
@@ -175,8 +179,7 @@ def _resolve_env(
             password = postgres[value.server].roles[value.role].password
             assert password is not None
             return password
-        assert scheduler_password is not None
-        return scheduler_password
+        return mysql_passwords[value.role]
     if isinstance(value, GeneratedSecret):
         return secrets[value.name]
     if isinstance(value, RedisUrl):
@@ -229,7 +232,20 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
         )
         for user in topology.database_users
     ]
-    scheduler_password = scheduler_databases[0].password if scheduler_databases else None
+    mysql_passwords = {
+        user.name: db.password for user, db in zip(topology.database_users, scheduler_databases, strict=True)
+    }
+    mysql_backups: list[MysqlBackupUser] = []
+    for job in topology.backups:
+        if job.engine is Engine.MYSQL:
+            backup_user = MysqlBackupUser(
+                f"scheduler-{job.login}",
+                MysqlBackupUserArgs(
+                    user=job.login, database=scheduler_databases[0].database, provider=mysql_server.provider
+                ),
+            )
+            mysql_backups.append(backup_user)
+            mysql_passwords[job.login] = backup_user.password
 
     secrets_holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
     secrets = {
@@ -246,8 +262,7 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
 
     envs = {
         service.name: {
-            key: _resolve_env(value, topology, postgres, scheduler_password, secrets)
-            for key, value in service.env.items()
+            key: _resolve_env(value, topology, postgres, mysql_passwords, secrets) for key, value in service.env.items()
         }
         for service in topology.services
     }
@@ -299,6 +314,25 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                 ),
             )
 
+        if topology.backups:
+            BackupJobs(
+                "backups",
+                BackupJobsArgs(
+                    jobs=topology.backups,
+                    envs={job.service: envs[job.service] for job in topology.backups},
+                    volume_name=f"{topology.network}-backups",
+                    container_prefix=topology.network,
+                    network=network_name,
+                    depends_on={
+                        job.service: postgres[job.server].ready_for(topology, job.login)
+                        if job.server in postgres
+                        else [*scheduler_databases, *mysql_backups]
+                        for job in topology.backups
+                    },
+                    protect=topology.protect,
+                ),
+            )
+
     services_output: dict[str, Any] = {name: {"env": env} for name, env in envs.items()}
     for server, pooler in topology.poolers.items():
         config, auth_file = pooler_files[server]
@@ -327,6 +361,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
             {"server": a.server, "database": a.database, "schema": a.schema, "role": a.role, "profile": a.profile.value}
             for a in topology.access
         ],
+        # JSON is YAML: `pulumi stack output alertRules > rules.yml` gives Prometheus its rules file.
+        "alertRules": json.dumps(alert_rules(topology), indent=2),
     }
 
 

@@ -25,6 +25,8 @@ VOLUME: Final = "docker:index/volume:Volume"
 ELEVATED_ATTRIBUTES: Final = ("superuser", "createDatabase", "createRole", "replication", "bypassRowLevelSecurity")
 CREDENTIAL_WORDS: Final = ("PASSWORD", "SECRET", "TOKEN", "KEY")
 DATABASE_SERVER_IMAGES: Final = frozenset({"postgres", "postgresql", "mysql", "mariadb"})
+DATABASE_SERVER_COMMANDS: Final = frozenset({"postgres", "mysqld", "mariadbd"})
+"""What a database server container runs when its command is given (`postgres -c max_connections=...`)."""
 
 # `scheme://user:password@`: userinfo with a non-empty password (RFC 3986 userinfo has no `/?#@`).
 _URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:[^\s/?#@]+@")
@@ -205,9 +207,13 @@ def data_owning_roles(resources: Iterable[PolicyInput]) -> frozenset[tuple[str |
 
 
 def is_database_server(container: PolicyInput) -> bool:
-    """A container running a database server image (postgres, mysql, ...)."""
+    """A container running a database server image (postgres, mysql, ...) as a server.
+
+    A container that runs another command with such an image (a backup job using the server's own
+    client tools) holds no data itself; a server started with its own flags (`postgres -c ...`) does."""
     image = container.props.get("image")
-    if not isinstance(image, str):
+    command = container.props.get("command") or []
+    if not isinstance(image, str) or (command and command[0] not in DATABASE_SERVER_COMMANDS):
         return False
     name = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[0]
     return name in DATABASE_SERVER_IMAGES

@@ -9,6 +9,8 @@
 
 Audit exit status: 0 no drift; 1 drift (one line per finding); 2 usage or connection error.
 
+    python -m review alerts --stack dev [--set ...]   the Prometheus alert rules file, offline
+
 Runs the real program (`__main__.py`) under Pulumi's mocks with the stack's config, read from
 Pulumi.yaml, Pulumi.<stack>.yaml and `--set`. Exit status: 0 rendered; 2 the config (or the
 command line) is wrong, with one line saying which key and what is allowed; 1 anything else
@@ -28,6 +30,7 @@ from typing import TextIO
 
 from review import config_files
 from review import env as env_command
+from review.alerts import render_alerts
 from review.audit import AuditConnectionError, audit_servers, check_dsn_database, render_text_report
 from review.budget_views import render_pgbouncer
 from review.capture import PROJECT_DIR, Capture, run_program
@@ -87,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
                        " servers without one are skipped (and said so)")  # fmt: skip
     audit.add_argument("--format", choices=("text", "json"), default="text", help="report (default: text)")
     env_command.add_parser(commands)
+    alerts = commands.add_parser(
+        "alerts",
+        help="print the stack's Prometheus alert rules",
+        description="Render the alert rules file from the stack's topology, offline.",
+    )
+    alerts.add_argument("--stack", required=True, help="stack name: reads Pulumi.<STACK>.yaml")
+    alerts.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config path, as for plan")  # fmt: skip
     return parser
 
 
@@ -200,6 +211,9 @@ def main(
             return env_command.run(args, out, sys.stdin)
         if args.command == "audit":
             return audit(args, out, project_dir)
+        if args.command == "alerts":
+            out.write(render_alerts(validated_config(args.stack, args.assignments, project_dir)[1]))
+            return EXIT_OK
         return plan(args, out, err, project_dir)
     except (ConfigError, ConfigFileError, UsageError, env_command.EnvError) as error:
         print(str(error), file=err)

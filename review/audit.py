@@ -17,6 +17,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.catalog import PostgresCatalog, read_mysql_grants, read_postgres
+from topology.backups import MYSQL_BACKUP_PRIVILEGES
 from topology.model import PROFILE_PRIVILEGES, Engine, Profile, Server, Topology
 
 ELEVATED = ("superuser", "createdb", "createrole", "replication", "bypassrls")
@@ -180,6 +181,30 @@ def audit_mysql(topology: Topology, connection: Any) -> list[Finding]:
             if grant.startswith(expected_grant) or grant.startswith("GRANT USAGE ON *.* TO"):
                 continue
             findings.append(Finding(user.server, "grant", user.name, "-", grant.split(" IDENTIFIED BY")[0]))
+    return findings + audit_mysql_backup_users(topology, connection)
+
+
+def audit_mysql_backup_users(topology: Topology, connection: Any) -> list[Finding]:
+    """The backup user: exactly the dump privileges on its database, nothing else."""
+    findings = []
+    for job in (j for j in topology.backups if j.engine is Engine.MYSQL):
+        grants = read_mysql_grants(connection, job.login, "%")
+        if grants is None:
+            findings.append(Finding(job.server, "user", f"{job.login}@%", "exists", "missing"))
+            continue
+        on_database = f" ON `{job.database}`.* TO "
+        found: set[str] = set()
+        for grant in grants:
+            head = grant.split(" IDENTIFIED BY")[0]
+            if on_database in head:
+                found |= {p.strip() for p in head.removeprefix("GRANT ").split(on_database)[0].split(",")}
+            elif not head.startswith("GRANT USAGE ON *.* TO"):
+                findings.append(Finding(job.server, "grant", job.login, "-", head))
+        expected = set(MYSQL_BACKUP_PRIVILEGES)
+        for privilege in sorted(expected - found):
+            findings.append(Finding(job.server, f"database {job.database}", job.login, privilege, "-"))
+        for privilege in sorted(found - expected):
+            findings.append(Finding(job.server, f"database {job.database}", job.login, "-", privilege))
     return findings
 
 

@@ -310,15 +310,22 @@ def render_text(capture: Capture, show_secrets: bool = False, tree: bool = False
     lines += _counts(deployed)
     lines += ["", f"Components: {len(components)} (groups in the resource tree; nothing of their own is deployed)"]
     lines += _counts(components)
-    lines += ["", "Access matrix (login roles by schema; read/write/append through group roles)"]
+    lines += [
+        "",
+        "Access matrix (login roles by schema; read/write/append through group roles, backup through pg_read_all_data)",
+    ]
     for matrix in matrices(capture):
         lines += ["", f"  {matrix.server} / {matrix.database}"]
         lines += _aligned(_matrix_rows(matrix), "    ")
         others = other_login_roles(capture, matrix)
         if others:
             lines.append(f"    also: {'; '.join(others)}")
+    heading = ""
     for row in mysql_access(capture):
-        lines += ["", f"  {row['server']} / {row['database']}", f"    {row['role']}: {row['privileges']}"]
+        if f"  {row['server']} / {row['database']}" != heading:
+            heading = f"  {row['server']} / {row['database']}"
+            lines += ["", heading]
+        lines.append(f"    {row['role']}: {row['privileges']}")
     lines += ["", "Services (env)"]
     for name, body in services(capture, redactor).items():
         lines.append(f"  {name}")

@@ -55,7 +55,8 @@ def test_scheduler_password_is_alphanumeric_for_easyappointments(stack: str, req
     password = env_of(result, "egm-scheduler")["DB_PASSWORD"]
     # The image writes it with `sed` into a single-quoted PHP string: nothing but letters and digits.
     assert re.fullmatch(r"[A-Za-z0-9]{32}", password)
-    user = next(r for r in result.resources if r.type == "mysql:index/user:User")
+    users = {inputs(r)["user"]: r for r in result.resources if r.type == "mysql:index/user:User"}
+    user = users["scheduler_user"]
     assert inputs(user)["plaintextPassword"] == password
 
 

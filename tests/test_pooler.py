@@ -117,7 +117,7 @@ def test_prod_without_pooler_keeps_direct_dsns(prod: Capture) -> None:
 def test_connection_budget_output_per_postgres_server(dev: Capture, prod: Capture) -> None:
     dev_budget = dev.outputs["connectionBudget"]
     assert set(dev_budget) == {"main", "flowdb"}
-    assert (dev_budget["main"]["used"], dev_budget["main"]["headroom"]) == (114, 86)
+    assert (dev_budget["main"]["used"], dev_budget["main"]["headroom"]) == (116, 84)
     prod_budget = prod.outputs["connectionBudget"]
     assert (prod_budget["main"]["maxConnections"], prod_budget["flowdb"]["maxConnections"]) == (200, 100)
     lines = {line["key"]: line["connections"] for line in prod_budget["main"]["lines"]}

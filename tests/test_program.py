@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
+import yaml
 from psycopg.conninfo import conninfo_to_dict
 
 from review.capture import Capture, Secret, unwrap_secrets
@@ -28,7 +30,7 @@ from tests.graph import (
 )
 from topology.scram import is_verifier_of
 
-OWN, R, A = "owner", "read", "append"
+OWN, R, A, B = "owner", "read", "append", "backup"
 SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
 
 # BRIEF §3, cell by cell: (server, schema, role) -> profile.
@@ -50,6 +52,9 @@ DEDICATED_MATRIX = {
     ("flowdb", "public", "langflow_app"): OWN,
     ("flowdb", "public", "engarde_flow_reader"): R,
     ("flowdb", "public", "audit_user"): R,
+    # The backup login reads every schema through pg_read_all_data.
+    **{("main", schema, "engarde_backup"): B for schema in ["public", *SERVICE_SCHEMAS, "audit"]},
+    ("flowdb", "public", "engarde_backup"): B,
 }
 
 SHARED_MATRIX = {
@@ -59,6 +64,7 @@ SHARED_MATRIX = {
     ("main", "audit", "langflow_app"): A,
     ("main", "langflow", "engarde_app"): R,
     ("main", "langflow", "audit_user"): R,
+    ("main", "langflow", "engarde_backup"): B,
 }
 
 BACKEND_ENV = {"DATABASE_URL", "LANGFLOW_DATABASE_URL", "LANGFLOW_API_URL", "REDIS_URL"}
@@ -121,6 +127,7 @@ def test_dev_runs_a_container_per_server_redis_and_every_service(dev: Capture) -
     expected_services = {
         "backend", "backend-copy", "madan-sara", "sankore-paidads", "onside", "capilytics-seo",
         "langflow-server", "egm-scheduler", "redis", "postgres-exporter", "postgres-exporter-flowdb",
+        "backup-main", "backup-flowdb", "backup-scheduler",
     }  # fmt: skip
     assert names == {f"engarde-dev-{n}" for n in ["main", "flowdb", "scheduler", *expected_services]}
     server_images = {inputs(c)["name"]: inputs(c)["image"] for c in dev.by_type(CONTAINER)}
@@ -158,9 +165,11 @@ def test_login_roles_of_the_brief_exist_with_no_elevated_attribute(dev: Capture,
     assert logins == {
         *[("main", name) for name in [
             "engarde_app", "madansara_user", "sankore_user", "onside_user", "capilytics_user",
-            "analytics_readonly", "audit_user", "langflow_reader", "engarde_monitor",
+            "analytics_readonly", "audit_user", "langflow_reader", "engarde_monitor", "engarde_backup",
         ]],
-        *[("flowdb", name) for name in ["langflow_app", "engarde_flow_reader", "audit_user", "engarde_monitor"]],
+        *[("flowdb", name) for name in [
+            "langflow_app", "engarde_flow_reader", "audit_user", "engarde_monitor", "engarde_backup",
+        ]],
     }  # fmt: skip
 
 
@@ -328,10 +337,10 @@ def test_scheduler_password_is_alphanumeric(dev: Capture) -> None:
     assert env["DB_HOST"] == "scheduler"
     assert len(env["DB_PASSWORD"]) >= 24
     assert set(env["DB_PASSWORD"]) <= set(string.ascii_letters + string.digits)
-    user = dev.by_type("mysql:index/user:User")[0]
+    user = next(u for u in dev.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user")
     assert inputs(user)["plaintextPassword"] == env["DB_PASSWORD"]
     assert isinstance(user.inputs["plaintextPassword"], Secret)
-    grant = inputs(dev.by_type("mysql:index/grant:Grant")[0])
+    grant = next(g for g in map(inputs, dev.by_type("mysql:index/grant:Grant")) if g["user"] == "scheduler_user")
     assert (grant["user"], grant["database"], grant["privileges"]) == (
         "scheduler_user",
         "easyappointments",
@@ -398,7 +407,7 @@ def test_prod_adopts_external_databases_and_protects_stateful_resources(prod: Ca
 def test_protected_container_stacks_keep_volumes_on_delete() -> None:
     result = capture("dev", protect=True)
     volumes = result.by_type(VOLUME)
-    assert len(volumes) == 3
+    assert len(volumes) == 4  # three servers' data and the backups
     assert all(v.protect and v.retain_on_delete for v in volumes)
     servers = [c for c in result.by_type(CONTAINER) if inputs(c)["name"] in {"engarde-dev-main", "engarde-dev-flowdb"}]
     assert all(c.protect for c in servers)
@@ -454,7 +463,8 @@ def test_prod_never_drops_data_through_deletes(prod: Capture) -> None:
             # A role that owns objects is never REASSIGN/DROP OWNED: deleting it fails instead.
             assert attrs.get("skipReassignOwned") is True, attrs["name"]
             assert role.protect, attrs["name"]
-    scheduler = prod.by_type("mysql:index/database:Database") + prod.by_type("mysql:index/user:User")
+    users = [u for u in prod.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user"]
+    scheduler = prod.by_type("mysql:index/database:Database") + users
     assert len(scheduler) == 2 and all(r.protect for r in scheduler)
 
 
@@ -478,7 +488,7 @@ def test_memberships_are_declared_only_in_the_members_roles(stack: str, request:
     assert not result.by_type(GRANT_ROLE)
     by_urn = result.by_urn()
     for role in result.by_type(ROLE):
-        groups = [g for g in inputs(role).get("roles") or [] if g != "pg_monitor"]  # type: ignore[attr-defined]
+        groups = [g for g in inputs(role).get("roles") or [] if not g.startswith("pg_")]  # type: ignore[attr-defined]
         server = server_of(result, role)
         group_urns = {
             group.urn
@@ -491,5 +501,65 @@ def test_memberships_are_declared_only_in_the_members_roles(stack: str, request:
         assert all(by_urn[u].type == ROLE for u in group_urns)
     cells = matrix(result)
     for (server, schema, login), profile in cells.items():
-        if profile != OWN:
+        if profile not in (OWN, B):  # backup reads through pg_read_all_data, not a group
             assert login in members_of(result, server, f"{schema}_{profile}"), (server, schema, login)
+
+
+def attrs_of(resource: Any) -> dict[str, Any]:
+    """Inputs, typed loosely for the nested shapes these tests read."""
+    return inputs(resource)
+
+
+def test_dev_runs_a_backup_job_per_database_with_the_servers_image_on_one_volume(dev: Capture) -> None:
+    jobs = {
+        attrs_of(c)["name"]: c for c in dev.by_type(CONTAINER) if attrs_of(c)["name"].startswith("engarde-dev-backup-")
+    }
+    assert {name: attrs_of(c)["image"] for name, c in jobs.items()} == {
+        "engarde-dev-backup-main": "postgres:15.8",
+        "engarde-dev-backup-flowdb": "postgres:15.8",
+        "engarde-dev-backup-scheduler": "mysql:8.0.39",
+    }
+    backups = next(v for v in dev.by_type(VOLUME) if attrs_of(v)["name"] == "engarde-dev-backups")
+    for name, container in jobs.items():
+        attrs = attrs_of(container)
+        assert attrs["command"][:2] == ["sh", "-c"], name
+        assert attrs["volumes"] == [{"volumeName": attrs_of(backups)["name"], "containerPath": "/backups"}]
+        assert isinstance(container.inputs["envs"], Secret), name
+    main_env = dict(e.split("=", 1) for e in attrs_of(jobs["engarde-dev-backup-main"])["envs"])
+    assert main_env["BACKUP_KEEP"] == "7" and main_env["BACKUP_INTERVAL_SECONDS"] == "86400"
+    url = conninfo_to_dict(main_env["BACKUP_DATABASE_URL"])
+    assert (url["user"], url["host"], url["dbname"]) == ("engarde_backup", "main", "engarde")
+
+
+def test_prod_hands_the_backup_jobs_env_to_the_platform(prod: Capture) -> None:
+    assert not prod.by_type(CONTAINER)
+    env = unwrap_secrets(prod.outputs["services"])
+    main = conninfo_to_dict(env["backup-main"]["env"]["BACKUP_DATABASE_URL"])
+    assert (main["user"], main["dbname"], main["sslmode"]) == ("engarde_backup", "railway", "require")
+    assert conninfo_to_dict(env["backup-flowdb"]["env"]["BACKUP_DATABASE_URL"])["user"] == "engarde_backup"
+    scheduler = env["backup-scheduler"]["env"]
+    assert scheduler["BACKUP_MYSQL_USER"] == "scheduler_backup"
+    assert scheduler["BACKUP_MYSQL_DATABASE"] == "easyappointments"
+    user = next(u for u in prod.by_type("mysql:index/user:User") if attrs_of(u)["user"] == "scheduler_backup")
+    assert attrs_of(user)["plaintextPassword"] == scheduler["BACKUP_MYSQL_PASSWORD"]
+    grant = next(g for g in prod.by_type("mysql:index/grant:Grant") if attrs_of(g)["user"] == "scheduler_backup")
+    assert sorted(attrs_of(grant)["privileges"]) == ["SELECT", "SHOW VIEW", "TRIGGER"]
+
+
+def test_backup_roles_read_through_pg_read_all_data_and_hold_no_group(dev: Capture) -> None:
+    backups = [r for r in dev.by_type(ROLE) if attrs_of(r)["name"] == "engarde_backup"]
+    assert len(backups) == 2
+    assert all(attrs_of(r)["roles"] == ["pg_read_all_data"] and attrs_of(r)["login"] for r in backups)
+    assert "engarde_backup" not in {attrs_of(g)["role"] for g in dev.by_type(GRANT_ROLE)}
+    assert "engarde_backup" not in {attrs_of(g)["role"] for g in dev.by_type(GRANT)}
+
+
+def test_exporters_get_their_servers_queries_as_a_file(dev: Capture) -> None:
+    exporter = next(c for c in dev.by_type(CONTAINER) if attrs_of(c)["name"] == "engarde-dev-postgres-exporter-flowdb")
+    (upload,) = attrs_of(exporter)["uploads"]
+    assert upload["file"] == "/etc/postgres-exporter/queries.yaml"
+    queries = yaml.safe_load(upload["content"])
+    assert set(queries) == {"engarde_role_connections", "engarde_schema", "engarde_langflow_tuples"}
+    assert "'langflow_app'" in queries["engarde_role_connections"]["query"]
+    env = dict(e.split("=", 1) for e in attrs_of(exporter)["envs"])
+    assert env["PG_EXPORTER_EXTEND_QUERY_PATH"] == upload["file"]

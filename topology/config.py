@@ -98,7 +98,7 @@ SCALAR_DEFAULTS: dict[str, Any] = {
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
-OBJECT_KEYS = ("servers", "images", "services", "connectionLimits", "serviceHosts")
+OBJECT_KEYS = ("servers", "images", "services", "connectionLimits", "serviceHosts", "backups")
 ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENGINES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
 
@@ -150,6 +150,34 @@ class ExtraServiceConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """`backups`: how often each database is dumped and how many dumps are kept."""
+
+    schedule: str = "24h"
+    """Interval between backups: a number and a unit, m, h or d."""
+    interval_seconds: int = 86400
+    """`schedule` in seconds."""
+    keep: int = 7
+    """Dumps kept per database (retention by count)."""
+
+
+BACKUP_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _backups(raw: Any) -> BackupConfig:
+    body: dict[str, Any] = _decode("backups", raw, dict)
+    _check_keys("backups", body, ("schedule", "keep"))
+    schedule = _decode("backups.schedule", body.get("schedule", BackupConfig.schedule), str)
+    number, unit = schedule[:-1], schedule[-1:]
+    if unit not in BACKUP_UNITS or not number.isdigit() or int(number) == 0:
+        raise ConfigError("backups.schedule", f"must be an interval such as 30m, 6h or 1d (got {schedule!r})")
+    keep: int = _decode("backups.keep", body.get("keep", BackupConfig.keep), int)
+    if not 1 <= keep <= 1000:
+        raise ConfigError("backups.keep", f"must be between 1 and 1000 (got {keep})")
+    return BackupConfig(schedule=schedule, interval_seconds=int(number) * BACKUP_UNITS[unit], keep=keep)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The validated stack config."""
 
@@ -167,6 +195,8 @@ class StackConfig:
     """`connectionLimits` key -> CONNECTION LIMIT of the built-in login roles it names."""
     service_hosts: dict[str, str] = field(default_factory=lambda: dict(SERVICE_HOSTS))
     """service -> host name in the env of the services that call it."""
+    backups: BackupConfig = field(default_factory=BackupConfig)
+    """Backup schedule and retention."""
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:
@@ -575,4 +605,5 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         admin_password_keys=admin_password_keys,
         connection_limits=_connection_limits(raw.get("connectionLimits", {})),
         service_hosts=_service_hosts(raw, run_containers),
+        backups=_backups(raw.get("backups", {})),
     )

@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from topology.backups import BACKUP_ROLE, backup_jobs, backup_role, backup_service
 from topology.budget import check_connection_budgets
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
     AccessGroup,
     DatabaseUser,
+    Engine,
     EnvValue,
     GeneratedSecret,
     GeneratedSecretSpec,
@@ -33,6 +35,7 @@ from topology.model import (
     Text,
     Topology,
 )
+from topology.monitoring import with_exporter_queries
 from topology.names import ConfigError
 
 MAIN, FLOWDB, SCHEDULER = "main", "flowdb", "scheduler"
@@ -144,6 +147,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         "compliance",
         "pgbouncer-main",
         "pgbouncer-flowdb",
+        *(f"backup-{name}" for name in servers),
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
@@ -240,6 +244,13 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         grant(FLOWDB, "public", AUDIT_USER, Profile.READ)
         roles.append(Role(FLOWDB, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
 
+    for server in servers.values():
+        if server.engine is Engine.POSTGRESQL:
+            roles.append(backup_role(server.name))
+            for declared in schemas:
+                if declared.server == server.name:
+                    grant(server.name, declared.name, BACKUP_ROLE, Profile.BACKUP)
+
     roles = _with_connection_limits(roles, config)
     # Only roles that predate the group design can exist already: the group roles are the stack's own.
     _check_adopted_roles(servers, roles)
@@ -250,8 +261,10 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     scheduler = servers[SCHEDULER]
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)
 
-    services = _services(config, servers, apps, shared)
-    services, poolers = _pooled(config, services, roles)
+    backups = backup_jobs(servers, config.backups)
+    services, poolers = _pooled(config, _services(config, servers, apps, shared), roles)
+    # Backup jobs connect directly: a dump needs no pool, and the pooler's pools are the services'.
+    services = (*services, *(backup_service(job, servers[job.server]) for job in backups))
     topology = Topology(
         stack=stack,
         placement=config.placement,
@@ -274,9 +287,10 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         network=f"engarde-{stack}",
         admin_password_keys=dict(config.admin_password_keys),
         poolers=poolers,
+        backups=backups,
     )
     check_connection_budgets(topology)
-    return topology
+    return with_exporter_queries(topology)
 
 
 BUILTIN_LIMIT_KEYS = {
@@ -291,6 +305,7 @@ BUILTIN_LIMIT_KEYS = {
     ANALYTICS: "reporting",
     AUDIT_USER: "compliance",
     MONITOR: "monitor",
+    BACKUP_ROLE: "backup",
 }
 """Built-in login role -> its `connectionLimits` key (a role on two servers has one limit on each)."""
 
@@ -366,7 +381,7 @@ def _groups(access: list[Access], schemas: list[Schema]) -> tuple[AccessGroup, .
     owners = {(s.server, s.name): s.owner for s in schemas}
     members: dict[tuple[str, str, str, Profile], list[str]] = {}
     for cell in access:
-        if cell.profile is not Profile.OWNER:
+        if cell.profile not in (Profile.OWNER, Profile.BACKUP):
             members.setdefault((cell.server, cell.database, cell.schema, cell.profile), []).append(cell.role)
     return tuple(
         AccessGroup(

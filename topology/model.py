@@ -23,6 +23,8 @@ class Profile(StrEnum):
     READ = "read"
     WRITE = "write"
     APPEND = "append"
+    BACKUP = "backup"
+    """Reads every table and sequence through `pg_read_all_data` (no grant, no access group)."""
 
 
 class Placement(StrEnum):
@@ -229,6 +231,8 @@ class Service:
     """Environment contract (names are part of the contract, BRIEF §5)."""
     healthcheck: Healthcheck | None = None
     """Optional container healthcheck."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Files uploaded into the container: path -> content (e.g. an exporter's queries)."""
 
 
 class SecretKind(StrEnum):
@@ -290,6 +294,28 @@ class Pooler:
 
 
 @dataclass(frozen=True)
+class BackupJob:
+    """A scheduled logical backup of one database: a container in dev, the platform's job in prod."""
+
+    server: str
+    """Server backed up (main, flowdb or scheduler); also the dump files' prefix."""
+    engine: Engine
+    """pg_dump for PostgreSQL, mysqldump for MySQL."""
+    database: str
+    """The database dumped."""
+    login: str
+    """The backup role (PostgreSQL) or user (MySQL) the job logs in as."""
+    service: str
+    """Name of the job in the `services` output and of its dev container."""
+    image: str
+    """Pinned image with the dump client (the server's own image: client and server versions match)."""
+    interval_seconds: int
+    """Time between two backups (`backups.schedule`)."""
+    keep: int
+    """Dumps kept; older ones are deleted after each successful backup (`backups.keep`)."""
+
+
+@dataclass(frozen=True)
 class Topology:
     """Everything the stack creates, derived from stack config; validated on construction."""
 
@@ -311,6 +337,8 @@ class Topology:
     """server -> config key of its admin password (external servers)."""
     poolers: dict[str, Pooler] = field(default_factory=dict)
     """server -> its PgBouncer (servers with `pooler: pgbouncer`)."""
+    backups: tuple[BackupJob, ...] = ()
+    """One scheduled logical backup per database."""
 
     def role(self, server: str, name: str) -> Role:
         for role in self.roles:
@@ -349,5 +377,7 @@ PROFILE_PRIVILEGES: dict[Profile, Privileges] = {
     Profile.READ: Privileges(("USAGE",), ("SELECT",), ("SELECT",)),
     Profile.WRITE: Privileges(("USAGE",), ("DELETE", "INSERT", "SELECT", "UPDATE"), ("SELECT", "UPDATE", "USAGE")),
     Profile.APPEND: Privileges(("USAGE",), ("INSERT",), ("USAGE",)),
+    # What `pg_read_all_data` amounts to; held through that built-in role, never granted per schema.
+    Profile.BACKUP: Privileges(("USAGE",), ("SELECT",), ("SELECT",)),
 }
 """Owners own their schema; on an existing `public` they get the schema privileges listed here."""

@@ -540,3 +540,12 @@ def test_the_pack_boots_and_serves_its_policies(served_pack: analyzer_pb2_grpc.A
     refused = served_pack.Analyze(analyze_request(plain, dev), timeout=30)
     assert diagnostics(secret) == []
     assert diagnostics(refused) == [("container-credentials-secret", "")]
+
+
+def test_a_backup_job_with_a_server_image_is_not_a_database_server(dev: Capture) -> None:
+    containers = {
+        str(unwrap_secrets(r.inputs)["name"]): as_input(r) for r in dev.by_type("docker:index/container:Container")
+    }
+    assert rules.is_database_server(containers["engarde-dev-main"])
+    assert not rules.is_database_server(containers["engarde-dev-backup-main"])
+    assert containers["engarde-dev-backup-main"].props["image"] == containers["engarde-dev-main"].props["image"]

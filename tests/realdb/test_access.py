@@ -24,6 +24,8 @@ ALLOWED = {
     "write": {"USAGE", "SELECT", "INSERT", "UPDATE", "DELETE", "SEQUENCE SELECT"},
     # INSERT through the serial default works (sequence USAGE); the sequence cannot be read.
     "append": {"USAGE", "INSERT"},
+    # pg_read_all_data: what a logical backup reads, and no more.
+    "backup": {"USAGE", "SELECT", "SEQUENCE SELECT"},
     None: set(),
 }
 TABLES = ("t_before", "t_after")

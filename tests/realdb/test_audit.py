@@ -20,8 +20,8 @@ def admin_dsns(deployment: Deployment) -> dict[str, str]:
     """An admin DSN per running server (the scheduler only when MariaDB runs)."""
     servers = deployment.servers
     dsns = {"main": servers.main.dsn("engarde"), "flowdb": servers.flowdb.dsn("langflow")}
-    if servers.scheduler is not None:
-        dsns["scheduler"] = servers.scheduler.dsn()
+    if servers["scheduler"] is not None:
+        dsns["scheduler"] = servers["scheduler"].dsn()
     return dsns
 
 
@@ -81,6 +81,16 @@ DRIFTS = {
         "GRANT audit_append TO onside_user",
         Finding("main", "membership in audit_append", "onside_user", "MEMBER", "-"),
     ),
+    "backup role loses pg_read_all_data": (
+        "REVOKE pg_read_all_data FROM engarde_backup",
+        "GRANT pg_read_all_data TO engarde_backup",
+        Finding("main", "membership in pg_read_all_data", "engarde_backup", "MEMBER", "-"),
+    ),
+    "backup role gets append access": (
+        "GRANT audit_append TO engarde_backup",
+        "REVOKE audit_append FROM engarde_backup",
+        Finding("main", "membership in audit_append", "engarde_backup", "-", "MEMBER"),
+    ),
 }  # fmt: skip
 
 
@@ -117,6 +127,27 @@ def test_extra_mysql_grant_is_reported(deployed: Deployment, clean_afterwards: N
     assert Finding(
         "scheduler", "grant", "scheduler_user", "-", "GRANT SELECT ON `billing`.* TO `scheduler_user`@`%`"
     ) in (findings)
+
+
+def test_mysql_backup_user_with_more_or_less_than_a_dump_needs_is_reported(
+    deployed: Deployment, clean_afterwards: None
+) -> None:
+    connection = mysql_admin(deployed.servers["scheduler"])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("GRANT INSERT ON easyappointments.* TO 'scheduler_backup'@'%'")
+            cursor.execute("REVOKE TRIGGER ON easyappointments.* FROM 'scheduler_backup'@'%'")
+            try:
+                findings = audit(deployed)
+            finally:
+                cursor.execute("REVOKE INSERT ON easyappointments.* FROM 'scheduler_backup'@'%'")
+                cursor.execute("GRANT TRIGGER ON easyappointments.* TO 'scheduler_backup'@'%'")
+    finally:
+        connection.close()
+    assert findings == [
+        Finding("scheduler", "database easyappointments", "scheduler_backup", "TRIGGER", "-"),
+        Finding("scheduler", "database easyappointments", "scheduler_backup", "-", "INSERT"),
+    ]
 
 
 def _set_arguments(config: dict[str, Any], prefix: str = "") -> list[str]:

@@ -14,17 +14,17 @@ def test_text_plan_shows_who_gets_how_many_and_the_headroom() -> None:
     assert result.code == 0, result.err
     section = result.out.split("Connection budget", 1)[1].split("Component tree", 1)[0]
     assert "madansara_user (madan-sara)" in section and "connectionLimits.madan-sara" in section
-    assert "114 of max_connections 200" in section and "headroom" in section and " 86\n" in section
-    assert "34 of max_connections 200" in section
+    assert "116 of max_connections 200" in section and "headroom" in section and " 84\n" in section
+    assert "36 of max_connections 200" in section
 
 
 def test_markdown_and_json_plans_carry_the_budget() -> None:
     markdown = plan("--stack", "prod", "--format", "markdown")
     assert markdown.code == 0, markdown.err
-    assert "**main**: 114 of max_connections 200, headroom 86" in markdown.out
-    assert "**flowdb**: 34 of max_connections 100, headroom 66" in markdown.out
+    assert "**main**: 116 of max_connections 200, headroom 84" in markdown.out
+    assert "**flowdb**: 36 of max_connections 100, headroom 64" in markdown.out
     document = json.loads(plan("--stack", "prod", "--format", "json").out)
-    assert document["connectionBudget"]["main"]["used"] == 114
+    assert document["connectionBudget"]["main"]["used"] == 116
     assert document["poolers"] == {}
 
 
@@ -49,5 +49,5 @@ def test_pgbouncer_format_without_a_pooler_is_a_usage_error() -> None:
 def test_over_budget_plan_exits_2_with_one_line() -> None:
     result = plan("--stack", "dev", "--set", "connectionLimits.backend=150")
     assert (result.code, result.out) == (2, "")
-    assert result.err.startswith("engarde:servers.main.maxConnections: 200 does not fit the connection budget of 234")
+    assert result.err.startswith("engarde:servers.main.maxConnections: 200 does not fit the connection budget of 236")
     assert result.err.count("\n") == 1

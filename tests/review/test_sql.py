@@ -187,15 +187,22 @@ def test_the_audit_table_script_runs_as_given_in_one_transaction() -> None:
 def test_scheduler_sql_is_rerunnable_mysql() -> None:
     script = plan(*argv("dev", "--format", "sql", "--server", "scheduler", "--show-secrets")).out
     capture = capture_for("dev")
-    user = next(r for r in capture.resources if r.type == "mysql:index/user:User")
-    password = unwrap_secrets(user.inputs)["plaintextPassword"]
+    passwords = {
+        unwrap_secrets(r.inputs)["user"]: unwrap_secrets(r.inputs)["plaintextPassword"]
+        for r in capture.resources
+        if r.type == "mysql:index/user:User"
+    }
+    password, backup_password = passwords["scheduler_user"], passwords["scheduler_backup"]
     statements = [line for line in script.splitlines() if line and not line.startswith("--")]
     assert statements == [
         f"CREATE USER IF NOT EXISTS 'scheduler_user'@'%' IDENTIFIED BY '{password}' REQUIRE NONE;",
         f"ALTER USER 'scheduler_user'@'%' IDENTIFIED BY '{password}' REQUIRE NONE;",
+        f"CREATE USER IF NOT EXISTS 'scheduler_backup'@'%' IDENTIFIED BY '{backup_password}' REQUIRE NONE;",
+        f"ALTER USER 'scheduler_backup'@'%' IDENTIFIED BY '{backup_password}' REQUIRE NONE;",
         "CREATE DATABASE IF NOT EXISTS `easyappointments` CHARACTER SET `utf8mb4` COLLATE `utf8mb4_unicode_ci`;",
         "ALTER DATABASE `easyappointments` CHARACTER SET `utf8mb4` COLLATE `utf8mb4_unicode_ci`;",
         "GRANT ALL PRIVILEGES ON `easyappointments`.* TO 'scheduler_user'@'%';",
+        "GRANT SELECT, SHOW VIEW, TRIGGER ON `easyappointments`.* TO 'scheduler_backup'@'%';",
     ]
 
 

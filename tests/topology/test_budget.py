@@ -35,8 +35,8 @@ def test_every_login_role_has_a_limit_named_by_its_config_key() -> None:
 
 def test_dev_budget_adds_limits_admin_and_reserved_connections() -> None:
     budgets = connection_budgets(load_topology({}, "dev"))
-    assert (budgets["main"].max_connections, budgets["main"].used, budgets["main"].headroom) == (200, 114, 86)
-    assert (budgets["flowdb"].max_connections, budgets["flowdb"].used) == (200, 34)
+    assert (budgets["main"].max_connections, budgets["main"].used, budgets["main"].headroom) == (200, 116, 84)
+    assert (budgets["flowdb"].max_connections, budgets["flowdb"].used) == (200, 36)
     rows = _budget_rows({})
     assert rows["admin"] == ADMIN_CONNECTIONS and rows["servers.main.reservedConnections"] == 3
 
@@ -50,7 +50,7 @@ def test_configured_limits_change_the_role_and_the_budget() -> None:
     assert topology.role("main", "engarde_app").connection_limit == 10
     assert topology.role("flowdb", "engarde_monitor").connection_limit == 1
     assert _budget_rows(config)["services.b.connectionLimit"] == 7
-    assert connection_budgets(topology)["main"].used == 114 - 20 - 2 + 7
+    assert connection_budgets(topology)["main"].used == 116 - 20 - 2 + 7
 
 
 def test_over_budget_is_refused_with_one_line_naming_the_keys_and_numbers() -> None:
@@ -60,18 +60,18 @@ def test_over_budget_is_refused_with_one_line_naming_the_keys_and_numbers() -> N
     message = str(error.value)
     assert error.value.key == "servers.main.maxConnections"
     assert "\n" not in message
-    assert "200 does not fit the connection budget of 204" in message
+    assert "200 does not fit the connection budget of 206" in message
     assert "services.billing.connectionLimit=90" in message and "connectionLimits.backend=30" in message
     assert "servers.main.reservedConnections=3" in message and "admin=5" in message
-    load_topology({**config, "servers": {"main": {"maxConnections": 204}}}, "dev")
+    load_topology({**config, "servers": {"main": {"maxConnections": 206}}}, "dev")
 
 
 def test_an_external_server_is_checked_against_its_declared_max_connections() -> None:
     external = {"mode": "external", "host": "db.internal"}
-    with pytest.raises(ConfigError, match=r"servers\.main\.maxConnections: 100 does not fit .* of 114"):
+    with pytest.raises(ConfigError, match=r"servers\.main\.maxConnections: 100 does not fit .* of 116"):
         load_topology({"servers": {"main": external}, "mainAdminPassword": "x"}, "prod")
     topology = load_topology(
-        {"servers": {"main": {**external, "maxConnections": 114}}, "mainAdminPassword": "x"}, "prod"
+        {"servers": {"main": {**external, "maxConnections": 116}}, "mainAdminPassword": "x"}, "prod"
     )
     assert connection_budgets(topology)["main"].headroom == 0
 

@@ -82,6 +82,12 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     # Only a full digest pins an image.
     ({"images": {"backend": "x/backend@sha256:abc"}}, "images.backend", "64 hex digits"),
     ({"images": {"backend": "@sha256:" + "a" * 64}}, "images.backend", "64 hex digits"),
+    ({"backups": {"schedule": "daily"}}, "backups.schedule", "30m, 6h or 1d"),
+    ({"backups": {"schedule": "0h"}}, "backups.schedule", "30m, 6h or 1d"),
+    ({"backups": {"schedule": "-1h"}}, "backups.schedule", "30m, 6h or 1d"),
+    ({"backups": {"keep": 0}}, "backups.keep", "between 1 and 1000"),
+    ({"backups": {"keep": "many"}}, "backups.keep", "integer"),
+    ({"backups": {"retention": 3}}, "backups.retention", "unknown key"),
 ]  # fmt: skip
 
 
@@ -236,3 +242,12 @@ def test_service_hosts_rename_the_hosts_in_the_prod_env() -> None:
     assert "@redis.railway.internal:6379/0" in env["langflow-server"]["LANGFLOW_REDIS_URL"]
     default = unwrap_secrets(capture_stack("prod", **ADMIN_PASSWORDS).outputs["services"])
     assert default["madan-sara"]["env"]["PRODUCTION_BACKEND_URL"] == "http://backend:8000"
+
+
+def test_backup_schedule_and_retention_reach_every_job() -> None:
+    default = load_topology({}, "dev").backups
+    assert {(j.server, j.interval_seconds, j.keep) for j in default} == {
+        ("main", 86400, 7), ("flowdb", 86400, 7), ("scheduler", 86400, 7),
+    }  # fmt: skip
+    jobs = load_topology({"backups": json.dumps({"schedule": "90m", "keep": 30})}, "dev").backups
+    assert {(j.interval_seconds, j.keep) for j in jobs} == {(5400, 30)}
