@@ -212,8 +212,10 @@ def is_database_server(container: PolicyInput) -> bool:
     A container that runs another command with such an image (a backup job using the server's own
     client tools) holds no data itself; a server started with its own flags (`postgres -c ...`) does."""
     image = container.props.get("image")
-    command = container.props.get("command") or []
-    if not isinstance(image, str) or (command and command[0] not in DATABASE_SERVER_COMMANDS):
+    command = container.props.get("command")
+    if not isinstance(image, str) or (
+        isinstance(command, list) and command and command[0] not in DATABASE_SERVER_COMMANDS
+    ):
         return False
     name = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[0]
     return name in DATABASE_SERVER_IMAGES
