@@ -3,10 +3,14 @@
 
     python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql]
                           [--server NAME] [--show-secrets]
+    python -m review diff --stack dev --base-ref REF [--set ...] [--replace URN ...]
+                          [--format text|markdown|json|sql] [--server NAME]
     python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
                            --dsn scheduler=mysql://... [--format text|json]
 
 Audit exit status: 0 no drift; 1 drift (one line per finding); 2 usage or connection error.
+Diff exit status: 0 rendered; 1 `pulumi up` would fail (a protected resource deleted or replaced);
+2 config, ref or command-line error.
 
 Runs the real program (`__main__.py`) under Pulumi's mocks with the stack's config, read from
 Pulumi.yaml, Pulumi.<stack>.yaml and `--set`. Exit status: 0 rendered; 2 the config (or the
@@ -25,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from review import config_files
+from review import config_files, diff_command
 from review.audit import AuditConnectionError, audit_servers
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
@@ -79,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--dsn", dest="dsns", action="append", default=[], metavar="SERVER=URL",
                        help="admin connection per server: main=postgresql://..., scheduler=mysql://...")  # fmt: skip
     audit.add_argument("--format", choices=("text", "json"), default="text", help="report (default: text)")
+    diff_command.add_parser(commands)
     return parser
 
 
@@ -169,8 +174,10 @@ def main(
     try:
         if args.command == "audit":
             return audit(args, out, project_dir)
+        if args.command == "diff":
+            return diff_command.run(args, out, err, project_dir, validated_config)
         return plan(args, out, err, project_dir)
-    except (ConfigError, ConfigFileError, UsageError) as error:
+    except (ConfigError, ConfigFileError, UsageError, diff_command.DiffUsageError) as error:
         print(str(error), file=err)
         return EXIT_USAGE
     except Exception as error:  # one line for the user; REVIEW_DEBUG shows the rest

@@ -1,0 +1,133 @@
+"""`python -m review diff`: the stack at a git ref against the working tree, as `pulumi up` would change it.
+
+    python -m review diff --stack dev --base-ref origin/main [--set KEY=VALUE ...] [--replace URN ...]
+                          [--format text|markdown|json|sql] [--server NAME]
+
+The old side is the ref's tree (its program, its Pulumi.<stack>.yaml) captured in a subprocess;
+the new side is the working tree with `--set`. `diff_configs` is the same comparison for two
+configs of this tree, in-process (what the tests use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from review.capture import Capture, run_program
+from review.capture_at import RefCaptureError, UnknownRefError, capture_at_ref
+from review.config_files import ConfigFileError, StackConfigValues
+from review.diff import diff_captures
+from review.diff_sql import ProviderLifecycle
+from review.diff_views import FORMATS, DiffReport, build_report
+from topology import ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class DiffUsageError(ValueError):
+    """A diff command line that cannot run (exit 2, one line)."""
+
+
+def add_parser(commands: Any) -> None:
+    """The `diff` subcommand's arguments."""
+    diff = commands.add_parser(
+        "diff",
+        help="what `pulumi up` changes between a git ref and the working tree (offline)",
+        description="The steps `pulumi up` runs to go from the stack at a git ref to the working tree, "
+        "in engine order, with the SQL each one runs. Nothing is deployed.",
+    )
+    diff.add_argument("--stack", required=True, help="stack name: reads Pulumi.<STACK>.yaml on both sides")
+    diff.add_argument("--base-ref", required=True, help="git ref of the deployed side (commit, branch, tag)")
+    diff.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a config path of the working tree's side, as for plan")  # fmt: skip
+    diff.add_argument("--replace", dest="replace", action="append", default=[], metavar="URN",
+                      help="replace this resource even if unchanged, as `pulumi up --replace`")  # fmt: skip
+    diff.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
+    diff.add_argument("--server", help="only this server's SQL")
+
+
+def capture_config(config: StackConfigValues, stack: str, replace: Collection[str] = ()) -> Capture:
+    return run_program(config.values, stack, secret_keys=tuple(sorted(config.secret_keys)), replaced=tuple(replace))
+
+
+def check_replace_targets(capture: Capture, replace: Collection[str]) -> None:
+    custom = {resource.urn for resource in capture.resources if resource.custom}
+    for urn in replace:
+        if urn not in custom:
+            raise DiffUsageError(f"--replace {urn}: no such resource in the working tree's stack")
+
+
+def check_server(report: DiffReport, server: str | None) -> None:
+    if server is None:
+        return
+    from review.sql import server_names
+
+    known = sorted(set(server_names(report.diff.new)) | set(server_names(report.diff.old)))
+    if server not in known:
+        raise DiffUsageError(f"--server {server}: no such server in this stack (servers: {', '.join(known)})")
+
+
+def diff_configs(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    stack: str,
+    replace: Collection[str] = (),
+    secret_keys: tuple[str, ...] = (),
+    show_secrets: bool = False,
+    base: str = "the old config",
+) -> DiffReport:
+    """What `pulumi up` does to a stack deployed with config `old` when run with config `new`."""
+    old_capture = run_program(old, stack, secret_keys=secret_keys)
+    new_capture = run_program(new, stack, secret_keys=secret_keys, replaced=tuple(replace))
+    return report_of(old_capture, new_capture, stack, replace, show_secrets, base)
+
+
+def report_of(
+    old: Capture, new: Capture, stack: str, replace: Collection[str], show_secrets: bool, base: str
+) -> DiffReport:
+    lifecycle = ProviderLifecycle()
+    check_replace_targets(new, replace)
+    return build_report(stack, base, diff_captures(old, new, lifecycle, replace), lifecycle, show_secrets)
+
+
+def _repository(project_dir: Path) -> Path:
+    found = subprocess.run(
+        ["git", "-C", str(project_dir), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        raise DiffUsageError(f"--base-ref needs a git repository; {project_dir} is not in one")
+    return Path(found.stdout.strip())
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path, validated_config: Any) -> int:
+    """The `diff` command; `validated_config(stack, assignments, dir)` is the plan command's config loader."""
+    new_config, _topology = validated_config(args.stack, args.assignments, project_dir)
+    repository = _repository(project_dir)
+    relative = project_dir.resolve().relative_to(repository.resolve())
+
+    def old_config(tree: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+        try:
+            config, _ = validated_config(args.stack, [], tree / relative)
+        except (ConfigError, ConfigFileError) as error:
+            raise DiffUsageError(f"--base-ref {args.base_ref}: {error}") from None
+        return config.values, tuple(sorted(config.secret_keys))
+
+    for note in new_config.notes:
+        print(note, file=err)
+    new_capture = capture_config(new_config, args.stack, args.replace)
+    check_replace_targets(new_capture, args.replace)
+    try:
+        old_capture = capture_at_ref(repository, args.base_ref, old_config, args.stack)
+    except UnknownRefError as error:
+        raise DiffUsageError(str(error)) from None
+    except RefCaptureError as failure:
+        raise DiffUsageError(f"--base-ref {args.base_ref}: the stack at that ref does not run: {failure}") from None
+    report = report_of(old_capture, new_capture, args.stack, args.replace, False, f"git ref {args.base_ref}")
+    check_server(report, args.server)
+    out.write(FORMATS[args.format](report, args.server))
+    for refusal in report.diff.errors:
+        print(f"error: {refusal}", file=err)
+    return EXIT_FAILED if report.diff.errors else EXIT_OK
