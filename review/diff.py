@@ -83,8 +83,27 @@ class StackDiff:
         return bool(self.steps)
 
 
+_SET_INPUTS = {
+    # TypeSet in the provider's schema: order does not matter.
+    "postgresql:index/role:Role": frozenset({"roles"}),
+    "postgresql:index/grant:Grant": frozenset({"privileges", "objects", "columns"}),
+    "postgresql:index/defaultPrivileges:DefaultPrivileges": frozenset({"privileges"}),
+    "mysql:index/grant:Grant": frozenset({"privileges", "roles"}),
+}
+
+
+def _input(resource: Resource, key: str) -> Any:
+    """An input as the provider compares it: an unset list is an empty one; a set is sorted."""
+    value = _comparable(resource.inputs.get(key))
+    if value is None or value == []:
+        return []
+    if key in _SET_INPUTS.get(resource.type, ()) and isinstance(value, list):
+        return sorted(value, key=str)
+    return value
+
+
 def _comparable(value: Any) -> Any:
-    """Inputs as the provider compares them: secrets by value, integral floats as ints (wire numbers)."""
+    """Secrets by value, integral floats as ints (wire numbers)."""
     plain = unwrap_secrets(value)
     if isinstance(plain, float) and plain.is_integer():
         return int(plain)
@@ -99,7 +118,7 @@ def changed_inputs(old: Resource, new: Resource) -> tuple[str, ...]:
     """Inputs that differ, ignoring the SDK's internal ones (`__provider` of a dynamic resource:
     its serialized code, which the dynamic provider does not diff)."""
     keys = {key for key in (*old.inputs, *new.inputs) if not key.startswith("__")}
-    return tuple(sorted(key for key in keys if _comparable(old.inputs.get(key)) != _comparable(new.inputs.get(key))))
+    return tuple(sorted(key for key in keys if _input(old, key) != _input(new, key)))
 
 
 def deletes_before_replacing(resource: Resource) -> bool:

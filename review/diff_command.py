@@ -53,6 +53,20 @@ def capture_config(config: StackConfigValues, stack: str, replace: Collection[st
     return run_program(config.values, stack, secret_keys=tuple(sorted(config.secret_keys)), replaced=tuple(replace))
 
 
+def capture_urn(urn: str) -> str:
+    """An engine URN (`pulumi stack --show-urns`) in the form the SDK's mocks give it.
+
+    The engine qualifies a type with every ancestor's type (`A$B$C`); the mocks with the parent's
+    alone (`B$C`), and with `pulumi:pulumi:Stack` for a top-level resource.
+    """
+    parts = urn.split("::", 3)
+    if len(parts) != 4:
+        raise DiffUsageError(f"--replace {urn}: not a URN (urn:pulumi:STACK::PROJECT::TYPE::NAME)")
+    chain = parts[2].split("$")
+    qualified = chain[-2:] if len(chain) >= 2 else ["pulumi:pulumi:Stack", *chain]
+    return "::".join([parts[0], parts[1], "$".join(qualified), parts[3]])
+
+
 def check_replace_targets(capture: Capture, replace: Collection[str]) -> None:
     custom = {resource.urn for resource in capture.resources if resource.custom}
     for urn in replace:
@@ -80,8 +94,9 @@ def diff_configs(
     base: str = "the old config",
 ) -> DiffReport:
     """What `pulumi up` does to a stack deployed with config `old` when run with config `new`."""
+    replace = tuple(capture_urn(urn) for urn in replace)
     old_capture = run_program(old, stack, secret_keys=secret_keys)
-    new_capture = run_program(new, stack, secret_keys=secret_keys, replaced=tuple(replace))
+    new_capture = run_program(new, stack, secret_keys=secret_keys, replaced=replace)
     return report_of(old_capture, new_capture, stack, replace, show_secrets, base)
 
 
@@ -117,15 +132,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path, v
 
     for note in new_config.notes:
         print(note, file=err)
-    new_capture = capture_config(new_config, args.stack, args.replace)
-    check_replace_targets(new_capture, args.replace)
+    replace = tuple(capture_urn(urn) for urn in args.replace)
+    new_capture = capture_config(new_config, args.stack, replace)
+    check_replace_targets(new_capture, replace)
     try:
         old_capture = capture_at_ref(repository, args.base_ref, old_config, args.stack)
     except UnknownRefError as error:
         raise DiffUsageError(str(error)) from None
     except RefCaptureError as failure:
         raise DiffUsageError(f"--base-ref {args.base_ref}: the stack at that ref does not run: {failure}") from None
-    report = report_of(old_capture, new_capture, args.stack, args.replace, False, f"git ref {args.base_ref}")
+    report = report_of(old_capture, new_capture, args.stack, replace, False, f"git ref {args.base_ref}")
     check_server(report, args.server)
     out.write(FORMATS[args.format](report, args.server))
     for refusal in report.diff.errors:
