@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,23 +20,26 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from review.capture import Capture, unwrap_secrets
+from review.capture import Capture, run_program, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, UPDATE
-from review.diff_command import diff_configs, report_of
+from review.diff_command import capture_urn, report_of
 from review.diff_views import DiffReport, sql_steps_of
 from review.refresh import refreshed
 from tests.realdb.conftest import (
     POSTGRES,
     Deployment,
     Servers,
+    _owners_only,
     admin,
+    apply_all,
     apply_postgres,
-    deploy,
+    create_tables_as_owners,
     external_config,
     service_dsns,
 )
 from tests.realdb.matrix import Cell, cell_count, declared_matrix, matrix_mismatches
 from tests.realdb.servers import postgres_server
+from topology import load_topology
 from topology.sql import quote_ident
 
 STACK = "dev"
@@ -67,23 +72,39 @@ def _reset(servers: Servers) -> None:
                 connection.execute(f"DROP ROLE {quote_ident(role)}")
 
 
+@functools.cache
+def _capture(config_json: str, replaced: tuple[str, ...] = ()) -> Capture:
+    """The program run once per distinct config (a second or more each)."""
+    config = json.loads(config_json)
+    secret_keys = tuple(sorted(key for key in config if key.endswith("AdminPassword")))
+    return run_program(config, STACK, secret_keys=secret_keys, replaced=replaced)
+
+
+def _captured(servers: Servers, overrides: dict[str, Any], replaced: tuple[str, ...] = ()) -> Capture:
+    return _capture(json.dumps(external_config(servers, **overrides), sort_keys=True), replaced)
+
+
 def _deployed(servers: Servers, **overrides: Any) -> Deployment:
+    """The stack applied to fresh databases: owners first, tables made by a migration, then every grant."""
     _reset(servers)
-    return deploy(servers, STACK, apply_to=POSTGRES, **overrides)
-
-
-def _config(servers: Servers, **overrides: Any) -> dict[str, Any]:
-    return external_config(servers, **overrides)
-
-
-def _secret_keys(config: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(key for key in config if key.endswith("AdminPassword")))
+    config = external_config(servers, **overrides)
+    topology = load_topology(config, STACK)
+    for name in POSTGRES:
+        with admin(servers[name], "postgres") as connection:
+            connection.execute(f"CREATE DATABASE {quote_ident(topology.servers[name].database)}")
+    capture = _captured(servers, overrides)
+    deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))
+    apply_all(capture, topology, servers, only=_owners_only, apply_to=POSTGRES)
+    create_tables_as_owners(deployment, "t_before")
+    apply_all(capture, topology, servers, apply_to=POSTGRES)
+    create_tables_as_owners(deployment, "t_after")
+    return deployment
 
 
 def _diff(servers: Servers, old: dict[str, Any], new: dict[str, Any], replace: tuple[str, ...] = ()) -> DiffReport:
-    return diff_configs(
-        _config(servers, **old), _config(servers, **new), STACK, replace, _secret_keys(_config(servers)), True
-    )
+    """What `review diff` renders (secrets shown, to apply) from config `old` to config `new`."""
+    replaced = tuple(capture_urn(urn) for urn in replace)
+    return report_of(_captured(servers, old), _captured(servers, new, replaced), STACK, replaced, True, "old config")
 
 
 def _apply(report: DiffReport, servers: Servers) -> None:
@@ -235,8 +256,8 @@ def test_removing_a_service_whose_schema_holds_tables_fails_and_keeps_everything
     assert failed is not None and (failed.op, failed.name) == ("delete", "main-billing")
     with admin(day2_servers.main, "engarde") as connection:
         owners = connection.execute(
-            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'billing' AND c.relkind = 'r' ORDER BY 1"
+            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class"
+            " WHERE relnamespace = 'billing'::regnamespace AND relkind = 'r' ORDER BY 1"
         ).fetchall()
         assert owners == [("t_after", "billing_user"), ("t_before", "billing_user")]
         assert connection.execute("SELECT v FROM billing.t_before").fetchall() == [("invoice",)]
