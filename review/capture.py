@@ -149,13 +149,14 @@ class FabricatingMocks(pulumi.runtime.Mocks):
 class CapturingMonitor(MockMonitor):
     """The SDK's mock monitor, also recording what each registration carries."""
 
-    def __init__(self, mocks: FabricatingMocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
-        self.fabricating = mocks
+        self.fabricating = mocks if isinstance(mocks, FabricatingMocks) else None
         self.captured: list[Resource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        self.fabricating.registering.urn = self.make_urn(request.parent, request.type, request.name)
+        if self.fabricating is not None:
+            self.fabricating.registering.urn = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response

@@ -4,12 +4,13 @@
 `__main__.py` in a subprocess whose import path starts with that tree, so the program, `topology/`
 and `components/` are the ref's own code. The harness (this file and `review/capture.py`) is this
 tree's, loaded by path under private module names, so both sides of a diff are captured the same
-way and their generated values agree. The subprocess reads the config as JSON on stdin and
-writes the capture as JSON on stdout (secrets tagged, never printed elsewhere).
+way and their generated values agree. The subprocess reads the config from a file in the tree
+and writes the capture as JSON on stdout (secrets tagged, never printed elsewhere).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -18,12 +19,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 _SECRET_TAG = "__review_secret__"
+_REQUEST_FILE = ".review-capture-request.json"
+"""In the extracted tree: the config and stack the subprocess captures (admin passwords included:
+the file lives and dies with the temporary directory, readable by its owner only)."""
 
 
 class UnknownRefError(ValueError):
@@ -91,8 +95,8 @@ def decode_capture(data: Mapping[str, Any]) -> Any:
     return Capture(stack=str(data["stack"]), resources=resources, outputs=decode(data["outputs"]))
 
 
-def extract_ref(repository: Path, ref: str, destination: Path) -> None:
-    """The tree of `ref` (a commit, branch or tag of the repository at `repository`) into `destination`."""
+def resolve_ref(repository: Path, ref: str) -> str:
+    """The commit `ref` names in the repository at `repository`."""
     resolved = subprocess.run(
         ["git", "-C", str(repository), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
         capture_output=True,
@@ -101,40 +105,60 @@ def extract_ref(repository: Path, ref: str, destination: Path) -> None:
     )
     if resolved.returncode != 0:
         raise UnknownRefError(f"--base-ref {ref}: not a commit of the repository at {repository}")
-    commit = resolved.stdout.strip()
+    return resolved.stdout.strip()
+
+
+def extract_commit(repository: Path, commit: str, destination: Path) -> None:
+    """The tree of `commit` into `destination`."""
     archive = subprocess.run(["git", "-C", str(repository), "archive", commit], capture_output=True, check=True)
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(destination, filter="data")
 
 
-def capture_tree(
-    tree: Path, config: Mapping[str, Any], stack: str, secret_keys: tuple[str, ...], replaced: tuple[str, ...] = ()
-) -> Any:
-    """Run `tree`'s program in a subprocess under this tree's mocks; the `Capture` it registered."""
-    request = json.dumps({"config": dict(config), "stack": stack, "secret_keys": secret_keys, "replaced": replaced})
+def start_capture(
+    tree: Path, config: Mapping[str, Any], stack: str, secret_keys: tuple[str, ...]
+) -> subprocess.Popen[str]:
+    """Start running `tree`'s program in a subprocess under this tree's mocks (see `finish_capture`)."""
+    request = tree / _REQUEST_FILE
+    request.write_text(json.dumps({"config": dict(config), "stack": stack, "secret_keys": secret_keys}))
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), str(tree)],
-        input=request,
-        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=tree,
         env=environment,
-        check=False,
     )
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-        raise RefCaptureError(lines[-1] if lines else f"exit status {result.returncode}")
-    return decode_capture(json.loads(result.stdout))
 
 
-def capture_at_ref(repository: Path, ref: str, config_of: Any, stack: str) -> Any:
-    """The capture of the stack at `ref`; `config_of(tree)` gives (config, secret keys) for a tree."""
+def finish_capture(process: subprocess.Popen[str]) -> Any:
+    """The `Capture` the started subprocess registered."""
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        raise RefCaptureError(lines[-1] if lines else f"exit status {process.returncode}")
+    return decode_capture(json.loads(stdout))
+
+
+@contextlib.contextmanager
+def capture_at_ref(repository: Path, commit: str, config_of: Any, stack: str) -> Iterator[subprocess.Popen[str]]:
+    """The capture of the stack at `commit`, started: `config_of(tree)` gives (config, secret keys).
+
+    The caller captures the other side meanwhile and calls `finish_capture` inside the block.
+    """
     with tempfile.TemporaryDirectory(prefix="review-ref-") as directory:
         tree = Path(directory)
-        extract_ref(repository, ref, tree)
+        extract_commit(repository, commit, tree)
         config, secret_keys = config_of(tree)
-        return capture_tree(tree, config, stack, secret_keys)
+        process = start_capture(tree, config, stack, secret_keys)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
 
 def _load_by_path(name: str, path: Path) -> ModuleType:
@@ -152,13 +176,12 @@ def _subprocess_main(tree: Path) -> int:
     this_tree = {Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent}
     sys.path[:] = [str(tree), *(entry for entry in sys.path if Path(entry or ".").resolve() not in this_tree)]
     capture_module = _load_by_path("_review_harness_capture", Path(__file__).resolve().parent / "capture.py")
-    request = json.loads(sys.stdin.read())
+    request = json.loads((tree / _REQUEST_FILE).read_text())
     capture = capture_module.run_program(
         request["config"],
         request["stack"],
         secret_keys=tuple(request["secret_keys"]),
         program=tree / "__main__.py",
-        replaced=tuple(request["replaced"]),
     )
     json.dump(encode_capture(capture, capture_module.Secret), sys.stdout)
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from review.capture import Capture, run_program
-from review.capture_at import RefCaptureError, UnknownRefError, capture_at_ref
+from review.capture_at import RefCaptureError, UnknownRefError, capture_at_ref, finish_capture, resolve_ref
 from review.config_files import ConfigFileError, StackConfigValues
 from review.diff import diff_captures
 from review.diff_sql import ProviderLifecycle
@@ -74,16 +74,6 @@ def check_replace_targets(capture: Capture, replace: Collection[str]) -> None:
             raise DiffUsageError(f"--replace {urn}: no such resource in the working tree's stack")
 
 
-def check_server(report: DiffReport, server: str | None) -> None:
-    if server is None:
-        return
-    from review.sql import server_names
-
-    known = sorted(set(server_names(report.diff.new)) | set(server_names(report.diff.old)))
-    if server not in known:
-        raise DiffUsageError(f"--server {server}: no such server in this stack (servers: {', '.join(known)})")
-
-
 def diff_configs(
     old: Mapping[str, Any],
     new: Mapping[str, Any],
@@ -119,7 +109,7 @@ def _repository(project_dir: Path) -> Path:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path, validated_config: Any) -> int:
     """The `diff` command; `validated_config(stack, assignments, dir)` is the plan command's config loader."""
-    new_config, _topology = validated_config(args.stack, args.assignments, project_dir)
+    new_config, topology = validated_config(args.stack, args.assignments, project_dir)
     repository = _repository(project_dir)
     relative = project_dir.resolve().relative_to(repository.resolve())
 
@@ -130,19 +120,26 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path, v
             raise DiffUsageError(f"--base-ref {args.base_ref}: {error}") from None
         return config.values, tuple(sorted(config.secret_keys))
 
-    for note in new_config.notes:
-        print(note, file=err)
+    if args.server is not None and args.server not in topology.servers:
+        known = ", ".join(topology.servers)
+        raise DiffUsageError(f"--server {args.server}: no such server in the working tree's stack (servers: {known})")
     replace = tuple(capture_urn(urn) for urn in args.replace)
-    new_capture = capture_config(new_config, args.stack, replace)
-    check_replace_targets(new_capture, replace)
     try:
-        old_capture = capture_at_ref(repository, args.base_ref, old_config, args.stack)
+        commit = resolve_ref(repository, args.base_ref)
     except UnknownRefError as error:
         raise DiffUsageError(str(error)) from None
-    except RefCaptureError as failure:
-        raise DiffUsageError(f"--base-ref {args.base_ref}: the stack at that ref does not run: {failure}") from None
+    for note in new_config.notes:
+        print(note, file=err)
+    # The ref's program runs in a subprocess while this tree's runs here.
+    with capture_at_ref(repository, commit, old_config, args.stack) as old_run:
+        new_capture = capture_config(new_config, args.stack, replace)
+        check_replace_targets(new_capture, replace)
+        try:
+            old_capture = finish_capture(old_run)
+        except RefCaptureError as failure:
+            message = f"--base-ref {args.base_ref}: the stack at that ref does not run: {failure}"
+            raise DiffUsageError(message) from None
     report = report_of(old_capture, new_capture, args.stack, replace, False, f"git ref {args.base_ref}")
-    check_server(report, args.server)
     out.write(FORMATS[args.format](report, args.server))
     for refusal in report.diff.errors:
         print(f"error: {refusal}", file=err)
