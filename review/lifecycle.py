@@ -959,8 +959,9 @@ def _lifecycle(resource_type: str) -> _Lifecycle:
 
 
 def runs_sql(resource_type: str) -> bool:
-    """Whether resources of this type run SQL (and so have a lifecycle here)."""
-    return resource_type in _LIFECYCLES
+    """Whether resources of this type run SQL: every postgresql/mysql resource and the SQL script.
+    (A type among those without a model here raises `UnsupportedResourceError` when asked for.)"""
+    return resource_type.startswith((PG, MYSQL)) or resource_type == DYNAMIC_RESOURCE
 
 
 def replace_keys(resource_type: str) -> frozenset[str]:

@@ -75,8 +75,6 @@ def _steps(capture: Capture, ctx: ServerContext) -> list[SqlStep]:
     for resource in creation_order(capture):
         if runs_sql(resource.type) and server_of(capture, resource) == ctx.server:
             steps.extend(create_steps(resource, ctx))
-        elif resource.type.startswith(("postgresql:", "mysql:")) and server_of(capture, resource) == ctx.server:
-            raise UnsupportedResourceError(f"{resource.name}: no SQL model for {resource.type}")
     return steps
 
 
