@@ -170,8 +170,15 @@ def apply_all(
         steps = [s for s in steps if only is None or only(s)]
         if name == "scheduler":
             apply_mysql(server, steps)
-        else:
+        elif server is servers[name]:
             apply_postgres(server, steps, topology.servers[name].database)
+        else:
+            # The SQL scripts (the audit table's runs `SET LOCAL ROLE audit_owner`, a membership no
+            # resource grants a managed admin) are applied as the superuser; every provider
+            # resource's SQL as the managed admin.
+            for step in steps:
+                runner = servers[name] if step.resource.startswith("dynamic:") else server
+                apply_postgres(runner, [step], topology.servers[name].database)
 
 
 def snapshot(servers: Servers, topology: Topology) -> dict[str, Any]:
