@@ -2,7 +2,7 @@
 `python -m review audit`: live servers compared with what the stack declares.
 
     python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql]
-                          [--server NAME] [--show-secrets]
+                          [--server NAME] [--show-secrets] [--secrets-from OUTPUTS.json]
     python -m review diff --stack dev --base-ref REF [--set ...] [--replace URN ...]
                           [--format text|markdown|json|sql] [--server NAME]
     python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
@@ -33,7 +33,7 @@ from review import config_files, diff_command
 from review.audit import AuditConnectionError, audit_servers
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
-from review.sql import render_sql
+from review.sql import MissingSecretError, render_sql, secrets_from_outputs, server_names
 from review.views import render_json, render_markdown, render_mermaid, render_text
 from topology import ConfigError, Topology, load_topology
 
@@ -44,7 +44,7 @@ FORMATS: dict[str, Callable[[Capture, bool, str | None], str]] = {
     "markdown": lambda capture, show, _server: render_markdown(capture, show),
     "json": lambda capture, show, _server: render_json(capture, show),
     "mermaid": lambda capture, _show, _server: render_mermaid(capture),
-    "sql": lambda capture, show, server: render_sql(capture, server, show),
+    "sql": lambda capture, _show, server: render_sql(capture, server),
 }
 
 
@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
     plan.add_argument("--server", help="with --format sql: only this server's SQL")
     plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of [secret]")
+    plan.add_argument(
+        "--secrets-from",
+        metavar="FILE",
+        help="with --format sql: write the passwords in, read from `pulumi stack output --json --show-secrets`",
+    )
     audit = commands.add_parser(
         "audit",
         help="compare live servers with what the stack declares",
@@ -120,13 +125,42 @@ def _check_server(topology: Topology, server: str | None, format_: str) -> None:
 
 
 def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path = PROJECT_DIR) -> int:
+    _check_secret_options(args)
     config, topology = validated_config(args.stack, args.assignments, project_dir)
     _check_server(topology, args.server, args.format)
     for note in config.notes:
         print(note, file=err)
     capture = capture_stack(config, args.stack)
-    out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
+    if args.format == "sql":
+        out.write(_sql_with_secrets(capture, args))
+    else:
+        out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
     return EXIT_OK
+
+
+def _check_secret_options(args: argparse.Namespace) -> None:
+    if args.format == "sql" and args.show_secrets:
+        raise UsageError(
+            "--show-secrets does not apply to --format sql (passwords are psql variables): use --secrets-from FILE"
+        )
+    if args.secrets_from is not None and args.format != "sql":
+        raise UsageError("--secrets-from applies to --format sql only")
+
+
+def _sql_with_secrets(capture: Capture, args: argparse.Namespace) -> str:
+    """The SQL view; with --secrets-from, its passwords written in from the stack's outputs."""
+    if args.secrets_from is None:
+        return render_sql(capture, args.server)
+    try:
+        document = json.loads(Path(args.secrets_from).read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--secrets-from {args.secrets_from}: {type(error).__name__}: cannot read its JSON") from None
+    servers = [args.server] if args.server else server_names(capture)
+    try:
+        secrets = {server: secrets_from_outputs(capture, server, document) for server in servers}
+    except MissingSecretError as error:
+        raise UsageError(f"--secrets-from {args.secrets_from}: {error}") from None
+    return render_sql(capture, args.server, secrets)
 
 
 def _dsns(arguments: list[str], topology: Topology) -> dict[str, str]:

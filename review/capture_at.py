@@ -112,7 +112,15 @@ def extract_commit(repository: Path, commit: str, destination: Path) -> None:
     """The tree of `commit` into `destination`."""
     archive = subprocess.run(["git", "-C", str(repository), "archive", commit], capture_output=True, check=True)
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(destination, filter="data")
+        tar.extractall(destination, filter=_safe_member)
+
+
+def _safe_member(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """`tarfile.data_filter`, skipping what it refuses (a committed link to an absolute path)."""
+    try:
+        return tarfile.data_filter(member, path)
+    except tarfile.FilterError:
+        return None
 
 
 def start_capture(

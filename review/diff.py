@@ -17,7 +17,7 @@ Follows the step generation of Pulumi's engine (pulumi/pulumi `pkg/resource/depl
 * `protect`: deleting a protected resource fails (`DeleteStep.Apply`), and so does replacing one
   that is protected in both runs (`generateStepsFromDiff`); each such step is an error of the diff.
 
-Which inputs force a replacement is the lifecycle model's answer (`Lifecycle.replace_keys`).
+Which inputs force a replacement is the lifecycle model's answer (`Lifecycle.replacing_inputs`).
 """
 
 from __future__ import annotations
@@ -43,10 +43,18 @@ _AUTONAMED_PACKAGES = ("postgresql:", "mysql:", "docker:")
 
 
 class Lifecycle(Protocol):
-    """What the providers do with a resource type: the inputs they cannot update in place."""
+    """What a resource type's provider makes of changed inputs."""
 
-    def replace_keys(self, type_: str) -> frozenset[str]:
-        """Inputs (wire names) whose change makes the provider replace the resource."""
+    def inputs(self, resource: Resource) -> dict[str, Any]:
+        """The resource's inputs as the provider sees them (its schema's defaults filled in)."""
+        ...
+
+    def diffed_inputs(self, type_: str, changed: tuple[str, ...]) -> tuple[str, ...]:
+        """Of the inputs that differ, those the provider's diff reports as changes."""
+        ...
+
+    def replacing_inputs(self, type_: str, changed: tuple[str, ...]) -> tuple[str, ...]:
+        """Of the changed inputs (wire names), those that make the provider replace the resource."""
         ...
 
 
@@ -92,12 +100,12 @@ _SET_INPUTS = {
 }
 
 
-def _input(resource: Resource, key: str) -> Any:
+def _input(type_: str, inputs: dict[str, Any], key: str) -> Any:
     """An input as the provider compares it: an unset list is an empty one; a set is sorted."""
-    value = _comparable(resource.inputs.get(key))
+    value = _comparable(inputs.get(key))
     if value is None or value == []:
         return []
-    if key in _SET_INPUTS.get(resource.type, ()) and isinstance(value, list):
+    if key in _SET_INPUTS.get(type_, ()) and isinstance(value, list):
         return sorted(value, key=str)
     return value
 
@@ -114,11 +122,11 @@ def _comparable(value: Any) -> Any:
     return plain
 
 
-def changed_inputs(old: Resource, new: Resource) -> tuple[str, ...]:
+def changed_inputs(old: dict[str, Any], new: dict[str, Any], type_: str) -> tuple[str, ...]:
     """Inputs that differ, ignoring the SDK's internal ones (`__provider` of a dynamic resource:
     its serialized code, which the dynamic provider does not diff)."""
-    keys = {key for key in (*old.inputs, *new.inputs) if not key.startswith("__")}
-    return tuple(sorted(key for key in keys if _input(old, key) != _input(new, key)))
+    keys = {key for key in (*old, *new) if not key.startswith("__")}
+    return tuple(sorted(key for key in keys if _input(type_, old, key) != _input(type_, new, key)))
 
 
 def deletes_before_replacing(resource: Resource) -> bool:
@@ -152,8 +160,11 @@ def diff_captures(old: Capture, new: Capture, lifecycle: Lifecycle, replace: Col
         if previous is None:
             result.steps.append(_step(CREATE, resource, new=resource))
             continue
-        changed = changed_inputs(previous, resource) if resource.custom else ()
-        forced = tuple(key for key in changed if key in lifecycle.replace_keys(resource.type))
+        changed: tuple[str, ...] = ()
+        if resource.custom:
+            differing = changed_inputs(lifecycle.inputs(previous), lifecycle.inputs(resource), resource.type)
+            changed = lifecycle.diffed_inputs(resource.type, differing)
+        forced = lifecycle.replacing_inputs(resource.type, changed)
         if resource.custom and resource.urn in replace:
             forced = (REPLACE_TARGET,)
         if forced:

@@ -22,6 +22,7 @@ from review.config_files import ConfigFileError, StackConfigValues
 from review.diff import diff_captures
 from review.diff_sql import ProviderLifecycle
 from review.diff_views import FORMATS, DiffReport, build_report
+from review.lifecycle import SecretStyle
 from topology import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -93,9 +94,9 @@ def diff_configs(
 def report_of(
     old: Capture, new: Capture, stack: str, replace: Collection[str], show_secrets: bool, base: str
 ) -> DiffReport:
-    lifecycle = ProviderLifecycle()
+    lifecycle = ProviderLifecycle(SecretStyle.VALUES if show_secrets else SecretStyle.VARIABLES)
     check_replace_targets(new, replace)
-    return build_report(stack, base, diff_captures(old, new, lifecycle, replace), lifecycle, show_secrets)
+    return build_report(stack, base, diff_captures(old, new, lifecycle, replace), lifecycle)
 
 
 def _repository(project_dir: Path) -> Path:

@@ -14,7 +14,7 @@ from review.capture import unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, REPLACE_TARGET, UPDATE, StackDiff, Step
 from review.diff_sql import ProviderLifecycle, ServerSql
 from review.graph import POSTGRES_PROVIDER, provider_of_server, short_type
-from review.sql import SqlStep, _render_step, psql_connect, server_names
+from review.sql import SqlStep, _render_step, psql_connect, secret_sources, server_names
 
 _SYMBOLS = {CREATE: "+", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 
@@ -49,10 +49,8 @@ class DiffReport:
         ]
 
 
-def build_report(
-    stack: str, base: str, diff: StackDiff, lifecycle: ProviderLifecycle, show_secrets: bool = False
-) -> DiffReport:
-    return DiffReport(stack, base, diff, [lifecycle.sql(step, diff, show_secrets) for step in diff.steps])
+def build_report(stack: str, base: str, diff: StackDiff, lifecycle: ProviderLifecycle) -> DiffReport:
+    return DiffReport(stack, base, diff, [lifecycle.sql(step, diff) for step in diff.steps])
 
 
 def sql_steps_of(report: DiffReport, server: str) -> list[SqlStep]:
@@ -169,15 +167,15 @@ def render_json(report: DiffReport, server: str | None = None) -> str:
 
 def render_sql(report: DiffReport, server: str | None = None) -> str:
     """One psql script per server (its section), each step under a comment naming it."""
-    capture = report.diff.new
-    names = [server] if server is not None else server_names(capture)
+    names = [server] if server is not None else _servers(report)
     sections = [f"-- Stack {report.stack} against {report.base}: the SQL of each step, per server, in engine order."]
     for name in names:
         steps = report.steps_on(name)
         sections.append(f"-- {'=' * 77}\n-- Server {name}: {len(steps)} step(s)")
         if not steps:
             continue
-        body: list[str] = []
+        capture = report.diff.new if name in server_names(report.diff.new) else report.diff.old
+        body = _variable_sources(report, name, steps)
         provider = provider_of_server(capture, name)
         if provider.type == POSTGRES_PROVIDER:
             body.append(psql_connect(str(unwrap_secrets(provider.inputs).get("database") or "postgres")))
@@ -185,6 +183,27 @@ def render_sql(report: DiffReport, server: str | None = None) -> str:
             body += ["", f"-- [{number}] {step.op} {_label(step)}", *_sql_lines(sql)]
         sections.append("\n".join(body))
     return "\n".join(sections) + "\n"
+
+
+def _servers(report: DiffReport) -> list[str]:
+    new = server_names(report.diff.new)
+    return new + [name for name in server_names(report.diff.old) if name not in new]
+
+
+def _variable_sources(report: DiffReport, server: str, steps: list[tuple[int, Step, ServerSql]]) -> list[str]:
+    """Header lines: each password variable the steps use, and the stack output that holds its value."""
+    text = "\n".join(line for _n, _s, sql in steps for line in _sql_lines(sql))
+    lines: list[str] = []
+    for capture in (report.diff.new, report.diff.old):
+        if server not in server_names(capture):
+            continue
+        for source in secret_sources(capture, server):
+            reference = f":'{source.variable}'" if ":'" in text else "${" + source.variable + "}"
+            if reference in text and not any(line.startswith(f"--   {source.variable}:") for line in lines):
+                lines.append(f"--   {source.variable}: {source.describe()}")
+    if not lines:
+        return []
+    return ["-- Passwords are variables; after `pulumi up`, `pulumi stack output --json --show-secrets` holds:", *lines]
 
 
 FORMATS = {"text": render_text, "markdown": render_markdown, "json": render_json, "sql": render_sql}

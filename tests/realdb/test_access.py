@@ -8,9 +8,11 @@ from typing import Any
 import psycopg
 import pymysql
 import pytest
+from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.realdb.conftest import Deployment, admin, mysql_admin
+from review.sql import sql_steps
+from tests.realdb.conftest import POSTGRES, Deployment, admin, apply_mysql, apply_postgres, mysql_admin, snapshot
 from tests.realdb.matrix import ALLOWED, TABLES, attempt, probe
 from tests.test_program import DEDICATED_MATRIX
 from topology import load_topology
@@ -38,10 +40,24 @@ def sessions(deployed: Deployment) -> Any:
         connection.close()
 
 
-def test_second_apply_changes_nothing(deployed: Deployment) -> None:
-    first, second = deployed.snapshots
-    assert first == second
-    assert first["main"]["default_acl"], "the snapshot must cover default privileges"
+def test_applying_the_create_again_fails_like_the_provider_and_changes_nothing(deployed: Deployment) -> None:
+    """`pulumi up` on servers that hold the objects (a lost state, an import not done) fails on the
+    first CREATE ROLE / CREATE USER / CREATE DATABASE: so must the SQL the tests apply."""
+    before = snapshot(deployed.servers, deployed.topology)
+    assert before["main"]["default_acl"], "the snapshot must cover default privileges"
+    for name in POSTGRES:
+        steps = sql_steps(deployed.capture, name)
+        assert steps[0].statements[0].startswith("CREATE ROLE ")
+        with pytest.raises(errors.DuplicateObject):
+            apply_postgres(deployed.servers[name], steps, deployed.topology.servers[name].database)
+    for step in sql_steps(deployed.capture, "scheduler"):
+        with pytest.raises(pymysql.err.MySQLError) as failure:
+            apply_mysql(deployed.servers.scheduler, [step])
+        # ER_CANNOT_USER (CREATE USER), ER_DB_CREATE_EXISTS (CREATE DATABASE); the GRANT alone re-applies
+        assert failure.value.args[0] in (1396, 1007), step
+        if step.resource.startswith("mysql:Database"):
+            break
+    assert snapshot(deployed.servers, deployed.topology) == before
 
 
 @pytest.mark.parametrize(("server", "role", "schema"), CELLS)

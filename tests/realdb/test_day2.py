@@ -23,8 +23,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from review.capture import Capture, run_program, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, UPDATE
 from review.diff_command import capture_urn, report_of
+from review.diff_refresh import refreshed
 from review.diff_views import DiffReport, sql_steps_of
-from review.refresh import refreshed
 from tests.realdb.conftest import (
     POSTGRES,
     Deployment,
@@ -85,7 +85,8 @@ def _captured(servers: Servers, overrides: dict[str, Any], replaced: tuple[str, 
 
 
 def _deployed(servers: Servers, **overrides: Any) -> Deployment:
-    """The stack applied to fresh databases: owners first, tables made by a migration, then every grant."""
+    """The stack's create steps applied once to fresh databases (as `conftest.deploy`, without its
+    snapshot): owners first, tables a migration makes, every other step, tables made afterwards."""
     _reset(servers)
     config = external_config(servers, **overrides)
     topology = load_topology(config, STACK)
@@ -96,7 +97,7 @@ def _deployed(servers: Servers, **overrides: Any) -> Deployment:
     deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))
     apply_all(capture, topology, servers, only=_owners_only, apply_to=POSTGRES)
     create_tables_as_owners(deployment, "t_before")
-    apply_all(capture, topology, servers, apply_to=POSTGRES)
+    apply_all(capture, topology, servers, only=lambda step: not _owners_only(step), apply_to=POSTGRES)
     create_tables_as_owners(deployment, "t_after")
     return deployment
 

@@ -79,7 +79,8 @@ def test_a_rotated_password_updates_its_role_and_the_services_output(base: Captu
     # Only that one password changed: every other generated value is kept.
     assert len(set(generated_passwords(base)) - set(generated_passwords(rotation.diff.new))) == 1
     sql = render_sql(rotation, "main")
-    assert "ALTER ROLE \"madansara_user\" PASSWORD '[secret]';" in sql
+    assert "ALTER ROLE \"madansara_user\" PASSWORD :'main_madansara_user_password';" in sql
+    assert "--   main_madansara_user_password: the password in the URL at services.madan-sara.env.DATABASE_URL" in sql
     assert [op for op, name in steps if name == "main-madansara_user"] == [UPDATE]
 
 
@@ -111,7 +112,7 @@ def test_removing_a_service_deletes_last_in_reverse_dependency_order(base: Captu
     grant = _index(report, DELETE, "main-billing_read-tables")
     assert grant < _index(report, DELETE, "main-billing") < _index(report, DELETE, "main-billing_user")
     sql = render_text(report)
-    assert 'DROP SCHEMA IF EXISTS "billing" RESTRICT;' in sql
+    assert 'DROP SCHEMA "billing" RESTRICT;' in sql
     assert 'DROP ROLE "billing_user";' in sql and 'REASSIGN OWNED BY "billing_user"' not in sql
 
 
