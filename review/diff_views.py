@@ -145,7 +145,7 @@ def diff_document(report: DiffReport, server: str | None = None) -> dict[str, An
                 "name": step.name,
                 "changed": list(step.changed),
                 "replaceKeys": list(step.replace_keys),
-                "protect": bool((step.old or step.new) and (step.old or step.new).protect),  # type: ignore[union-attr]
+                "protect": _protected(step),
                 "sql": None
                 if number not in by_step
                 else {
@@ -159,6 +159,11 @@ def diff_document(report: DiffReport, server: str | None = None) -> dict[str, An
             for number, step in enumerate(report.diff.steps, start=1)
         ],
     }
+
+
+def _protected(step: Step) -> bool:
+    resource = step.old or step.new
+    return resource is not None and resource.protect
 
 
 def render_json(report: DiffReport, server: str | None = None) -> str:
