@@ -250,3 +250,31 @@ def test_mysql_password_update_and_grant_delete(scheduler: Deployment) -> None:
             assert any("ALL PRIVILEGES ON `easyappointments`" in row[0] for row in cursor.fetchall())
     finally:
         root.close()
+
+
+SET_INPUTS = ("roles", "privileges", "objects")
+
+
+def test_a_refresh_right_after_the_create_reads_back_what_the_stack_declares(layout: Layout) -> None:
+    """Every resource's Read (review.refresh) against the fresh layout: no input changes, except a
+    Role's `roles` when GrantRole resources add memberships (the documented flip)."""
+    ctx = layout.context()
+    memberships_from_grant_roles = {unwrap_secrets(g.inputs)["role"] for g in layout.capture.by_type(PG_GRANT_ROLE)}
+    read = 0
+    with layout.superuser() as connection:
+        for resource in layout.capture.resources:
+            if not resource.type.startswith("postgresql:index/") or server_of(layout.capture, resource) != "main":
+                continue
+            declared = inputs_of(resource)
+            refreshed = refreshed_inputs(resource, connection, ctx)
+            assert refreshed is not None, resource.name
+            changed = {
+                key
+                for key, value in refreshed.items()
+                if (set(unwrap_secrets(value)) != set(unwrap_secrets(declared[key])) if key in SET_INPUTS
+                    else unwrap_secrets(value) != unwrap_secrets(declared[key]))
+            }  # fmt: skip
+            flips = resource.type == PG_ROLE and unwrap_secrets(declared["name"]) in memberships_from_grant_roles
+            assert changed == ({"roles"} if flips else set()), resource.name
+            read += 1
+    assert read >= 60
