@@ -141,8 +141,9 @@ class ServerContext:
     """Roles the admin is already a member of (with SET): `withRolesGranted` and the Database
     resource skip their temporary GRANT/REVOKE of these."""
     mysql_roles_supported: bool = True
-    """v1.9.0 `supportsRoles`: `@@GLOBAL.innodb_version` > 8.0.0 (MySQL 8, MariaDB 10.x). Then a
-    grant carries neither REQUIRE nor WITH GRANT OPTION."""
+    """v1.9.0 `supportsRoles`: `@@GLOBAL.innodb_version` > 8.0.0 (MySQL 8, the stack's server). Then
+    a grant carries neither REQUIRE nor WITH GRANT OPTION. (MariaDB 10.10+ has no innodb_version:
+    there v1.9.0's CREATE USER and GRANT fail before sending any SQL.)"""
     secrets: SecretStyle = SecretStyle.VALUES
     """Passwords as values or as variables (see `SecretStyle`)."""
     secret_values: Mapping[str, str] = field(default_factory=dict)
@@ -273,17 +274,25 @@ def _unsupported(resource: Resource, key: str, value: Any) -> UnsupportedResourc
 def _with_roles_granted(ctx: ServerContext, roles: Iterable[str], body: list[str]) -> list[str]:
     """helpers.go `withRolesGranted`: a non-superuser admin is made a member of each role for the
     body and the membership is revoked after it (skipped for the admin itself and for roles it is
-    already a member of). A superuser admin runs the body alone."""
+    already a member of). A role that is itself a member of the admin loses that membership for the
+    body (PostgreSQL refuses circular memberships) and gets it back after. A superuser admin runs
+    the body alone."""
     if ctx.admin_is_superuser:
         return body
-    granted = [
-        role for role in dict.fromkeys(roles) if role and role != ctx.admin_user and role not in ctx.admin_member_of
-    ]
     admin = quote_ident(ctx.admin_user)
-    # helpers.go grantRoleMembership / revokeRoleMembership
-    grants = [f"GRANT {quote_ident(role)} TO {admin}" for role in granted]
-    revokes = [f"REVOKE {quote_ident(role)} FROM {admin}" for role in granted]
-    return grants + body + revokes
+    before: list[str] = []
+    granted: list[str] = []
+    reversed_: list[str] = []
+    for role in dict.fromkeys(roles):
+        if ctx.admin_user in ctx.memberships.get(role, ()):  # revokeRoleMembership(currentUser, role)
+            before.append(f"REVOKE {admin} FROM {quote_ident(role)}")
+            reversed_.append(role)
+        if role and role != ctx.admin_user and role not in ctx.admin_member_of:  # grantRoleMembership
+            before.append(f"GRANT {quote_ident(role)} TO {admin}")
+            granted.append(role)
+    after = [f"REVOKE {quote_ident(role)} FROM {admin}" for role in granted]
+    after += [f"GRANT {admin} TO {quote_ident(role)}" for role in reversed_]
+    return before + body + after
 
 
 def _owner_granted(ctx: ServerContext, owner: str, body: list[str]) -> list[str]:

@@ -49,6 +49,7 @@ __all__ = [
     "psql_connect",
     "render_server_sql",
     "render_sql",
+    "render_steps",
     "secret_sources",
     "secrets_from_outputs",
     "server_names",
@@ -252,18 +253,26 @@ def render_server_sql(capture: Capture, server: str, secrets: Mapping[str, str] 
     if secrets is not None:
         ctx = _with_values(capture, ctx, secrets)
     lines = _server_header(capture, server, ctx, filled=secrets is not None)
+    lines += render_steps(_steps(capture, ctx), ctx)
+    return "\n".join(lines) + "\n"
+
+
+def render_steps(steps: list[SqlStep], ctx: ServerContext) -> list[str]:
+    """Script lines for `steps` on one server: for PostgreSQL a `\\connect` to the provider's database
+    first (server-wide statements run there) and before each change of database; each step under a
+    `-- <resource>` comment, in BEGIN/COMMIT when the provider runs it in one transaction."""
+    lines: list[str] = []
     current: str | None = None
-    if _is_postgres(capture, server):
-        # Server-wide steps run on the provider's own connection database.
+    if ctx.engine == "postgresql":
         current = ctx.provider_database
         lines += ["", psql_connect(current)]
-    for step in _steps(capture, ctx):
+    for step in steps:
         lines.append("")
         if step.database is not None and step.database != current:
             lines.append(psql_connect(step.database))
             current = step.database
         lines += _render_step(step)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _with_values(capture: Capture, ctx: ServerContext, secrets: Mapping[str, str]) -> ServerContext:

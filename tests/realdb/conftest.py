@@ -9,6 +9,7 @@ would run them on empty servers.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -176,17 +177,19 @@ def apply_all(
             # The SQL scripts (the audit table's runs `SET LOCAL ROLE audit_owner`, a membership no
             # resource grants a managed admin) are applied as the superuser; every provider
             # resource's SQL as the managed admin.
-            for step in steps:
-                runner = servers[name] if step.resource.startswith("dynamic:") else server
-                apply_postgres(runner, [step], topology.servers[name].database)
+            for is_script, run in itertools.groupby(steps, key=lambda step: step.resource.startswith("dynamic:")):
+                apply_postgres(servers[name] if is_script else server, list(run), topology.servers[name].database)
 
 
-def snapshot(servers: Servers, topology: Topology) -> dict[str, Any]:
+def snapshot(servers: Servers, topology: Topology, of: tuple[str, ...] = (*POSTGRES, "scheduler")) -> dict[str, Any]:
+    """The catalogs of the servers in `of`: roles, memberships, ACLs, default privileges, MySQL grants."""
     state: dict[str, Any] = {}
     for name in POSTGRES:
-        if name in topology.servers:
+        if name in topology.servers and name in of:
             with admin(servers[name], topology.servers[name].database) as connection:
                 state[name] = read_postgres(connection).snapshot()
+    if "scheduler" not in of:
+        return state
     connection = mysql_admin(servers.scheduler)
     try:
         state["scheduler"] = {u.name: read_mysql_grants(connection, u.name, "%") for u in topology.database_users}
@@ -223,9 +226,11 @@ def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], st
     return dsns
 
 
-def create_tables_as_owners(deployment: Deployment, table: str) -> None:
+def create_tables_as_owners(deployment: Deployment, table: str, on: tuple[str, ...] = POSTGRES) -> None:
     """A table with a serial column in every schema, owned by the schema's owner (as a migration makes it)."""
     for schema in deployment.topology.schemas:
+        if schema.server not in on:
+            continue
         server = deployment.servers[schema.server]
         with admin(server, schema.database) as connection, connection.transaction():
             connection.execute(f"SET LOCAL ROLE {quote_ident(schema.owner)}")
@@ -267,10 +272,10 @@ def deploy(
     capture = run_program(config, stack, secret_keys=secret_keys)
     deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))
     apply_all(capture, topology, servers, only=_owners_only, apply_to=apply_to, admins=admins)
-    create_tables_as_owners(deployment, "t_before")
+    create_tables_as_owners(deployment, "t_before", apply_to)
     apply_all(capture, topology, servers, only=lambda step: not _owners_only(step), apply_to=apply_to, admins=admins)
-    deployment.snapshots.append(snapshot(servers, topology))
-    create_tables_as_owners(deployment, "t_after")
+    deployment.snapshots.append(snapshot(servers, topology, apply_to))
+    create_tables_as_owners(deployment, "t_after", apply_to)
     return deployment
 
 

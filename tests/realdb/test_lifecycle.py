@@ -80,8 +80,8 @@ class Layout:
 
 
 @pytest.fixture(scope="module", params=ADMIN_KINDS)
-def layout(request: pytest.FixtureRequest) -> Iterator[Layout]:
-    with postgres_server(f"lifecycle-{request.param}") as main, mariadb_server("lifecycle") as scheduler:
+def layout(request: pytest.FixtureRequest, servers: Servers) -> Iterator[Layout]:
+    with postgres_server(f"lifecycle-{request.param}") as main:
         admins: dict[str, RunningServer] = {}
         if request.param == "managed":
             with admin(main, "postgres") as connection:
@@ -89,9 +89,16 @@ def layout(request: pytest.FixtureRequest) -> Iterator[Layout]:
                     f"CREATE ROLE {MANAGED_ADMIN} LOGIN CREATEROLE CREATEDB PASSWORD '{MANAGED_PASSWORD}'"
                 )
             admins["main"] = dataclasses.replace(main, admin_user=MANAGED_ADMIN, admin_password=MANAGED_PASSWORD)
-        servers = Servers(main=main, flowdb=main, scheduler=scheduler)
-        deployment = deploy(servers, apply_to=("main", "scheduler"), admins=admins, langflowPlacement="shared")
+        own = Servers(main=main, flowdb=main, scheduler=servers.scheduler)
+        deployment = deploy(own, apply_to=("main",), admins=admins, langflowPlacement="shared")
         yield Layout(deployment, admins.get("main", main))
+
+
+@pytest.fixture(scope="module")
+def scheduler(servers: Servers) -> Iterator[Deployment]:
+    """The scheduler's database and user on a MariaDB server of their own."""
+    with mariadb_server("lifecycle") as server:
+        yield deploy(Servers(main=servers.main, flowdb=servers.flowdb, scheduler=server), apply_to=("scheduler",))
 
 
 def _memberships(connection: psycopg.Connection[Any], role: str) -> set[str]:
@@ -220,11 +227,11 @@ def test_a_grant_update_replaces_its_privileges_on_every_table(layout: Layout) -
         assert refreshed_inputs(grant, connection, layout.context()) == inputs_of(grant)
 
 
-def test_mysql_password_update_and_grant_delete(layout: Layout) -> None:
-    server = layout.deployment.servers.scheduler
-    ctx = server_context(layout.capture, "scheduler")
-    user = layout.capture.by_type(MYSQL_USER)[0]
-    grant = layout.capture.by_type(MYSQL_GRANT)[0]
+def test_mysql_password_update_and_grant_delete(scheduler: Deployment) -> None:
+    server = scheduler.servers.scheduler
+    ctx = server_context(scheduler.capture, "scheduler")
+    user = scheduler.capture.by_type(MYSQL_USER)[0]
+    grant = scheduler.capture.by_type(MYSQL_GRANT)[0]
     rotated = dataclasses.replace(user, inputs={**user.inputs, "plaintextPassword": Secret("RotatedPassword2")})
     apply_mysql(server, update_steps(user, rotated, ctx))
     apply_mysql(server, delete_steps(grant, ctx))
@@ -243,3 +250,31 @@ def test_mysql_password_update_and_grant_delete(layout: Layout) -> None:
             assert any("ALL PRIVILEGES ON `easyappointments`" in row[0] for row in cursor.fetchall())
     finally:
         root.close()
+
+
+SET_INPUTS = ("roles", "privileges", "objects")
+
+
+def test_a_refresh_right_after_the_create_reads_back_what_the_stack_declares(layout: Layout) -> None:
+    """Every resource's Read (review.refresh) against the fresh layout: no input changes, except a
+    Role's `roles` when GrantRole resources add memberships (the documented flip)."""
+    ctx = layout.context()
+    memberships_from_grant_roles = {unwrap_secrets(g.inputs)["role"] for g in layout.capture.by_type(PG_GRANT_ROLE)}
+    read = 0
+    with layout.superuser() as connection:
+        for resource in layout.capture.resources:
+            if not resource.type.startswith("postgresql:index/") or server_of(layout.capture, resource) != "main":
+                continue
+            declared = inputs_of(resource)
+            refreshed = refreshed_inputs(resource, connection, ctx)
+            assert refreshed is not None, resource.name
+            changed = {
+                key
+                for key, value in refreshed.items()
+                if (set(unwrap_secrets(value)) != set(unwrap_secrets(declared[key])) if key in SET_INPUTS
+                    else unwrap_secrets(value) != unwrap_secrets(declared[key]))
+            }  # fmt: skip
+            flips = resource.type == PG_ROLE and unwrap_secrets(declared["name"]) in memberships_from_grant_roles
+            assert changed == ({"roles"} if flips else set()), resource.name
+            read += 1
+    assert read >= 60

@@ -125,6 +125,11 @@ def test_role_delete_reassigns_and_drops_owned_unless_skipped() -> None:
         'REVOKE "onside_read" FROM "admin"',
         'DROP ROLE "onside_read"',
     ]
+    circular = dataclasses.replace(MANAGED, memberships={"onside_read": ("admin",)})
+    assert statements(delete_steps(group, circular))[:2] == [
+        'REVOKE "admin" FROM "onside_read"',
+        'GRANT "onside_read" TO "admin"',
+    ]
     owner = resource(PG_ROLE, {**LOGIN, "skipReassignOwned": True})
     assert statements(delete_steps(owner, MANAGED)) == ['DROP ROLE "madansara_user"']
 

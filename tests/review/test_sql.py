@@ -12,7 +12,7 @@ from pglast import ast, enums
 
 from review.capture import Capture, Resource, unwrap_secrets
 from review.graph import prerequisites, server_of
-from review.sql import sql_steps
+from review.sql import secret_sources, secrets_from_outputs, sql_steps
 from tests.review.conftest import CONFIGS, argv, capture_for, plan
 
 GRANT = "postgresql:index/grant:Grant"
@@ -180,3 +180,19 @@ def test_all_servers_script_has_a_section_per_server_that_says_how_to_apply_it()
     assert 'psql "host=127.0.0.1 port=5433 user=postgres dbname=postgres sslmode=disable"' in script
     assert "-- Passwords are psql variables, from `pulumi stack output --json --show-secrets`:" in script
     assert "--   main_engarde_app_password: the password in the URL at services.backend.env.DATABASE_URL" in script
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_stack_outputs_fill_every_password_with_the_value_the_role_is_given(config: str) -> None:
+    """`pulumi stack output --json --show-secrets` is the outputs, unwrapped: each variable's value
+    read from it is the password the resource sets, so the SQL and the DSNs agree."""
+    capture = capture_for(config)
+    document = unwrap_secrets(capture.outputs)
+    for server in capture.outputs["servers"]:
+        sources = secret_sources(capture, server)
+        values = secrets_from_outputs(capture, server, document)
+        assert set(values) == {source.variable for source in sources}
+        for source in sources:
+            inputs = unwrap_secrets(source.resource.inputs)
+            assert values[source.variable] == inputs.get("password", inputs.get("plaintextPassword"))
+            assert source.path is not None and source.path[0] == "services"
