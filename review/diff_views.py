@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from review.capture import unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, REPLACE_TARGET, UPDATE, StackDiff, Step
 from review.diff_sql import ProviderLifecycle, ServerSql
-from review.graph import POSTGRES_PROVIDER, provider_of_server, short_type
-from review.sql import SqlStep, _render_step, psql_connect, secret_sources, server_names
+from review.graph import short_type
+from review.lifecycle import server_context
+from review.sql import SqlStep, render_steps, secret_sources, server_names
 
 _SYMBOLS = {CREATE: "+", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 
@@ -71,13 +71,35 @@ def _label(step: Step) -> str:
     return f"{short_type(step.type)} {step.name}"
 
 
-def _sql_lines(sql: ServerSql) -> list[str]:
-    lines: list[str] = []
-    for sql_step in sql.steps:
-        if sql_step.database is not None:
-            lines.append(psql_connect(sql_step.database))
-        lines += _render_step(sql_step)[1:]
-    return lines
+def _sql_lines(report: DiffReport, sql: ServerSql) -> list[str]:
+    """Script lines of one step's SQL: `\\connect` to where each statement runs (server-wide ones on the
+    provider's own database, as the provider runs them), BEGIN/COMMIT where it uses a transaction."""
+    capture = report.diff.new if sql.server in server_names(report.diff.new) else report.diff.old
+    labels = {f"-- {step.resource}" for step in sql.steps}
+    lines = [line for line in render_steps(list(sql.steps), server_context(capture, sql.server)) if line]
+    # A `\\connect` right before another one changes nothing.
+    return [
+        line
+        for i, line in enumerate(lines)
+        if line not in labels and not (_is_connect(line) and i + 1 < len(lines) and _is_connect(lines[i + 1]))
+    ]
+
+
+def _is_connect(line: str) -> bool:
+    return line.startswith("\\connect ")
+
+
+def _without_repeated_connects(lines: list[str]) -> list[str]:
+    """A script's lines without a `\\connect` to the database the session is already in."""
+    kept: list[str] = []
+    current = None
+    for line in lines:
+        if _is_connect(line):
+            if line == current:
+                continue
+            current = line
+        kept.append(line)
+    return kept
 
 
 def render_text(report: DiffReport, server: str | None = None) -> str:
@@ -96,7 +118,7 @@ def render_text(report: DiffReport, server: str | None = None) -> str:
     if steps:
         lines += ["", "SQL, in the order the engine runs it:"]
         for number, step, sql in steps:
-            lines += ["", f"-- [{number}] {step.op} {_label(step)} on {sql.server}", *_sql_lines(sql)]
+            lines += ["", f"-- [{number}] {step.op} {_label(step)} on {sql.server}", *_sql_lines(report, sql)]
     return "\n".join(lines) + "\n"
 
 
@@ -121,7 +143,7 @@ def render_markdown(report: DiffReport, server: str | None = None) -> str:
         lines += ["", f"<details><summary>SQL of these steps ({', '.join(servers)}), in engine order</summary>", ""]
         lines.append("```sql")
         for number, step, sql in steps:
-            lines += [f"-- [{number}] {step.op} {_label(step)} on {sql.server}", *_sql_lines(sql), ""]
+            lines += [f"-- [{number}] {step.op} {_label(step)} on {sql.server}", *_sql_lines(report, sql), ""]
         lines += ["```", "", "</details>"]
     lines += [
         "",
@@ -179,14 +201,10 @@ def render_sql(report: DiffReport, server: str | None = None) -> str:
         sections.append(f"-- {'=' * 77}\n-- Server {name}: {len(steps)} step(s)")
         if not steps:
             continue
-        capture = report.diff.new if name in server_names(report.diff.new) else report.diff.old
         body = _variable_sources(report, name, steps)
-        provider = provider_of_server(capture, name)
-        if provider.type == POSTGRES_PROVIDER:
-            body.append(psql_connect(str(unwrap_secrets(provider.inputs).get("database") or "postgres")))
         for number, step, sql in steps:
-            body += ["", f"-- [{number}] {step.op} {_label(step)}", *_sql_lines(sql)]
-        sections.append("\n".join(body))
+            body += ["", f"-- [{number}] {step.op} {_label(step)}", *_sql_lines(report, sql)]
+        sections.append("\n".join(_without_repeated_connects(body)))
     return "\n".join(sections) + "\n"
 
 
@@ -197,7 +215,7 @@ def _servers(report: DiffReport) -> list[str]:
 
 def _variable_sources(report: DiffReport, server: str, steps: list[tuple[int, Step, ServerSql]]) -> list[str]:
     """Header lines: each password variable the steps use, and the stack output that holds its value."""
-    text = "\n".join(line for _n, _s, sql in steps for line in _sql_lines(sql))
+    text = "\n".join(line for _n, _s, sql in steps for line in _sql_lines(report, sql))
     lines: list[str] = []
     for capture in (report.diff.new, report.diff.old):
         if server not in server_names(capture):
