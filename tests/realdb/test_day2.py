@@ -268,6 +268,8 @@ def test_removing_a_service_whose_schema_holds_tables_fails_and_keeps_everything
     with pytest.raises(psycopg.errors.DependentObjectsStillExist):
         apply_postgres(day2_servers.main, list(role_delete.steps), "engarde")
     assert "billing_user" in _main_roles(day2_servers)
+    # What the program still declares holds, though `up` stopped halfway.
+    _assert_every_cell(report, day2_servers)
 
 
 def test_changing_a_services_reads(day2_servers: Servers) -> None:
