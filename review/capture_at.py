@@ -11,6 +11,7 @@ and writes the capture as JSON on stdout (secrets tagged, never printed elsewher
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import io
 import json
@@ -50,25 +51,19 @@ def encode_value(value: Any, secret_type: type) -> Any:
 
 
 def encode_capture(capture: Any, secret_type: type) -> dict[str, Any]:
-    """A `Capture` (of whichever copy of `review.capture` made it) as JSON data."""
+    """A `Capture` (of whichever copy of `review.capture` made it) as JSON data: every field of each
+    resource, its inputs and outputs with secrets tagged."""
     return {
         "stack": capture.stack,
         "outputs": encode_value(capture.outputs, secret_type),
         "resources": [
             {
-                **{key: getattr(resource, key) for key in _PLAIN_FIELDS},
-                "inputs": encode_value(resource.inputs, secret_type),
-                "outputs": encode_value(resource.outputs, secret_type),
+                field.name: encode_value(getattr(resource, field.name), secret_type)
+                for field in dataclasses.fields(resource)
             }
             for resource in capture.resources
         ],
     }
-
-
-_PLAIN_FIELDS = (
-    "urn", "type", "name", "parent", "custom", "depends_on", "property_dependencies", "provider", "protect",
-    "retain_on_delete",
-)  # fmt: skip
 
 
 def decode_capture(data: Mapping[str, Any]) -> Any:
@@ -84,13 +79,9 @@ def decode_capture(data: Mapping[str, Any]) -> Any:
             return [decode(item) for item in value]
         return value
 
+    names = {field.name for field in dataclasses.fields(Resource)}
     resources = [
-        Resource(
-            **{key: item[key] for key in _PLAIN_FIELDS},
-            inputs=decode(item["inputs"]),
-            outputs=decode(item["outputs"]),
-        )
-        for item in data["resources"]
+        Resource(**{key: decode(value) for key, value in item.items() if key in names}) for item in data["resources"]
     ]
     return Capture(stack=str(data["stack"]), resources=resources, outputs=decode(data["outputs"]))
 

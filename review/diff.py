@@ -4,8 +4,9 @@ Follows the step generation of Pulumi's engine (pulumi/pulumi `pkg/resource/depl
 `GenerateSteps` / `generateStepsFromDiff` and `GenerateDeletes`):
 
 * The new program's resources, in its dependency order: a resource absent from the old run is
-  **created**; one whose inputs differ is **updated**, or **replaced** when a changed input is one
-  the provider cannot update in place (ForceNew) or its URN is a `--replace` target.
+  **created** (or **imported**, with the `import` option: nothing runs); one whose inputs differ
+  (less its `ignore_changes`) is **updated**, or **replaced** when a changed input is one the
+  provider cannot update in place (ForceNew) or its URN is a `--replace` target.
 * A replacement creates the new resource first and deletes the old one with the deletions at the
   end (create-before-delete), unless the provider asks to delete first: the bridged postgresql
   `Grant` always (pulumi-postgresql `provider/resources.go`, `DeleteBeforeReplace: true`), and every
@@ -30,6 +31,7 @@ from review.capture import Capture, Resource, unwrap_secrets
 from review.graph import creation_order
 
 CREATE = "create"
+IMPORT = "import"
 UPDATE = "update"
 CREATE_REPLACEMENT = "create-replacement"
 DELETE_REPLACED = "delete-replaced"
@@ -49,7 +51,7 @@ class Lifecycle(Protocol):
         """The resource's inputs as the provider sees them (its schema's defaults filled in)."""
         ...
 
-    def diffed_inputs(self, type_: str, changed: tuple[str, ...]) -> tuple[str, ...]:
+    def diffed_inputs(self, old: Resource, new: Resource, changed: tuple[str, ...]) -> tuple[str, ...]:
         """Of the inputs that differ, those the provider's diff reports as changes."""
         ...
 
@@ -158,12 +160,15 @@ def diff_captures(old: Capture, new: Capture, lifecycle: Lifecycle, replace: Col
     for resource in creation_order(new):
         previous = olds.get(resource.urn)
         if previous is None:
-            result.steps.append(_step(CREATE, resource, new=resource))
+            # A resource with an import ID adopts an existing object: the engine reads it, runs nothing.
+            adopted = resource.custom and getattr(resource, "import_id", None)
+            result.steps.append(_step(IMPORT if adopted else CREATE, resource, new=resource))
             continue
         changed: tuple[str, ...] = ()
         if resource.custom:
             differing = changed_inputs(lifecycle.inputs(previous), lifecycle.inputs(resource), resource.type)
-            changed = lifecycle.diffed_inputs(resource.type, differing)
+            ignored = set(getattr(resource, "ignore_changes", ()) or ())  # the `ignore_changes` option
+            changed = lifecycle.diffed_inputs(previous, resource, tuple(key for key in differing if key not in ignored))
         forced = lifecycle.replacing_inputs(resource.type, changed)
         if resource.custom and resource.urn in replace:
             forced = (REPLACE_TARGET,)

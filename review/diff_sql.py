@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from review.capture import Resource
-from review.diff import CREATE, CREATE_REPLACEMENT, UPDATE, StackDiff, Step
+from review.capture import Resource, unwrap_secrets
+from review.diff import CREATE, CREATE_REPLACEMENT, IMPORT, UPDATE, StackDiff, Step
 from review.graph import DYNAMIC_RESOURCE, server_of
 from review.lifecycle import (
     SecretStyle,
@@ -43,9 +43,6 @@ _OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
     "docker:index/volume:Volume": frozenset({"name"}),
 }
 
-_DYNAMIC_DIFFED = frozenset({"sql", "database", "host", "port"})
-"""What the SQL script's provider compares (components/sql_script.py `diff`): other changes are no change."""
-
 
 @dataclass(frozen=True)
 class ServerSql:
@@ -66,11 +63,17 @@ class ProviderLifecycle:
             return inputs_of(resource)
         return resource.inputs
 
-    def diffed_inputs(self, type_: str, changed: tuple[str, ...]) -> tuple[str, ...]:
-        """Of the changed inputs, those the provider's diff reports."""
-        if type_ == DYNAMIC_RESOURCE:
-            return tuple(key for key in changed if key in _DYNAMIC_DIFFED)
-        return changed
+    def diffed_inputs(self, old: Resource, new: Resource, changed: tuple[str, ...]) -> tuple[str, ...]:
+        """Of the changed inputs, those the provider's diff reports: for the SQL script, its own
+        provider's `diff` decides (components/sql_script.py), all or nothing."""
+        if new.type != DYNAMIC_RESOURCE or not changed:
+            return changed
+        from components.sql_script import _SqlScriptProvider
+
+        def plain(resource: Resource) -> dict[str, Any]:
+            return {k: v for k, v in unwrap_secrets(resource.inputs).items() if not k.startswith("__")}
+
+        return changed if _SqlScriptProvider().diff("", plain(old), plain(new)).changes else ()
 
     def replacing_inputs(self, type_: str, changed: tuple[str, ...]) -> tuple[str, ...]:
         """Of the changed inputs, those that make the provider replace the resource."""
@@ -84,6 +87,8 @@ class ProviderLifecycle:
 
     def sql(self, step: Step, diff: StackDiff) -> ServerSql | None:
         """What `step` runs on its server, or None when it runs no SQL (components, passwords, containers)."""
+        if step.op == IMPORT:
+            return None
         creating = step.op in (CREATE, CREATE_REPLACEMENT)
         resource = step.new if creating or step.op == UPDATE else step.old
         assert resource is not None

@@ -10,13 +10,23 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, REPLACE_TARGET, UPDATE, StackDiff, Step
+from review.diff import (
+    CREATE,
+    CREATE_REPLACEMENT,
+    DELETE,
+    DELETE_REPLACED,
+    IMPORT,
+    REPLACE_TARGET,
+    UPDATE,
+    StackDiff,
+    Step,
+)
 from review.diff_sql import ProviderLifecycle, ServerSql
 from review.graph import short_type
 from review.lifecycle import server_context
 from review.sql import SqlStep, render_steps, secret_sources, server_names
 
-_SYMBOLS = {CREATE: "+", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
+_SYMBOLS = {CREATE: "+", IMPORT: "=>", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 
 
 @dataclass
@@ -34,6 +44,7 @@ class DiffReport:
         counts = {op: sum(1 for step in self.diff.steps if step.op == op) for op in _SYMBOLS}
         parts = [
             f"{counts[CREATE]} to create",
+            *([f"{counts[IMPORT]} to import"] if counts[IMPORT] else []),
             f"{counts[UPDATE]} to update",
             f"{counts[CREATE_REPLACEMENT]} to replace",
             f"{counts[DELETE]} to delete",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -15,7 +16,7 @@ import yaml
 
 from review import __main__ as cli
 from review.capture import PROJECT_DIR, Capture, generated_passwords, run_program, unwrap_secrets
-from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, UPDATE
+from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
 from review.diff_command import DiffUsageError, capture_urn, report_of
 from review.diff_views import DiffReport, render_json, render_markdown, render_sql, render_text
 from tests.review.conftest import Result
@@ -206,3 +207,21 @@ def test_usage_and_config_errors_exit_2_with_one_line(repository: Path, argv: tu
     result = _diff(repository, *argv)
     assert result.code == 2
     assert message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_an_imported_resource_runs_no_sql_and_ignored_changes_are_no_change(
+    base: Capture, with_billing: Capture
+) -> None:
+    adopted = copy.deepcopy(with_billing)
+    schema = next(r for r in adopted.by_type("postgresql:index/schema:Schema") if r.name == "main-billing")
+    schema.import_id = "billing"  # type: ignore[attr-defined]  # the `import_` option, when the program sets it
+    report = report_of(base, adopted, "dev", (), False, "test")
+    step = report.diff.steps[_index(report, IMPORT, "main-billing")]
+    assert report.sql[report.diff.steps.index(step)] is None
+    assert "to import" in report.summary()
+    ignoring = copy.deepcopy(base)
+    role = next(r for r in ignoring.by_type(ROLE) if r.name == "main-madansara_user")
+    role.inputs["connectionLimit"] = 5
+    assert [s.name for s in report_of(base, ignoring, "dev", (), False, "t").diff.steps] == ["main-madansara_user"]
+    role.ignore_changes = ["connectionLimit"]  # type: ignore[attr-defined]
+    assert report_of(base, ignoring, "dev", (), False, "test").diff.steps == []
