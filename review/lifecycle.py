@@ -1002,8 +1002,9 @@ def create_steps(resource: Resource, ctx: ServerContext) -> list[SqlStep]:
     """What the provider runs to create `resource` (empty for resources that run no SQL).
 
     No existence checks beyond the provider's own: a role, database or user that exists makes it fail.
+    An imported resource (`import_` option) runs no SQL: the engine reads the existing object.
     """
-    if not runs_sql(resource.type):
+    if not runs_sql(resource.type) or resource.import_id:
         return []
     inputs = inputs_of(resource)
     return _step(resource, inputs, ctx, _lifecycle(resource.type).create(resource, inputs, ctx), "create")
