@@ -63,6 +63,8 @@ class Resource:
     protect: bool
     retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
+    import_id: str | None = None
+    """The `import_` option's ID: the engine adopts the object (its provider's Read), creates nothing."""
 
 
 @dataclass
@@ -176,6 +178,7 @@ class CapturingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 outputs=dict(registration.state) if registration else {},
+                import_id=request.importId or None,
             )
         )
         return response

@@ -22,6 +22,12 @@ stack (the state that stack leaves behind), callers with a live server can pass 
 Inputs are the wire inputs of a captured `Resource` (camelCase, secrets wrapped in `Secret`). An
 input the model does not know, or a value it has no SQL for, raises `UnsupportedResourceError`
 naming the resource and the input: nothing is rendered that the provider would not run.
+
+The API: `server_context(capture, server)`, then `create_steps(resource, ctx)`,
+`update_steps(old, new, ctx)` (only where `has_update(type)` and no input in `replace_keys(type)`
+changed; a replacement is a create plus a delete, in the order the engine runs them) and
+`delete_steps(resource, ctx)`, each a list of `SqlStep`. `review.refresh` models the reads;
+`review.sql.render_steps` turns steps into psql script lines.
 """
 
 from __future__ import annotations
@@ -1002,8 +1008,9 @@ def create_steps(resource: Resource, ctx: ServerContext) -> list[SqlStep]:
     """What the provider runs to create `resource` (empty for resources that run no SQL).
 
     No existence checks beyond the provider's own: a role, database or user that exists makes it fail.
+    An imported resource (`import_` option) runs no SQL: the engine reads the existing object.
     """
-    if not runs_sql(resource.type):
+    if not runs_sql(resource.type) or resource.import_id:
         return []
     inputs = inputs_of(resource)
     return _step(resource, inputs, ctx, _lifecycle(resource.type).create(resource, inputs, ctx), "create")

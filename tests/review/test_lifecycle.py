@@ -7,11 +7,12 @@ review/lifecycle.py): a builder that drifts from them fails here, not on a produ
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from review.capture import Resource, Secret
+from review.capture import Resource, Secret, run_program
 from review.graph import DYNAMIC_RESOURCE
 from review.lifecycle import (
     MYSQL_DATABASE,
@@ -319,6 +320,13 @@ def test_inputs_the_model_does_not_know_raise_naming_them(type_: str, inputs: di
         create_steps(resource(type_, inputs, "the-resource"), ctx)
 
 
+def test_an_imported_resource_creates_nothing() -> None:
+    """`import_` adopts what exists (the provider's Read): no CREATE that would fail on it."""
+    database = dataclasses.replace(resource(MYSQL_DATABASE, {"name": "easyappointments"}), import_id="easyappointments")
+    assert create_steps(database, MYSQL) == []
+    assert statements(delete_steps(database, MYSQL)) == ["DROP DATABASE `easyappointments`"]
+
+
 def test_the_sql_script_runs_as_given_in_one_transaction_and_delete_runs_nothing() -> None:
     script = resource(DYNAMIC_RESOURCE, {"sql": "CREATE TABLE t (i int);", "database": "engarde"})
     (step,) = create_steps(script, SUPERUSER)
@@ -337,3 +345,15 @@ def test_server_context_knows_memberships_from_both_shapes_and_the_admin_kind() 
     assert dev.schema_owners[("engarde", "madansara")] == "madansara_user"
     prod = server_context(capture_for("prod"), "main")
     assert not prod.admin_is_superuser and prod.provider_database == "railway"
+
+
+def test_the_capture_records_an_import(tmp_path: Path) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(
+        "import pulumi, pulumi_mysql as mysql\n"
+        "mysql.Database('db', name='easyappointments', opts=pulumi.ResourceOptions(import_='easyappointments'))\n"
+    )
+    capture = run_program({}, "dev", program=program)
+    (database,) = capture.by_type(MYSQL_DATABASE)
+    assert database.import_id == "easyappointments"
+    assert create_steps(database, MYSQL) == []
