@@ -209,12 +209,17 @@ def test_usage_and_config_errors_exit_2_with_one_line(repository: Path, argv: tu
     assert message in result.err and len(result.err.strip().splitlines()) == 1
 
 
+def _set_option(resource: Any, option: str, value: object) -> None:
+    """A resource option as the capture records it once the program sets it (`import_`, `ignore_changes`)."""
+    setattr(resource, option, value)
+
+
 def test_an_imported_resource_runs_no_sql_and_ignored_changes_are_no_change(
     base: Capture, with_billing: Capture
 ) -> None:
     adopted = copy.deepcopy(with_billing)
     schema = next(r for r in adopted.by_type("postgresql:index/schema:Schema") if r.name == "main-billing")
-    schema.import_id = "billing"  # type: ignore[attr-defined]  # the `import_` option, when the program sets it
+    _set_option(schema, "import_id", "billing")
     report = report_of(base, adopted, "dev", (), False, "test")
     step = report.diff.steps[_index(report, IMPORT, "main-billing")]
     assert report.sql[report.diff.steps.index(step)] is None
@@ -223,5 +228,5 @@ def test_an_imported_resource_runs_no_sql_and_ignored_changes_are_no_change(
     role = next(r for r in ignoring.by_type(ROLE) if r.name == "main-madansara_user")
     role.inputs["connectionLimit"] = 5
     assert [s.name for s in report_of(base, ignoring, "dev", (), False, "t").diff.steps] == ["main-madansara_user"]
-    role.ignore_changes = ["connectionLimit"]  # type: ignore[attr-defined]
+    _set_option(role, "ignore_changes", ["connectionLimit"])
     assert report_of(base, ignoring, "dev", (), False, "test").diff.steps == []
