@@ -104,12 +104,18 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+def seeded_generator(seed: str, inputs: Mapping[str, Any]) -> random.Random:
+    """Randomness that is a function of `seed` and `inputs`: what a generated value is made from, so
+    an unchanged resource keeps its value from run to run (the mocks seed with the URN)."""
+    return random.Random(hashlib.sha256(json.dumps([seed, inputs], sort_keys=True, default=str).encode()).digest())
+
+
 def fabricate_password(inputs: Mapping[str, Any], seed: str = "") -> str:
     """A password honouring RandomPassword's length, character classes and minimums.
 
     The same `seed` and inputs give the same password (the mocks seed with the resource's URN).
     """
-    generator = random.Random(hashlib.sha256(json.dumps([seed, inputs], sort_keys=True, default=str).encode()).digest())
+    generator = seeded_generator(seed, inputs)
     length = int(inputs.get("length", 16))
     classes: list[tuple[str, int]] = []
     for flag, minimum, alphabet in (
@@ -136,12 +142,16 @@ class FabricatingMocks(pulumi.runtime.Mocks):
         self.registering = threading.local()
         """The URN being registered, per thread (the SDK registers from worker threads)."""
 
+    def seed(self, name: str) -> str:
+        """What the value generated for the resource being registered derives from: its URN, and
+        whether this run replaces it."""
+        urn = str(getattr(self.registering, "urn", name))
+        return f"{urn} replaced" if urn in self.replaced else urn
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
-            urn = getattr(self.registering, "urn", args.name)
-            seed = f"{urn} replaced" if urn in self.replaced else urn
-            outputs["result"] = fabricate_password(args.inputs, seed)
+            outputs["result"] = fabricate_password(args.inputs, self.seed(args.name))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

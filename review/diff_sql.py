@@ -34,6 +34,7 @@ _OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
         {"length", "special", "upper", "lower", "numeric", "overrideSpecial", "keepers"}
         | {"minSpecial", "minUpper", "minLower", "minNumeric"}
     ),
+    "random:index/randomBytes:RandomBytes": frozenset({"length", "keepers"}),
     # kreuzwerker/terraform-provider-docker, resource_docker_container.go / _network.go / _volume.go:
     # of the inputs this program sets, all but `restart`, `wait` and `waitTimeout` are ForceNew.
     "docker:index/container:Container": frozenset(
