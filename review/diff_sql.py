@@ -35,10 +35,10 @@ _OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
         | {"minSpecial", "minUpper", "minLower", "minNumeric"}
     ),
     "random:index/randomBytes:RandomBytes": frozenset({"length", "keepers"}),
-    # kreuzwerker/terraform-provider-docker, resource_docker_container.go / _network.go / _volume.go:
-    # of the inputs this program sets, all but `restart`, `wait` and `waitTimeout` are ForceNew.
+    # kreuzwerker/terraform-provider-docker (read at 83c00e0b), internal/provider/resource_docker_container.go:
+    # of the inputs this program sets, the ForceNew ones (`healthcheck`, `restart`, `wait`, `waitTimeout` update).
     "docker:index/container:Container": frozenset(
-        {"command", "envs", "healthcheck", "image", "name", "networksAdvanced", "ports", "volumes"}
+        {"command", "envs", "image", "name", "networksAdvanced", "ports", "volumes"}
     ),
     "docker:index/network:Network": frozenset({"driver", "name"}),
     "docker:index/volume:Volume": frozenset({"name"}),
