@@ -2,12 +2,16 @@
 `python -m review audit`: live servers compared with what the stack declares.
 
     python -m review plan --stack dev [--set KEY=VALUE ...] [--format text|markdown|json|mermaid|sql|pgbouncer]
-                          [--server NAME] [--show-secrets] [--tree]
+                          [--server NAME] [--show-secrets] [--secrets-from OUTPUTS.json] [--tree]
+    python -m review diff --stack dev --base-ref REF [--set ...] [--replace URN ...]
+                          [--format text|markdown|json|sql] [--server NAME]
     python -m review audit --stack prod [--set ...] --dsn main=postgresql://... --dsn flowdb=...
                            --dsn scheduler=mysql://... [--format text|json]
     python -m review env (--service NAME | --out DIR) [--from FILE] [--format dotenv|json]
 
 Audit exit status: 0 no drift; 1 drift (one line per finding); 2 usage or connection error.
+Diff exit status: 0 rendered; 1 `pulumi up` would fail (a protected resource deleted or replaced);
+2 config, ref or command-line error.
 
     python -m review alerts --stack dev [--set ...]   the Prometheus alert rules file, offline
 
@@ -28,14 +32,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from review import config_files
+from review import config_files, diff_command
 from review import env as env_command
 from review.alerts import render_alerts
 from review.audit import AuditConnectionError, audit_servers, check_dsn_database, render_text_report
 from review.budget_views import render_pgbouncer
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
-from review.sql import render_sql
+from review.sql import MissingSecretError, render_sql, secrets_from_outputs, server_names
 from review.views import render_json, render_markdown, render_mermaid, render_text
 from topology import ConfigError, Topology, load_topology
 from topology.config import ignored_settings
@@ -47,7 +51,7 @@ FORMATS: dict[str, Callable[[Capture, bool, str | None], str]] = {
     "markdown": lambda capture, show, _server: render_markdown(capture, show),
     "json": lambda capture, show, _server: render_json(capture, show),
     "mermaid": lambda capture, _show, _server: render_mermaid(capture),
-    "sql": lambda capture, show, server: render_sql(capture, server, show),
+    "sql": lambda capture, _show, server: render_sql(capture, server),
     "pgbouncer": lambda capture, _show, server: render_pgbouncer(capture, server),
 }
 
@@ -77,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--server", help="with --format sql: only this server's SQL; with pgbouncer: its pooler")
     plan.add_argument("--show-secrets", action="store_true", help="show passwords instead of [secret]")
     plan.add_argument("--tree", action="store_true", help="with --format text: add the component tree")
+    plan.add_argument(
+        "--secrets-from",
+        metavar="FILE",
+        help="with --format sql: write the passwords in, read from `pulumi stack output --json --show-secrets`",
+    )
     audit = commands.add_parser(
         "audit",
         help="compare live servers with what the stack declares",
@@ -98,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--stack", required=True, help="stack name: reads Pulumi.<STACK>.yaml")
     alerts.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config path, as for plan")  # fmt: skip
+    diff_command.add_parser(commands)
     return parser
 
 
@@ -147,6 +157,7 @@ def _check_server(topology: Topology, server: str | None, format_: str) -> None:
 
 
 def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path = PROJECT_DIR) -> int:
+    _check_secret_options(args)
     config, topology = validated_config(args.stack, args.assignments, project_dir)
     _check_server(topology, args.server, args.format)
     for note in [*config.notes, *ignored_settings(config.values)]:
@@ -156,9 +167,36 @@ def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path =
     capture = capture_stack(config, args.stack)
     if args.tree:
         out.write(render_text(capture, args.show_secrets, tree=True))
-        return EXIT_OK
-    out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
+    elif args.format == "sql":
+        out.write(_sql_with_secrets(capture, args))
+    else:
+        out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
     return EXIT_OK
+
+
+def _check_secret_options(args: argparse.Namespace) -> None:
+    if args.format == "sql" and args.show_secrets:
+        raise UsageError(
+            "--show-secrets does not apply to --format sql (passwords are psql variables): use --secrets-from FILE"
+        )
+    if args.secrets_from is not None and args.format != "sql":
+        raise UsageError("--secrets-from applies to --format sql only")
+
+
+def _sql_with_secrets(capture: Capture, args: argparse.Namespace) -> str:
+    """The SQL view; with --secrets-from, its passwords written in from the stack's outputs."""
+    if args.secrets_from is None:
+        return render_sql(capture, args.server)
+    try:
+        document = json.loads(Path(args.secrets_from).read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--secrets-from {args.secrets_from}: {type(error).__name__}: cannot read its JSON") from None
+    servers = [args.server] if args.server else server_names(capture)
+    try:
+        secrets = {server: secrets_from_outputs(capture, server, document) for server in servers}
+    except MissingSecretError as error:
+        raise UsageError(f"--secrets-from {args.secrets_from}: {error}") from None
+    return render_sql(capture, args.server, secrets)
 
 
 def _dsns(arguments: list[str], topology: Topology) -> dict[str, str]:
@@ -214,8 +252,10 @@ def main(
         if args.command == "alerts":
             out.write(render_alerts(validated_config(args.stack, args.assignments, project_dir)[1]))
             return EXIT_OK
+        if args.command == "diff":
+            return diff_command.run(args, out, err, project_dir, validated_config)
         return plan(args, out, err, project_dir)
-    except (ConfigError, ConfigFileError, UsageError, env_command.EnvError) as error:
+    except (ConfigError, ConfigFileError, UsageError, env_command.EnvError, diff_command.DiffUsageError) as error:
         print(str(error), file=err)
         return EXIT_USAGE
     except Exception as error:  # one line for the user; REVIEW_DEBUG shows the rest

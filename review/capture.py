@@ -2,19 +2,23 @@
 
 The mocks fabricate what providers compute (generated passwords honour the RandomPassword's
 length and character classes); everything else a resource outputs is what it was given.
+A generated value is a function of the resource's URN and inputs, as a deployed stack keeps it
+until its inputs change: two runs of an unchanged program agree, so they diff to nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
+import random
 import runpy
-import secrets
 import string
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +71,7 @@ class Resource:
     retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
     import_id: str | None = None
-    """The ID of an existing object the engine imports instead of creating (`import_` option)."""
+    """The `import_` option's ID: the engine adopts the object (its provider's Read), creates nothing."""
     ignore_changes: list[str] = field(default_factory=list)
 
 
@@ -108,8 +112,18 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def fabricate_password(inputs: Mapping[str, Any]) -> str:
-    """A password honouring RandomPassword's length, character classes and minimums."""
+def seeded_generator(seed: str, inputs: Mapping[str, Any]) -> random.Random:
+    """Randomness that is a function of `seed` and `inputs`: what a generated value is made from, so
+    an unchanged resource keeps its value from run to run (the mocks seed with the URN)."""
+    return random.Random(hashlib.sha256(json.dumps([seed, inputs], sort_keys=True, default=str).encode()).digest())
+
+
+def fabricate_password(inputs: Mapping[str, Any], seed: str = "") -> str:
+    """A password honouring RandomPassword's length, character classes and minimums.
+
+    The same `seed` and inputs give the same password (the mocks seed with the resource's URN).
+    """
+    generator = seeded_generator(seed, inputs)
     length = int(inputs.get("length", 16))
     classes: list[tuple[str, int]] = []
     for flag, minimum, alphabet in (
@@ -120,30 +134,43 @@ def fabricate_password(inputs: Mapping[str, Any]) -> str:
     ):
         if inputs.get(flag, True):
             classes.append((alphabet, max(int(inputs.get(minimum, 0)), 1)))
-    chars = [secrets.choice(alphabet) for alphabet, count in classes for _ in range(count)]
+    chars = [generator.choice(alphabet) for alphabet, count in classes for _ in range(count)]
     pool = "".join(alphabet for alphabet, _ in classes)
-    chars += [secrets.choice(pool) for _ in range(length - len(chars))]
-    secrets.SystemRandom().shuffle(chars)
+    chars += [generator.choice(pool) for _ in range(length - len(chars))]
+    generator.shuffle(chars)
     return "".join(chars[:length])
 
 
-def fabricate_bytes_base64(inputs: Mapping[str, Any]) -> str:
+def fabricate_bytes_base64(inputs: Mapping[str, Any], seed: str = "") -> str:
     """RandomBytes' `base64`: `length` bytes in standard base64, starting with bytes that encode to
-    `+` and `/`, so a consumer that needs another alphabet is always exercised."""
+    `+` and `/`, so a consumer that needs another alphabet is always exercised. The same `seed` and
+    inputs give the same bytes (the mocks seed with the resource's URN)."""
     length = int(inputs.get("length", 32))
-    data = (b"\xfb\xef\xbe\xff\xff\xff" + secrets.token_bytes(length))[:length]
+    data = (b"\xfb\xef\xbe\xff\xff\xff" + seeded_generator(seed, inputs).randbytes(length))[:length]
     return base64.b64encode(data).decode()
 
 
 class FabricatingMocks(pulumi.runtime.Mocks):
     """Outputs are the inputs, plus what a provider would compute."""
 
+    def __init__(self, replaced: Collection[str] = ()) -> None:
+        self.replaced = frozenset(replaced)
+        """URNs replaced in this run (`pulumi up --replace`): their generated values are new ones."""
+        self.registering = threading.local()
+        """The URN being registered, per thread (the SDK registers from worker threads)."""
+
+    def seed(self, name: str) -> str:
+        """What the value generated for the resource being registered derives from: its URN, and
+        whether this run replaces it."""
+        urn = str(getattr(self.registering, "urn", name))
+        return f"{urn} replaced" if urn in self.replaced else urn
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = fabricate_password(args.inputs)
+            outputs["result"] = fabricate_password(args.inputs, self.seed(args.name))
         if args.typ == "random:index/randomBytes:RandomBytes":
-            outputs["base64"] = fabricate_bytes_base64(args.inputs)
+            outputs["base64"] = fabricate_bytes_base64(args.inputs, self.seed(args.name))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -155,9 +182,12 @@ class CapturingMonitor(MockMonitor):
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
+        self.fabricating = mocks if isinstance(mocks, FabricatingMocks) else None
         self.captured: list[Resource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if self.fabricating is not None:
+            self.fabricating.registering.urn = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -204,27 +234,37 @@ def run_program(
     *,
     secret_keys: tuple[str, ...] = (),
     program: Path | None = None,
+    replaced: Collection[str] = (),
 ) -> Capture:
-    """Run `__main__.py` with `config` (keys without namespace) under mocks; return what it registered."""
+    """Run `__main__.py` with `config` (keys without namespace) under mocks; return what it registered.
+
+    `program` is another tree's `__main__.py` (its directory goes first on the import path);
+    the RandomPasswords in `replaced` (URNs) get new values, as `pulumi up --replace` gives them.
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return _run(config, stack, secret_keys, program)
+        return _run(config, stack, secret_keys, program, replaced)
     finally:
         # A loop left open keeps the whole run's resource graph alive.
         loop.close()
 
 
-def _run(config: Mapping[str, Any], stack: str, secret_keys: tuple[str, ...], program: Path | None) -> Capture:
+def _run(
+    config: Mapping[str, Any],
+    stack: str,
+    secret_keys: tuple[str, ...],
+    program: Path | None,
+    replaced: Collection[str],
+) -> Capture:
     settings.reset_options()
     pulumi.runtime.set_all_config(encode_config(config), [f"{NAMESPACE}:{k}" for k in secret_keys])
-    monitor = CapturingMonitor(FabricatingMocks())
-    pulumi.runtime.set_mocks(
-        FabricatingMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=PROGRAM_LOG
-    )
+    mocks = FabricatingMocks(replaced)
+    monitor = CapturingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=PROGRAM_LOG)
     program_path = program or PROJECT_DIR / "__main__.py"
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
+    if str(program_path.parent) not in sys.path:
+        sys.path.insert(0, str(program_path.parent))
 
     def run() -> None:
         runpy.run_path(str(program_path), run_name="__main__")

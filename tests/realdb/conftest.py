@@ -1,14 +1,16 @@
 """Real PostgreSQL 15 and MariaDB servers, and the stack's SQL applied to them.
 
 The stack is configured with all three servers in `external` mode pointing at throwaway servers;
-the program is captured under mocks and each server's `review plan --format sql --show-secrets`
-steps are applied (the same code path as the rendered script).
+the program is captured under mocks and each server's create steps (`review.sql.sql_steps`, what
+`review plan --format sql` renders, with the captured passwords) are applied once, as `pulumi up`
+would run them on empty servers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from review.capture import Capture, run_program, unwrap_secrets
 from review.catalog import read_mysql_grants, read_postgres
+from review.lifecycle import ServerContext, server_context
+from review.refresh import live_context
 from review.sql import SqlStep, sql_steps
 from tests.realdb.servers import (
     MARIADB_PACKAGE,
@@ -94,15 +98,25 @@ UNUSED_SCHEDULER = {"host": "127.0.0.1", "port": 9, "adminUser": "root"}
 """Where the stack's scheduler points when no MariaDB runs (the discard port; nothing connects)."""
 
 
-def external_config(servers: Servers, /, **overrides: Any) -> dict[str, Any]:
-    """Stack config pointing every server at the test servers, as prod points at managed ones."""
+def external_config(
+    servers: Servers, /, admins: Mapping[str, RunningServer] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Stack config pointing every server at the test servers, as prod points at managed ones.
 
-    def external(server: RunningServer, database: str) -> dict[str, Any]:
+    `admins`: servers whose provider connects as another admin (not a superuser) than the server's.
+    """
+
+    def chosen(name: str) -> RunningServer:
+        return (admins or {}).get(name) or servers[name]
+
+    def external(name: str, database: str) -> dict[str, Any]:
+        server = chosen(name)
         return {"mode": "external", "host": server.host, "port": server.port, "database": database,
-                "adminUser": server.admin_user, "sslmode": "disable", "superuser": True}  # fmt: skip
+                "adminUser": server.admin_user, "sslmode": "disable",
+                "superuser": name not in (admins or {})}  # fmt: skip
 
     scheduler = (
-        external(servers.scheduler, "easyappointments")
+        external("scheduler", "easyappointments")
         if servers.scheduler is not None
         else {"mode": "external", "database": "easyappointments", "sslmode": "disable", **UNUSED_SCHEDULER}
     )
@@ -110,13 +124,13 @@ def external_config(servers: Servers, /, **overrides: Any) -> dict[str, Any]:
         "runContainers": False,
         "servers": {
             # The test servers run with max_connections=200 (tests/realdb/servers.py).
-            "main": {**external(servers.main, "engarde"), "maxConnections": 200},
-            "flowdb": {**external(servers.flowdb, "langflow"), "maxConnections": 200},
+            "main": {**external("main", "engarde"), "maxConnections": 200},
+            "flowdb": {**external("flowdb", "langflow"), "maxConnections": 200},
             "scheduler": scheduler,
         },
-        "mainAdminPassword": servers.main.admin_password,
-        "flowdbAdminPassword": servers.flowdb.admin_password,
-        "schedulerAdminPassword": servers.scheduler.admin_password if servers.scheduler else "unused",
+        "mainAdminPassword": chosen("main").admin_password,
+        "flowdbAdminPassword": chosen("flowdb").admin_password,
+        "schedulerAdminPassword": chosen("scheduler").admin_password if servers.scheduler else "unused",
     }
     config.update(overrides)
     return config
@@ -132,7 +146,7 @@ def mysql_admin(server: RunningServer) -> Any:
 
 
 def apply_postgres(server: RunningServer, steps: list[SqlStep], default_database: str) -> None:
-    """Run the steps as the rendered psql script would: each step on its database, guarded ones skipped."""
+    """Run the steps as the provider does: each on its database, in one transaction where it uses one."""
     connections: dict[str, psycopg.Connection[Any]] = {}
     try:
         for step in steps:
@@ -140,8 +154,6 @@ def apply_postgres(server: RunningServer, steps: list[SqlStep], default_database
             if database not in connections:
                 connections[database] = admin(server, database)
             connection = connections[database]
-            if step.skip_if and connection.execute(step.skip_if).fetchone():
-                continue
             if step.transaction:
                 with connection.transaction():
                     for statement in step.statements:
@@ -165,31 +177,55 @@ def apply_mysql(server: RunningServer, steps: list[SqlStep]) -> None:
         connection.close()
 
 
+def live_server_context(capture: Capture, topology: Topology, server: RunningServer, name: str) -> ServerContext:
+    """The provider's view of a PostgreSQL server: the captured stack plus what it would read live
+    (memberships, table owners in every database the stack grants in)."""
+    ctx = server_context(capture, name)
+    databases = {topology.servers[name].database, *(s.database for s in topology.schemas_on(name))}
+    connections = {}
+    try:
+        for database in sorted(databases):
+            with contextlib.suppress(psycopg.OperationalError):  # a database the steps create later
+                connections[database] = admin(server, database)
+        return live_context(ctx, connections)
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
 def apply_all(
     capture: Capture,
     topology: Topology,
     servers: Servers,
     only: Callable[[SqlStep], bool] | None = None,
     apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"),
+    admins: Mapping[str, RunningServer] | None = None,
 ) -> None:
-    """Apply the SQL of each server in `apply_to` (the steps `only` keeps, if given)."""
+    """Apply the create steps of each server in `apply_to` (those `only` keeps, if given), as the
+    server's admin (`admins` overrides the superuser `servers` hold)."""
     for name in apply_to:
         if name not in topology.servers or (name == "scheduler" and servers.scheduler is None):
             continue
-        steps = [s for s in sql_steps(capture, name, show_secrets=True) if only is None or only(s)]
+        server = (admins or {}).get(name, servers[name])
         if name == "scheduler":
-            apply_mysql(servers[name], steps)
+            steps = sql_steps(capture, name)
         else:
-            apply_postgres(servers[name], steps, topology.servers[name].database)
+            steps = sql_steps(capture, name, live_server_context(capture, topology, server, name))
+        steps = [s for s in steps if only is None or only(s)]
+        if name == "scheduler":
+            apply_mysql(server, steps)
+        else:
+            apply_postgres(server, steps, topology.servers[name].database)
 
 
-def snapshot(servers: Servers, topology: Topology) -> dict[str, Any]:
+def snapshot(servers: Servers, topology: Topology, of: tuple[str, ...] = (*POSTGRES, "scheduler")) -> dict[str, Any]:
+    """The catalogs of the servers in `of`: roles, memberships, ACLs, default privileges, MySQL grants."""
     state: dict[str, Any] = {}
     for name in POSTGRES:
-        if name in topology.servers:
+        if name in topology.servers and name in of:
             with admin(servers[name], topology.servers[name].database) as connection:
                 state[name] = read_postgres(connection).snapshot()
-    if servers.scheduler is None:
+    if servers.scheduler is None or "scheduler" not in of:
         return state
     connection = mysql_admin(servers.scheduler)
     try:
@@ -229,9 +265,11 @@ def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], st
     return dsns
 
 
-def create_tables_as_owners(deployment: Deployment, table: str) -> None:
+def create_tables_as_owners(deployment: Deployment, table: str, on: tuple[str, ...] = POSTGRES) -> None:
     """A table with a serial column in every schema, owned by the schema's owner (as a migration makes it)."""
     for schema in deployment.topology.schemas:
+        if schema.server not in on:
+            continue
         server = deployment.servers[schema.server]
         with admin(server, schema.database) as connection, connection.transaction():
             connection.execute(f"SET LOCAL ROLE {quote_ident(schema.owner)}")
@@ -248,27 +286,36 @@ def _owners_only(step: SqlStep) -> bool:
 
 
 def deploy(
-    servers: Servers, /, stack: str = "dev", apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"), **overrides: Any
+    servers: Servers,
+    /,
+    stack: str = "dev",
+    apply_to: tuple[str, ...] = (*POSTGRES, "scheduler"),
+    admins: Mapping[str, RunningServer] | None = None,
+    **overrides: Any,
 ) -> Deployment:
-    config = external_config(servers, **overrides)
+    """The stack's create steps applied once to empty servers, as the first `pulumi up` would.
+
+    Roles, databases and schemas first; then tables a migration makes before any grant exists
+    (`t_before`); then every other step; then tables made afterwards (`t_after`). `admins`: the
+    admin each server's steps run as (default: the servers' superuser).
+    """
+    config = external_config(servers, admins, **overrides)
     topology = load_topology(config, stack)
     for name in POSTGRES:
         if name in topology.servers and name in apply_to:
             with admin(servers[name], "postgres") as connection:
                 database = topology.servers[name].database
                 if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-                    connection.execute(f"CREATE DATABASE {quote_ident(database)}")
+                    owner = (admins or {}).get(name, servers[name]).admin_user
+                    connection.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {quote_ident(owner)}")
     secret_keys = tuple(key for key in config if key.endswith("AdminPassword"))
     capture = run_program(config, stack, secret_keys=secret_keys)
     deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))
-    # Roles, schemas and owners first, then tables a migration made before any other grant existed.
-    apply_all(capture, topology, servers, only=_owners_only, apply_to=apply_to)
-    create_tables_as_owners(deployment, "t_before")
-    apply_all(capture, topology, servers, apply_to=apply_to)
-    deployment.snapshots.append(snapshot(servers, topology))
-    apply_all(capture, topology, servers, apply_to=apply_to)
-    deployment.snapshots.append(snapshot(servers, topology))
-    create_tables_as_owners(deployment, "t_after")
+    apply_all(capture, topology, servers, only=_owners_only, apply_to=apply_to, admins=admins)
+    create_tables_as_owners(deployment, "t_before", apply_to)
+    apply_all(capture, topology, servers, only=lambda step: not _owners_only(step), apply_to=apply_to, admins=admins)
+    deployment.snapshots.append(snapshot(servers, topology, apply_to))
+    create_tables_as_owners(deployment, "t_after", apply_to)
     return deployment
 
 

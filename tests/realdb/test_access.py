@@ -3,7 +3,6 @@ DSN the stack's `services` output hands to each role's user."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -12,23 +11,11 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.realdb.conftest import Deployment, admin, mysql_admin
+from review.sql import sql_steps
+from tests.realdb.access_probes import ALLOWED, TABLES, attempt, probe
+from tests.realdb.conftest import POSTGRES, Deployment, admin, apply_mysql, apply_postgres, mysql_admin, snapshot
 from tests.test_program import DEDICATED_MATRIX
 from topology import load_topology
-from topology.sql import quote_ident
-
-OPERATIONS = ("USAGE", "CREATE", "SELECT", "INSERT", "UPDATE", "DELETE", "SEQUENCE SELECT")
-ALLOWED = {
-    "owner": set(OPERATIONS),
-    "read": {"USAGE", "SELECT", "SEQUENCE SELECT"},
-    "write": {"USAGE", "SELECT", "INSERT", "UPDATE", "DELETE", "SEQUENCE SELECT"},
-    # INSERT through the serial default works (sequence USAGE); the sequence cannot be read.
-    "append": {"USAGE", "INSERT"},
-    # pg_read_all_data: what a logical backup reads, and no more.
-    "backup": {"USAGE", "SELECT", "SEQUENCE SELECT"},
-    None: set(),
-}
-TABLES = ("t_before", "t_after")
 
 _topology = load_topology({}, "dev")
 LOGIN_ROLES = [(r.server, r.name) for r in _topology.roles if r.login]
@@ -37,32 +24,6 @@ CELLS = [
     for server, role in LOGIN_ROLES
     for schema in _topology.schemas_on(server)
 ]  # fmt: skip
-
-
-def _attempt(connection: psycopg.Connection[Any], statement: str) -> bool:
-    """Run `statement` in a transaction that is rolled back; False if the server refused it."""
-    try:
-        with connection.transaction(force_rollback=True):
-            connection.execute(statement)
-    except errors.InsufficientPrivilege:
-        return False
-    return True
-
-
-def _probe(connection: psycopg.Connection[Any], schema: str, table: str) -> set[str]:
-    s, t = quote_ident(schema), f"{quote_ident(schema)}.{quote_ident(table)}"
-    checks: dict[str, Callable[[], bool]] = {
-        "USAGE": lambda: bool(
-            connection.execute("SELECT has_schema_privilege(current_user, %s, 'USAGE')", (schema,)).fetchone()[0]  # type: ignore[index]
-        ),
-        "CREATE": lambda: _attempt(connection, f"CREATE TABLE {s}.probe (i int)"),
-        "SELECT": lambda: _attempt(connection, f"SELECT * FROM {t} LIMIT 1"),
-        "INSERT": lambda: _attempt(connection, f"INSERT INTO {t} (v) VALUES ('probe')"),
-        "UPDATE": lambda: _attempt(connection, f"UPDATE {t} SET v = 'probe' WHERE false"),
-        "DELETE": lambda: _attempt(connection, f"DELETE FROM {t} WHERE false"),
-        "SEQUENCE SELECT": lambda: _attempt(connection, f"SELECT last_value FROM {s}.{quote_ident(table + '_id_seq')}"),
-    }
-    return {operation for operation, check in checks.items() if check()}
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +40,24 @@ def sessions(deployed: Deployment) -> Any:
         connection.close()
 
 
-def test_second_apply_changes_nothing(deployed: Deployment) -> None:
-    first, second = deployed.snapshots
-    assert first == second
-    assert first["main"]["default_acl"], "the snapshot must cover default privileges"
+def test_applying_the_create_again_fails_like_the_provider_and_changes_nothing(deployed: Deployment) -> None:
+    """`pulumi up` on servers that hold the objects (a lost state, an import not done) fails on the
+    first CREATE ROLE / CREATE USER / CREATE DATABASE: so must the SQL the tests apply."""
+    before = snapshot(deployed.servers, deployed.topology)
+    assert before["main"]["default_acl"], "the snapshot must cover default privileges"
+    for name in POSTGRES:
+        steps = sql_steps(deployed.capture, name)
+        assert steps[0].statements[0].startswith("CREATE ROLE ")
+        with pytest.raises(errors.DuplicateObject):
+            apply_postgres(deployed.servers[name], steps, deployed.topology.servers[name].database)
+    for step in sql_steps(deployed.capture, "scheduler"):
+        with pytest.raises(pymysql.err.MySQLError) as failure:
+            apply_mysql(deployed.servers["scheduler"], [step])
+        # ER_CANNOT_USER (CREATE USER), ER_DB_CREATE_EXISTS (CREATE DATABASE); the GRANT alone re-applies
+        assert failure.value.args[0] in (1396, 1007), step
+        if step.resource.startswith("mysql:Database"):
+            break
+    assert snapshot(deployed.servers, deployed.topology) == before
 
 
 @pytest.mark.parametrize(("server", "role", "schema"), CELLS)
@@ -90,16 +65,16 @@ def test_matrix_cell(deployed: Deployment, sessions: Any, server: str, role: str
     profile = DEDICATED_MATRIX.get((server, schema, role))
     connection = sessions(server, role)
     for table in TABLES:
-        assert _probe(connection, schema, table) == ALLOWED[profile], f"{role} on {schema}.{table} ({profile})"
+        assert probe(connection, schema, table) == ALLOWED[profile], f"{role} on {schema}.{table} ({profile})"
 
 
 def test_audit_log_is_append_only_for_services(deployed: Deployment, sessions: Any) -> None:
     connection = sessions("main", "madansara_user")
     log = "audit.cross_schema_access"
-    assert _attempt(connection, f"INSERT INTO {log} (source_schema, target_schema, query) VALUES ('m', 'p', 'q')")
+    assert attempt(connection, f"INSERT INTO {log} (source_schema, target_schema, query) VALUES ('m', 'p', 'q')")
     for statement in (f"SELECT * FROM {log}", f"UPDATE {log} SET query = 'x' WHERE false", f"DELETE FROM {log}"):
-        assert not _attempt(connection, statement), statement
-    assert _attempt(sessions("main", "audit_user"), f"SELECT * FROM {log}")
+        assert not attempt(connection, statement), statement
+    assert attempt(sessions("main", "audit_user"), f"SELECT * FROM {log}")
 
 
 def test_public_cannot_create_in_public(deployed: Deployment) -> None:
@@ -114,8 +89,8 @@ def test_public_cannot_create_in_public(deployed: Deployment) -> None:
     dsn = make_conninfo(deployed.servers.main.dsn("engarde"), user="outsider", password="outsider")
     try:
         with psycopg.connect(dsn, autocommit=True) as outsider:
-            assert not _attempt(outsider, "CREATE TABLE public.intruder (i int)")
-            assert not _attempt(outsider, "SELECT * FROM public.t_before")
+            assert not attempt(outsider, "CREATE TABLE public.intruder (i int)")
+            assert not attempt(outsider, "SELECT * FROM public.t_before")
     finally:
         with admin(deployed.servers.main, "engarde") as connection:
             connection.execute("DROP ROLE outsider")
@@ -173,12 +148,12 @@ def test_passwords_that_need_url_encoding_log_in(deployed: Deployment) -> None:
 
 def test_cross_server_readers_read_and_write_nothing(deployed: Deployment, sessions: Any) -> None:
     langflow_reader = sessions("main", "langflow_reader")
-    assert _attempt(langflow_reader, "SELECT * FROM public.t_after")
-    assert not _attempt(langflow_reader, "INSERT INTO public.t_after (v) VALUES ('x')")
+    assert attempt(langflow_reader, "SELECT * FROM public.t_after")
+    assert not attempt(langflow_reader, "INSERT INTO public.t_after (v) VALUES ('x')")
     flow_reader = sessions("flowdb", "engarde_flow_reader")
-    assert _attempt(flow_reader, "SELECT * FROM public.t_before")
+    assert attempt(flow_reader, "SELECT * FROM public.t_before")
     for statement in ("INSERT INTO public.t_before (v) VALUES ('x')", "CREATE TABLE public.x (i int)"):
-        assert not _attempt(flow_reader, statement)
+        assert not attempt(flow_reader, statement)
 
 
 def test_scheduler_user_has_its_database_and_nothing_else(deployed: Deployment) -> None:

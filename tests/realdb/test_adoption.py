@@ -222,7 +222,7 @@ def test_the_next_update_sets_password_memberships_and_search_path_and_keeps_the
     role = inputs(the(capture, ROLE, f"main-{ADOPTED}"))
     # Everything else the update creates (group roles, grants), as rendered for the server; the
     # adopted role itself is updated below with the provider's own statements.
-    steps = [s for s in sql_steps(capture, "main", show_secrets=True) if not s.resource.endswith(f"::main-{ADOPTED}")]
+    steps = [s for s in sql_steps(capture, "main") if not s.resource.endswith(f" main-{ADOPTED}")]
     apply_postgres(existing.postgres, steps, "railway")
     name = quote_ident(ADOPTED)
     groups = [str(g) for g in role["roles"]]  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ import pytest
 
 from review.audit import audit_servers
 from review.capture import run_program, unwrap_secrets
+from tests.realdb.access_probes import ALLOWED, TABLES, probe
 from tests.realdb.conftest import (
     POSTGRES,
     Deployment,
@@ -37,7 +38,7 @@ from tests.realdb.conftest import (
     service_dsns,
 )
 from tests.realdb.servers import mariadb_server, postgres_server
-from tests.realdb.test_access import ALLOWED, CELLS, TABLES, _probe
+from tests.realdb.test_access import CELLS
 from tests.test_program import DEDICATED_MATRIX
 from topology import load_topology
 from topology.backups import DUMP_EXTENSIONS, LAST_SUCCESS_METRIC, job_script
@@ -312,7 +313,7 @@ def test_every_access_matrix_cell_holds_on_the_restored_data(restored: Restored)
             for _server, _role, schema in (cell for cell in CELLS if cell[:2] == (server, role)):
                 profile = DEDICATED_MATRIX.get((server, schema, role))
                 for table in TABLES:
-                    found = _probe(connection, schema, table)
+                    found = probe(connection, schema, table)
                     if found != ALLOWED[profile]:
                         failures.append(f"{server} {role} on {schema}.{table} ({profile}): {sorted(found)}")
     assert failures == []

@@ -18,6 +18,7 @@ from review.graph import server_of
 from review.sql import render_sql
 from review.views import render_markdown
 from tests.review.conftest import CONFIGS, FORMATS, argv, capture_for, plan
+from topology.scram import is_verifier_of
 
 NO_ACCESS = "\u2013"
 ROLE_TYPE = "postgresql:index/role:Role"
@@ -236,15 +237,43 @@ def test_no_generated_password_appears_without_show_secrets(config: str, format_
 
 
 @pytest.mark.parametrize("config", CONFIGS)
-def test_show_secrets_puts_each_password_in_the_sql(config: str) -> None:
+def test_secrets_from_the_plan_json_puts_each_password_in_the_sql(config: str, tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(plan(*argv(config, "--format", "json", "--show-secrets")).out)
     capture = capture_for(config)
     for resource in capture.resources:
         password = resource.inputs.get("password") or resource.inputs.get("plaintextPassword")
         if resource.type.startswith(("postgresql:", "mysql:")) and isinstance(password, Secret):
             server = server_of(capture, resource)
             assert server is not None
-            sql = plan(*argv(config, "--format", "sql", "--server", server, "--show-secrets")).out
-            assert f"PASSWORD '{password.value}'" in sql or f"BY '{password.value}'" in sql, resource.name
+            result = plan(*argv(config, "--format", "sql", "--server", server, "--secrets-from", str(outputs)))
+            assert result.code == 0, result.err
+            if str(password.value).startswith("SCRAM-SHA-256$"):
+                # The role's verifier is of the DSN's password: that password is what the SQL sets.
+                written = re.findall(r"PASSWORD '([^']*)'", result.out)
+                assert any(is_verifier_of(str(password.value), value) for value in written), resource.name
+            else:
+                assert f"PASSWORD '{password.value}'" in result.out or f"BY '{password.value}'" in result.out, (
+                    resource.name
+                )
+
+
+def test_sql_refuses_show_secrets_and_names_a_password_the_secrets_file_lacks(tmp_path: Path) -> None:
+    result = plan(*argv("dev", "--format", "sql", "--show-secrets"))
+    assert (result.code, result.out) == (2, "")
+    assert "--secrets-from" in result.err
+    document = json.loads(plan(*argv("dev", "--format", "json", "--show-secrets")).out)
+    del document["services"]["backend"]
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(document))
+    result = plan(*argv("dev", "--format", "sql", "--server", "main", "--secrets-from", str(outputs)))
+    assert (result.code, result.out) == (2, "")
+    assert "main_engarde_app_password" in result.err and result.err.count("\n") == 1
+    masked = tmp_path / "masked.json"
+    masked.write_text(plan(*argv("dev", "--format", "json")).out)
+    result = plan(*argv("dev", "--format", "sql", "--secrets-from", str(masked)))
+    assert result.code == 2 and "lacks the password of main_" in result.err
+    assert _leaks(capture_for("dev"), result.out + result.err) == []
 
 
 # Errors -------------------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from pglast import ast, enums
 
 from review.capture import Capture, Resource, unwrap_secrets
 from review.graph import prerequisites, server_of
-from review.sql import sql_steps
+from review.sql import secret_sources, secrets_from_outputs, sql_steps
 from tests.review.conftest import CONFIGS, argv, capture_for, plan
+from topology.scram import is_verifier_of
 
 GRANT = "postgresql:index/grant:Grant"
 DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
@@ -25,14 +26,9 @@ def on_server(capture: Capture, type_: str, server: str) -> list[Resource]:
 
 
 def without_psql_meta_commands(script: str) -> str:
-    """SQL only: `\\connect` lines dropped, `\\gexec` (which sends the query before it) made a `;`."""
-    lines = []
-    for line in script.splitlines():
-        if line.startswith("\\gexec"):
-            lines.append(";")
-        elif not line.startswith("\\"):
-            lines.append(line)
-    return "\n".join(lines)
+    """SQL only: `\\connect` lines dropped, psql variables (`:'name'`) made literals."""
+    lines = [line for line in script.splitlines() if not line.startswith("\\")]
+    return re.sub(r":'(\w+)'", r"'\1'", "\n".join(lines))
 
 
 def parsed(script: str) -> list[Any]:
@@ -89,45 +85,16 @@ def test_main_sql_has_one_default_privileges_grant_per_resource(config: str) -> 
     assert owners == Counter(inputs["owner"] for inputs in granting)
 
 
-def _plpgsql_statements(do: Any) -> list[str]:
-    body = do.args[0].arg.sval
-    tag = "$body$"
-    assert tag not in body
-    tree = pglast.parse_plpgsql(f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS {tag}{body}{tag}")
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "PLpgSQL_stmt_execsql" in node:
-                found.append(node["PLpgSQL_stmt_execsql"]["sqlstmt"]["PLpgSQL_expr"]["query"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(tree)
-    return found
-
-
-@pytest.mark.parametrize("show_secrets", [False, True])
-def test_each_role_is_created_or_altered_inside_a_do_block_that_parses(show_secrets: bool) -> None:
+def test_each_role_is_one_plain_create_role_then_its_memberships_and_search_path() -> None:
     capture = capture_for("dev")
-    extra = ("--show-secrets",) if show_secrets else ()
-    script = plan(*argv("dev", "--format", "sql", "--server", "main", *extra)).out
-    blocks = of_kind(parsed(script), ast.DoStmt)
-    created: list[str] = []
-    for block in blocks:
-        statements = _plpgsql_statements(block)
-        if not statements:
-            continue  # the audit table's temporary membership (dynamic EXECUTE only), not a role
-        create, alter = statements
-        create_stmt, alter_stmt = (parsed(sql)[0] for sql in (create, alter))
-        assert (type(create_stmt).__name__, type(alter_stmt).__name__) == ("CreateRoleStmt", "AlterRoleStmt")
-        assert create_stmt.role == alter_stmt.role.rolename
-        created.append(create_stmt.role)
+    statements = parsed(main_sql("dev"))
+    created = [s.role for s in of_kind(statements, ast.CreateRoleStmt)]
     assert sorted(created) == sorted(unwrap_secrets(r.inputs)["name"] for r in on_server(capture, ROLE, "main"))
-    assert not any(isinstance(s, ast.CreateRoleStmt) for s in parsed(script)), "CREATE ROLE only inside DO"
+    assert len(set(created)) == len(created), "one CREATE ROLE per role, no existence check around it"
+    for block in of_kind(statements, ast.DoStmt):
+        assert "CREATE ROLE" not in block.args[0].arg.sval
+    search_paths = [s for s in of_kind(statements, ast.AlterRoleSetStmt) if s.setstmt.name == "search_path"]
+    assert sorted(s.role.rolename for s in search_paths) == sorted(created)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -158,23 +125,35 @@ def test_database_specific_statements_run_after_connecting_to_their_database() -
     assert checked == len([s for s in expected.values() if s == "langflow"]) > 0
 
 
-def test_databases_are_created_only_if_absent_and_schemas_adopted() -> None:
+def test_databases_are_created_plainly_with_their_owner_granted_around_and_schemas_adopted() -> None:
     script = plan(*argv("dev", "--format", "sql", "--server", "flowdb")).out
-    guarded = re.search(
-        r"^SELECT '(CREATE DATABASE \"langflow\" OWNER \"langflow_app\" [^\n]*)'\n"
-        r"WHERE NOT EXISTS \(SELECT FROM pg_catalog\.pg_database WHERE datname = 'langflow'\)\n\\gexec$",
-        script,
-        re.MULTILINE,
+    assert (
+        'GRANT "langflow_app" TO "postgres";\n'
+        'CREATE DATABASE "langflow" OWNER "langflow_app" TEMPLATE "template0" ENCODING \'UTF8\'  ALLOW_CONNECTIONS true'
+        " CONNECTION LIMIT -1 IS_TEMPLATE false;\n"
+        'REVOKE "langflow_app" FROM "postgres";\n'
+    ) in script
+    assert "IF NOT EXISTS (SELECT FROM pg_catalog.pg_database" not in script
+    adopted = (
+        "    IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'madansara') THEN\n"
+        '        ALTER SCHEMA "madansara" OWNER TO "madansara_user";\n'
+        "    ELSE\n"
+        '        CREATE SCHEMA IF NOT EXISTS "madansara" AUTHORIZATION "madansara_user";\n'
     )
-    assert guarded is not None
-    assert 'CREATE SCHEMA IF NOT EXISTS "madansara" AUTHORIZATION "madansara_user"' in main_sql("dev")
+    assert adopted in main_sql("dev")
 
 
-def test_prod_adopts_its_databases_and_says_how_the_provider_elevates() -> None:
+def test_prod_adopts_its_databases_and_shows_the_providers_temporary_elevation() -> None:
     script = plan(*argv("prod", "--format", "sql", "--server", "main")).out
     assert "CREATE DATABASE" not in script
     assert "\\connect railway" in script
-    assert "without superuser" in script
+    assert "postgres is not a superuser" in script
+    assert (
+        'GRANT "madansara_user" TO "postgres";\n'
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "madansara_user" IN SCHEMA "madansara" REVOKE ALL ON TABLES FROM'
+    ) in script
+    grants = script.count('" TO "postgres";')
+    assert grants > 0 and grants == script.count('" FROM "postgres";')
 
 
 def test_the_audit_table_script_runs_as_given_in_one_transaction() -> None:
@@ -184,26 +163,17 @@ def test_the_audit_table_script_runs_as_given_in_one_transaction() -> None:
     assert f"BEGIN;\n{sql.rstrip()}\nCOMMIT;" in main_sql("dev")
 
 
-def test_scheduler_sql_is_rerunnable_mysql() -> None:
-    script = plan(*argv("dev", "--format", "sql", "--server", "scheduler", "--show-secrets")).out
-    capture = capture_for("dev")
-    passwords = {
-        unwrap_secrets(r.inputs)["user"]: unwrap_secrets(r.inputs)["plaintextPassword"]
-        for r in capture.resources
-        if r.type == "mysql:index/user:User"
-    }
-    password, backup_password = passwords["scheduler_user"], passwords["scheduler_backup"]
+def test_scheduler_sql_is_what_mysql_provider_1_9_runs() -> None:
+    script = plan(*argv("dev", "--format", "sql", "--server", "scheduler")).out
     statements = [line for line in script.splitlines() if line and not line.startswith("--")]
     assert statements == [
-        f"CREATE USER IF NOT EXISTS 'scheduler_user'@'%' IDENTIFIED BY '{password}' REQUIRE NONE;",
-        f"ALTER USER 'scheduler_user'@'%' IDENTIFIED BY '{password}' REQUIRE NONE;",
-        f"CREATE USER IF NOT EXISTS 'scheduler_backup'@'%' IDENTIFIED BY '{backup_password}' REQUIRE NONE;",
-        f"ALTER USER 'scheduler_backup'@'%' IDENTIFIED BY '{backup_password}' REQUIRE NONE;",
-        "CREATE DATABASE IF NOT EXISTS `easyappointments` CHARACTER SET `utf8mb4` COLLATE `utf8mb4_unicode_ci`;",
-        "ALTER DATABASE `easyappointments` CHARACTER SET `utf8mb4` COLLATE `utf8mb4_unicode_ci`;",
+        "CREATE USER 'scheduler_user'@'%' IDENTIFIED BY '${scheduler_scheduler_user_password}' REQUIRE NONE;",
+        "CREATE USER 'scheduler_backup'@'%' IDENTIFIED BY '${scheduler_scheduler_backup_password}' REQUIRE NONE;",
+        "CREATE DATABASE `easyappointments` CHARACTER SET `utf8mb4` COLLATE `utf8mb4_unicode_ci`;",
         "GRANT ALL PRIVILEGES ON `easyappointments`.* TO 'scheduler_user'@'%';",
         "GRANT SELECT, SHOW VIEW, TRIGGER ON `easyappointments`.* TO 'scheduler_backup'@'%';",
     ]
+    assert "--   scheduler_scheduler_user_password: services.egm-scheduler.env.DB_PASSWORD" in script
 
 
 def test_all_servers_script_has_a_section_per_server_that_says_how_to_apply_it() -> None:
@@ -211,4 +181,23 @@ def test_all_servers_script_has_a_section_per_server_that_says_how_to_apply_it()
     sections = re.findall(r"^-- Server (\w+)\n-- Apply[^\n]*\n", script, re.MULTILINE)
     assert sections == ["main", "flowdb", "scheduler"]
     assert 'psql "host=127.0.0.1 port=5433 user=postgres dbname=postgres sslmode=disable"' in script
-    assert "for review, not for applying" in script
+    assert "-- Passwords are psql variables, from `pulumi stack output --json --show-secrets`:" in script
+    assert "--   main_engarde_app_password: the password in the URL at services.backend.env.DATABASE_URL" in script
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_stack_outputs_fill_every_password_with_the_value_the_role_is_given(config: str) -> None:
+    """`pulumi stack output --json --show-secrets` is the outputs, unwrapped: each variable's value
+    read from it is the password the resource sets, so the SQL and the DSNs agree."""
+    capture = capture_for(config)
+    document = unwrap_secrets(capture.outputs)
+    for server in capture.outputs["servers"]:
+        sources = secret_sources(capture, server)
+        values = secrets_from_outputs(capture, server, document)
+        assert set(values) == {source.variable for source in sources}
+        for source in sources:
+            inputs = unwrap_secrets(source.resource.inputs)
+            given, value = str(inputs.get("password", inputs.get("plaintextPassword"))), values[source.variable]
+            # A role is given the SCRAM verifier of its DSN's password: the variable is that password.
+            assert is_verifier_of(given, value) if given.startswith("SCRAM-SHA-256$") else value == given
+            assert source.path is not None and source.path[0] == "services"

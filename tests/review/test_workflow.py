@@ -61,3 +61,18 @@ def test_ci_runs_the_suite_on_a_fresh_debian_and_previews_with_the_policy_pack()
     pack = yaml.safe_load((PROJECT_DIR / "policy" / "PulumiPolicy.yaml").read_text())
     install = next(s["run"] for s in policy["steps"] if "policy/requirements.txt" in s.get("run", ""))
     assert pack["runtime"]["options"]["virtualenv"] == "../venv" and "python -m venv venv" in install
+
+
+def test_posts_the_diff_against_the_pull_requests_base_per_stack() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    job = workflow["jobs"]["review-diff"]
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    checkout = next(s for s in job["steps"] if "actions/checkout@" in s.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0  # the base commit must be in the clone
+    diff = next(s for s in job["steps"] if "python -m review diff" in s.get("run", ""))
+    assert diff["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert '--stack "$STACK" --base-ref "$BASE_SHA" --format markdown > diff.md' in diff["run"]
+    comment = next(s for s in job["steps"] if "sticky-pull-request-comment@" in s.get("uses", ""))
+    assert comment["with"]["path"] == "diff.md"
+    assert comment["with"]["header"] == "review-diff-${{ matrix.stack }}"
+    assert job["permissions"]["pull-requests"] == "write"

@@ -1,0 +1,111 @@
+"""The SQL each step of a stack diff runs, on its server: the providers' create, update and delete
+from `review.lifecycle`, and which changed inputs make a provider replace rather than update.
+
+A create (or the create of a replacement) runs in the context the new program leaves (`server_context`
+of the new capture); an update and a delete in the context the deployed program left (the Role
+update revokes the memberships the old state holds). Passwords are psql variables unless values
+are asked for (only the tests apply SQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from review.capture import Resource, unwrap_secrets
+from review.diff import CREATE, CREATE_REPLACEMENT, IMPORT, UPDATE, StackDiff, Step
+from review.graph import DYNAMIC_RESOURCE, server_of
+from review.lifecycle import (
+    SecretStyle,
+    SqlStep,
+    create_steps,
+    delete_steps,
+    has_update,
+    inputs_of,
+    replace_keys,
+    runs_sql,
+    server_context,
+    update_steps,
+)
+
+_OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
+    # terraform-provider-random: every input of random_password is RequiresReplace.
+    "random:index/randomPassword:RandomPassword": frozenset(
+        {"length", "special", "upper", "lower", "numeric", "overrideSpecial", "keepers"}
+        | {"minSpecial", "minUpper", "minLower", "minNumeric"}
+    ),
+    "random:index/randomBytes:RandomBytes": frozenset({"length", "keepers"}),
+    # kreuzwerker/terraform-provider-docker (read at 83c00e0b), internal/provider/resource_docker_container.go:
+    # of the inputs this program sets, the ForceNew ones (`healthcheck`, `restart`, `wait`, `waitTimeout` update).
+    "docker:index/container:Container": frozenset(
+        {"command", "envs", "image", "name", "networksAdvanced", "ports", "volumes"}
+    ),
+    "docker:index/network:Network": frozenset({"driver", "name"}),
+    "docker:index/volume:Volume": frozenset({"name"}),
+}
+
+
+@dataclass(frozen=True)
+class ServerSql:
+    """The SQL one step runs on one server."""
+
+    server: str
+    steps: tuple[SqlStep, ...]
+
+
+class ProviderLifecycle:
+    """The pinned providers' diff and operations, as `review diff` models them."""
+
+    def __init__(self, secrets: SecretStyle = SecretStyle.VARIABLES) -> None:
+        self.secrets = secrets
+
+    def inputs(self, resource: Resource) -> dict[str, Any]:
+        if runs_sql(resource.type):
+            return inputs_of(resource)
+        return resource.inputs
+
+    def diffed_inputs(self, old: Resource, new: Resource, changed: tuple[str, ...]) -> tuple[str, ...]:
+        """Of the changed inputs, those the provider's diff reports: for the SQL script, its own
+        provider's `diff` decides (components/sql_script.py), all or nothing."""
+        if new.type != DYNAMIC_RESOURCE or not changed:
+            return changed
+        from components.sql_script import _SqlScriptProvider
+
+        def plain(resource: Resource) -> dict[str, Any]:
+            return {k: v for k, v in unwrap_secrets(resource.inputs).items() if not k.startswith("__")}
+
+        return changed if _SqlScriptProvider().diff("", plain(old), plain(new)).changes else ()
+
+    def replacing_inputs(self, type_: str, changed: tuple[str, ...]) -> tuple[str, ...]:
+        """Of the changed inputs, those that make the provider replace the resource."""
+        if runs_sql(type_):
+            if not has_update(type_):
+                return changed
+            keys = replace_keys(type_)
+        else:
+            keys = _OTHER_REPLACE_KEYS.get(type_, frozenset())
+        return tuple(key for key in changed if key in keys)
+
+    def sql(self, step: Step, diff: StackDiff) -> ServerSql | None:
+        """What `step` runs on its server, or None when it runs no SQL (components, passwords, containers)."""
+        if step.op == IMPORT:
+            return None
+        creating = step.op in (CREATE, CREATE_REPLACEMENT)
+        resource = step.new if creating or step.op == UPDATE else step.old
+        assert resource is not None
+        if not runs_sql(resource.type):
+            return None
+        # Create in the new program's context; update and delete where the deployed one left the server.
+        capture = diff.new if creating else diff.old
+        server = server_of(capture, resource)
+        if server is None:
+            return None
+        context = server_context(capture, server, self.secrets)
+        if creating:
+            steps = create_steps(resource, context)
+        elif step.op == UPDATE:
+            assert step.old is not None
+            steps = update_steps(step.old, resource, context)
+        else:
+            steps = delete_steps(resource, context)
+        return ServerSql(server, tuple(steps)) if steps else None
