@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from topology.capabilities import check_postgres_version
 from topology.model import Engine, Mode, Placement
 from topology.names import (
     ConfigError,
@@ -35,7 +36,7 @@ DEFAULT_EXTERNAL_DATABASES = {"main": "railway", "flowdb": "railway", "scheduler
 DEFAULT_ADMIN_USERS = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "root"}
 DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
-EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser")
+EXTERNAL_KEYS = ("host", "port", "adminUser", "sslmode", "superuser", "version", "adminGrantsPgMonitor")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 DEFAULT_IMAGES: dict[str, str] = {
@@ -79,6 +80,8 @@ class ServerConfig:
     admin_user: str = "postgres"
     sslmode: str | None = None
     superuser: bool = True
+    version: int | None = None
+    admin_grants_pg_monitor: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,8 @@ def _server(name: str, raw: Any) -> ServerConfig:
     sslmode = _decode(f"{key}.sslmode", body.get("sslmode", "require"), str)
     if sslmode not in SSLMODES:
         raise ConfigError(f"{key}.sslmode", f"must be one of {', '.join(SSLMODES)} (got {sslmode!r})")
+    superuser: bool = _decode(f"{key}.superuser", body.get("superuser", False), bool)
+    version, admin_grants_pg_monitor = _postgres_admin(key, body, engine, superuser)
     return ServerConfig(
         name=name,
         engine=engine,
@@ -188,8 +193,22 @@ def _server(name: str, raw: Any) -> ServerConfig:
         port=_port(f"{key}.port", body.get("port", DEFAULT_PORTS[engine])),
         admin_user=_text(f"{key}.adminUser", body.get("adminUser", DEFAULT_ADMIN_USERS[engine])),
         sslmode=sslmode,
-        superuser=_decode(f"{key}.superuser", body.get("superuser", False), bool),
+        superuser=superuser,
+        version=version,
+        admin_grants_pg_monitor=admin_grants_pg_monitor,
     )
+
+
+def _postgres_admin(key: str, body: Mapping[str, Any], engine: Engine, superuser: bool) -> tuple[int | None, bool]:
+    """An external PostgreSQL server's `version` and `adminGrantsPgMonitor` (MySQL servers have neither)."""
+    if engine is not Engine.POSTGRESQL:
+        for name in ("version", "adminGrantsPgMonitor"):
+            if name in body:
+                raise ConfigError(f"{key}.{name}", "applies to PostgreSQL servers only")
+        return None, False
+    version = _decode(f"{key}.version", body["version"], int) if "version" in body else None
+    check_postgres_version(f"{key}.version", version, superuser)
+    return version, _decode(f"{key}.adminGrantsPgMonitor", body.get("adminGrantsPgMonitor", False), bool)
 
 
 def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:

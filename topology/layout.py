@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from topology.capabilities import check_admin_grants
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
@@ -228,6 +229,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
+    check_admin_grants(config.servers, roles)
 
     scheduler = servers[SCHEDULER]
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)

@@ -1,16 +1,19 @@
-"""Real PostgreSQL 15 and MariaDB servers, and the stack's SQL applied to them.
+"""Real PostgreSQL (15 to 18) and MariaDB servers, and the stack's SQL applied to them.
 
 The stack is configured with all three servers in `external` mode pointing at throwaway servers;
 the program is captured under mocks and each server's `review plan --format sql --show-secrets`
 steps are applied (the same code path as the rendered script).
+
+Every test that uses the servers runs once per selected (PostgreSQL version, admin kind): see
+`tests/realdb/matrix.py`. Tests marked `postgres_independent` (MySQL only) run on the first one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -21,7 +24,14 @@ from psycopg.conninfo import conninfo_to_dict
 from review.capture import Capture, run_program, unwrap_secrets
 from review.catalog import read_mysql_grants, read_postgres
 from review.sql import SqlStep, sql_steps
-from tests.realdb.servers import RunningServer, mariadb_server, missing_server_packages, postgres_server
+from tests.realdb.matrix import Combination, selected, stack_admin
+from tests.realdb.servers import (
+    RunningServer,
+    mariadb_server,
+    missing_postgres_build,
+    missing_server_packages,
+    postgres_server,
+)
 from topology import Topology, load_topology
 from topology.sql import quote_ident
 
@@ -35,28 +45,72 @@ class Servers:
     main: RunningServer
     flowdb: RunningServer
     scheduler: RunningServer
+    combination: Combination = Combination(15, "superuser")
+    superusers: Mapping[str, RunningServer] = field(default_factory=dict)
+    """PostgreSQL server name -> its bootstrap superuser (the test's own hand; the stack never uses it)."""
 
     def __getitem__(self, name: str) -> RunningServer:
         server: RunningServer = getattr(self, name)
         return server
 
 
-@pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
-    missing = missing_server_packages()
-    if missing:
-        message = (
-            f"real-server tests need the Debian packages: {' '.join(missing)} (apt-get install {' '.join(missing)})"
-        )
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_independent: runs on the first selected PostgreSQL combination only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "servers" not in metafunc.fixturenames:
+        return
+    combinations = selected()
+    if metafunc.definition.get_closest_marker("postgres_independent"):
+        combinations = combinations[:1]
+    metafunc.parametrize("servers", combinations, indirect=True, ids=[c.id for c in combinations], scope="session")
+
+
+def _require(combination: Combination) -> None:
+    """Fail (CI) or skip this combination when a server it needs is not installed, naming the install command."""
+    # Debian's postgresql-15 also brings the `postgres` OS user every version runs as.
+    debian = missing_server_packages()
+    commands = [f"apt-get install {' '.join(debian)}"] if debian else []
+    build = missing_postgres_build(combination.version) if combination.version != 15 else None
+    if build:
+        commands.append(build)
+    if commands:
+        message = f"{combination.id} needs server binaries: run {' and '.join(commands)}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@contextlib.contextmanager
+def postgres_for(combination: Combination, name: str) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """A PostgreSQL server of the combination's version: (the stack's admin, the bootstrap superuser)."""
+    with postgres_server(name, version=combination.version) as bootstrap:
+        yield stack_admin(bootstrap, combination), bootstrap
+
+
+@pytest.fixture(scope="session")
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    combination: Combination = request.param
+    _require(combination)
     with contextlib.ExitStack() as stack:
+        main, main_superuser = stack.enter_context(postgres_for(combination, "main"))
+        flowdb, flowdb_superuser = stack.enter_context(postgres_for(combination, "flowdb"))
         yield Servers(
-            main=stack.enter_context(postgres_server("main")),
-            flowdb=stack.enter_context(postgres_server("flowdb")),
+            main=main,
+            flowdb=flowdb,
             scheduler=stack.enter_context(mariadb_server("scheduler")),
+            combination=combination,
+            superusers={"main": main_superuser, "flowdb": flowdb_superuser},
         )
+
+
+@contextlib.contextmanager
+def one_postgres(servers: Servers, name: str) -> Iterator[Servers]:
+    """Another PostgreSQL server like the session's, standing for both main and flowdb (shared placement)."""
+    with postgres_for(servers.combination, name) as (pg, superuser):
+        yield Servers(main=pg, flowdb=pg, scheduler=servers.scheduler, combination=servers.combination,
+                      superusers={"main": superuser, "flowdb": superuser})  # fmt: skip
 
 
 def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
@@ -64,14 +118,20 @@ def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
 
     def external(server: RunningServer, database: str) -> dict[str, Any]:
         return {"mode": "external", "host": server.host, "port": server.port, "database": database,
-                "adminUser": server.admin_user, "sslmode": "disable", "superuser": True}  # fmt: skip
+                "adminUser": server.admin_user, "sslmode": "disable"}  # fmt: skip
 
+    combination = servers.combination
+    postgres_admin = {
+        "superuser": combination.kind == "superuser",
+        "version": combination.version,
+        "adminGrantsPgMonitor": combination.admin_grants_pg_monitor,
+    }
     config: dict[str, Any] = {
         "runContainers": False,
         "servers": {
-            "main": external(servers.main, "engarde"),
-            "flowdb": external(servers.flowdb, "langflow"),
-            "scheduler": external(servers.scheduler, "easyappointments"),
+            "main": {**external(servers.main, "engarde"), **postgres_admin},
+            "flowdb": {**external(servers.flowdb, "langflow"), **postgres_admin},
+            "scheduler": {**external(servers.scheduler, "easyappointments"), "superuser": True},
         },
         "mainAdminPassword": servers.main.admin_password,
         "flowdbAdminPassword": servers.flowdb.admin_password,
@@ -83,6 +143,11 @@ def external_config(servers: Servers, **overrides: Any) -> dict[str, Any]:
 
 def admin(server: RunningServer, database: str) -> psycopg.Connection[Any]:
     return psycopg.connect(server.dsn(database), autocommit=True)
+
+
+def superuser(servers: Servers, name: str, database: str) -> psycopg.Connection[Any]:
+    """The bootstrap superuser of a PostgreSQL server: what a test does by hand, beyond the stack's admin."""
+    return admin(servers.superusers.get(name, servers[name]), database)
 
 
 def mysql_admin(server: RunningServer) -> Any:
@@ -187,8 +252,7 @@ def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], st
 def create_tables_as_owners(deployment: Deployment, table: str) -> None:
     """A table with a serial column in every schema, owned by the schema's owner (as a migration makes it)."""
     for schema in deployment.topology.schemas:
-        server = deployment.servers[schema.server]
-        with admin(server, schema.database) as connection, connection.transaction():
+        with superuser(deployment.servers, schema.server, schema.database) as connection, connection.transaction():
             connection.execute(f"SET LOCAL ROLE {quote_ident(schema.owner)}")
             connection.execute(
                 f"CREATE TABLE {quote_ident(schema.name)}.{quote_ident(table)} (id serial PRIMARY KEY, v text)"
@@ -209,10 +273,12 @@ def deploy(
     topology = load_topology(config, stack)
     for name in POSTGRES:
         if name in topology.servers and name in apply_to:
-            with admin(servers[name], "postgres") as connection:
+            # The database an external server's provider made, owned by the admin it hands out.
+            with superuser(servers, name, "postgres") as connection:
                 database = topology.servers[name].database
                 if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-                    connection.execute(f"CREATE DATABASE {quote_ident(database)}")
+                    owner = quote_ident(servers[name].admin_user)
+                    connection.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {owner}")
     secret_keys = tuple(key for key in config if key.endswith("AdminPassword"))
     capture = run_program(config, stack, secret_keys=secret_keys)
     deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))

@@ -11,7 +11,7 @@ import pytest
 
 from review.__main__ import main as review_main
 from review.audit import Finding, audit_servers
-from tests.realdb.conftest import Deployment, admin, external_config, mysql_admin
+from tests.realdb.conftest import Deployment, external_config, mysql_admin, superuser
 
 
 def admin_dsns(deployment: Deployment) -> dict[str, str]:
@@ -82,7 +82,7 @@ def clean_afterwards(deployed: Deployment) -> Iterator[None]:
 @pytest.mark.parametrize("drift", sorted(DRIFTS))
 def test_drift_by_hand_is_reported(deployed: Deployment, drift: str, clean_afterwards: None) -> None:
     change, undo, expected = DRIFTS[drift]
-    with admin(deployed.servers.main, "engarde") as connection:
+    with superuser(deployed.servers, "main", "engarde") as connection:
         connection.execute(change)
         try:
             findings = audit(deployed)
@@ -91,6 +91,7 @@ def test_drift_by_hand_is_reported(deployed: Deployment, drift: str, clean_after
     assert expected in findings, "\n".join(f.line() for f in findings)
 
 
+@pytest.mark.postgres_independent
 def test_extra_mysql_grant_is_reported(deployed: Deployment, clean_afterwards: None) -> None:
     connection = mysql_admin(deployed.servers.scheduler)
     try:
@@ -134,7 +135,7 @@ def dsn_arguments(deployment: Deployment) -> list[str]:
 def test_cli_exit_status_and_one_line_per_finding(deployed: Deployment, clean_afterwards: None) -> None:
     status, out, _ = run_cli(deployed, *dsn_arguments(deployed))
     assert (status, out) == (0, "no drift on main, flowdb, scheduler\n")
-    with admin(deployed.servers.main, "engarde") as connection:
+    with superuser(deployed.servers, "main", "engarde") as connection:
         connection.execute("GRANT INSERT ON sankore.t_after TO analytics_readonly")
         try:
             status, out, _ = run_cli(deployed, *dsn_arguments(deployed))

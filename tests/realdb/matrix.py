@@ -1,0 +1,82 @@
+"""The real-server matrix: PostgreSQL major versions by the kind of admin the stack connects as.
+
+* `superuser`: the bootstrap superuser `postgres` (a server the stack runs itself, or a self-hosted one).
+* `managed`: what managed PostgreSQL offers: a LOGIN CREATEROLE CREATEDB role that is not a superuser
+  and owns the stack's databases. On 16+ it also holds `pg_monitor` WITH ADMIN OPTION (without it, the
+  program refuses the config at plan time: see `topology/capabilities.py`).
+
+`ENGARDE_PG_VERSIONS` (default `15,17`, what CI runs) and `ENGARDE_ADMIN_KINDS` (default
+`superuser,managed`) select the combinations; `make test-matrix` selects all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+
+from tests.realdb import postgres_builds
+from tests.realdb.servers import RunningServer
+
+AdminKind = Literal["superuser", "managed"]
+ADMIN_KINDS: tuple[AdminKind, ...] = ("superuser", "managed")
+VERSIONS = (postgres_builds.DEBIAN_MAJOR, *sorted(postgres_builds.BUILDS))
+CI_VERSIONS = (15, 17)
+VERSIONS_ENV = "ENGARDE_PG_VERSIONS"
+KINDS_ENV = "ENGARDE_ADMIN_KINDS"
+MANAGED_ADMIN = "engarde_admin"
+FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS = 16
+"""Since 16, CREATEROLE no longer lets a role grant memberships in roles it holds no ADMIN OPTION on."""
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One cell of the matrix."""
+
+    version: int
+    kind: AdminKind
+
+    @property
+    def id(self) -> str:
+        return f"pg{self.version}-{self.kind}"
+
+    @property
+    def admin_grants_pg_monitor(self) -> bool:
+        """Whether the fixture's admin holds pg_monitor WITH ADMIN OPTION (a provider that offers it)."""
+        return self.kind == "managed" and self.version >= FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS
+
+
+def _selection(variable: str, default: str, allowed: tuple[str, ...]) -> list[str]:
+    values = [v.strip() for v in os.environ.get(variable, default).split(",") if v.strip()]
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values:
+        raise ValueError(f"{variable}={os.environ.get(variable)!r}: choose from {', '.join(allowed)}")
+    return values
+
+
+def selected() -> list[Combination]:
+    """The combinations the environment selects, PostgreSQL 15 with a superuser first when selected."""
+    versions = _selection(VERSIONS_ENV, ",".join(map(str, CI_VERSIONS)), tuple(map(str, VERSIONS)))
+    kinds = _selection(KINDS_ENV, ",".join(ADMIN_KINDS), ADMIN_KINDS)
+    return [Combination(int(v), k) for v in sorted(set(versions), key=int) for k in ADMIN_KINDS if k in kinds]  # type: ignore[misc]
+
+
+def stack_admin(bootstrap: RunningServer, combination: Combination) -> RunningServer:
+    """The admin the stack connects as on a server whose bootstrap superuser is `bootstrap`."""
+    if combination.kind == "superuser":
+        return bootstrap
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(bootstrap.dsn(), autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD {}").format(
+                sql.Identifier(MANAGED_ADMIN), sql.Literal(password)
+            )
+        )
+        if combination.admin_grants_pg_monitor:
+            grant = sql.SQL("GRANT pg_monitor TO {} WITH ADMIN OPTION").format(sql.Identifier(MANAGED_ADMIN))
+            connection.execute(grant)
+    return replace(bootstrap, admin_user=MANAGED_ADMIN, admin_password=password)
