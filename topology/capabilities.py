@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from topology.model import Engine, Mode, Role
+from topology.model import Mode, Role
 from topology.names import ConfigError
+
 
 class AdminFacts(Protocol):
     """What a server's config says about its admin (`topology.config.ServerConfig` has these)."""
 
-    @property
-    def engine(self) -> Engine: ...
     @property
     def mode(self) -> Mode: ...
     @property
@@ -39,34 +38,29 @@ FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS = 16
 PG_MONITOR = "pg_monitor"
 
 
-def check_postgres_version(key: str, version: int | None, superuser: bool) -> None:
-    """`servers.<name>.version`: one the tests cover; required when the admin is not a superuser."""
-    if version is None:
-        if not superuser:
-            raise ConfigError(
-                key,
-                "is required when superuser is false: the server's PostgreSQL major version "
-                f"({', '.join(map(str, POSTGRES_VERSIONS))}; what a non-superuser admin may grant changed in 16)",
-            )
-        return
+def check_postgres_version(key: str, version: int) -> None:
+    """`servers.<name>.version`: one the tests cover."""
     if version not in POSTGRES_VERSIONS:
         raise ConfigError(key, f"must be one of {', '.join(map(str, POSTGRES_VERSIONS))} (got {version})")
 
 
 def check_admin_grants(servers: Mapping[str, AdminFacts], roles: Iterable[Role]) -> None:
-    """Refuse a pg_monitor membership a non-superuser admin on PostgreSQL 16+ cannot grant."""
+    """Refuse a pg_monitor membership a non-superuser admin cannot grant, or may not, for want of the version."""
     for role in roles:
         facts = servers[role.server]
-        if PG_MONITOR not in role.member_of or facts.superuser or facts.engine is not Engine.POSTGRESQL:
+        if PG_MONITOR not in role.member_of or facts.superuser or facts.mode is not Mode.EXTERNAL:
             continue
-        if facts.mode is Mode.EXTERNAL and not facts.admin_grants_pg_monitor and _needs_admin_option(facts.version):
+        if facts.version is None:
+            raise ConfigError(
+                f"servers.{role.server}.version",
+                "is required when superuser is false: the server's PostgreSQL major version"
+                f" ({', '.join(map(str, POSTGRES_VERSIONS))}), since 16 a non-superuser admin grants {PG_MONITOR}"
+                f" (to {role.name}) only WITH ADMIN OPTION on it",
+            )
+        if facts.version >= FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS and not facts.admin_grants_pg_monitor:
             raise ConfigError(
                 f"servers.{role.server}.adminGrantsPgMonitor",
                 f"must be true to make {role.name} a member of {PG_MONITOR}: on PostgreSQL 16+ a non-superuser admin"
                 f" grants it only WITH ADMIN OPTION on it; have the provider run `GRANT {PG_MONITOR} TO"
                 f" {facts.admin_user} WITH ADMIN OPTION`, then set this to true",
             )
-
-
-def _needs_admin_option(version: int | None) -> bool:
-    return version is None or version >= FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS

@@ -183,7 +183,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
     if sslmode not in SSLMODES:
         raise ConfigError(f"{key}.sslmode", f"must be one of {', '.join(SSLMODES)} (got {sslmode!r})")
     superuser: bool = _decode(f"{key}.superuser", body.get("superuser", False), bool)
-    version, admin_grants_pg_monitor = _postgres_admin(key, body, engine, superuser)
+    version, admin_grants_pg_monitor = _postgres_admin(key, body, engine)
     return ServerConfig(
         name=name,
         engine=engine,
@@ -199,15 +199,17 @@ def _server(name: str, raw: Any) -> ServerConfig:
     )
 
 
-def _postgres_admin(key: str, body: Mapping[str, Any], engine: Engine, superuser: bool) -> tuple[int | None, bool]:
+def _postgres_admin(key: str, body: Mapping[str, Any], engine: Engine) -> tuple[int | None, bool]:
     """An external PostgreSQL server's `version` and `adminGrantsPgMonitor` (MySQL servers have neither)."""
     if engine is not Engine.POSTGRESQL:
         for name in ("version", "adminGrantsPgMonitor"):
             if name in body:
                 raise ConfigError(f"{key}.{name}", "applies to PostgreSQL servers only")
         return None, False
-    version = _decode(f"{key}.version", body["version"], int) if "version" in body else None
-    check_postgres_version(f"{key}.version", version, superuser)
+    version: int | None = None
+    if "version" in body:
+        version = _decode(f"{key}.version", body["version"], int)
+        check_postgres_version(f"{key}.version", version)
     return version, _decode(f"{key}.adminGrantsPgMonitor", body.get("adminGrantsPgMonitor", False), bool)
 
 

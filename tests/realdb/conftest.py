@@ -45,7 +45,7 @@ class Servers:
     main: RunningServer
     flowdb: RunningServer
     scheduler: RunningServer
-    combination: Combination = Combination(15, "superuser")
+    combination: Combination = field(default_factory=lambda: Combination(15, "superuser"))
     superusers: Mapping[str, RunningServer] = field(default_factory=dict)
     """PostgreSQL server name -> its bootstrap superuser (the test's own hand; the stack never uses it)."""
 
@@ -56,6 +56,7 @@ class Servers:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres_independent: runs on the first selected PostgreSQL combination only")
+    config.addinivalue_line("markers", "admin_kind_independent: runs once per selected PostgreSQL version")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -64,6 +65,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     combinations = selected()
     if metafunc.definition.get_closest_marker("postgres_independent"):
         combinations = combinations[:1]
+    if metafunc.definition.get_closest_marker("admin_kind_independent"):
+        combinations = list({c.version: c for c in reversed(combinations)}.values())[::-1]
     metafunc.parametrize("servers", combinations, indirect=True, ids=[c.id for c in combinations], scope="session")
 
 

@@ -98,7 +98,10 @@ def _make_readable(directory: Path) -> None:
 def _run_as_postgres_user() -> dict[str, int] | None:
     if os.geteuid() != 0:
         return None
-    entry = pwd.getpwnam("postgres")
+    try:
+        entry = pwd.getpwnam("postgres")
+    except KeyError:  # no Debian PostgreSQL yet: `--version` runs as root too
+        return None
     return {"user": entry.pw_uid, "group": entry.pw_gid}
 
 
@@ -134,8 +137,10 @@ def install(major: int) -> Path:
         (tarball,) = work.glob("*.tgz")
         _check_integrity(tarball, build.integrity)
         with tarfile.open(tarball) as archive:
-            # Python without extraction filters (before 3.11.4) extracts as it always did.
-            archive.extractall(work, **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))
+            if hasattr(tarfile, "tar_filter"):
+                archive.extractall(work, filter="tar")
+            else:  # Python before 3.11.4 has no extraction filters
+                archive.extractall(work)
         package = work / "package"
         # The package's postinstall: restores the library symlinks npm cannot ship.
         subprocess.run(["node", "scripts/hydrate-symlinks.js"], check=True, cwd=package)

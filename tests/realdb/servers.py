@@ -455,9 +455,8 @@ def start_postgres(
     """
     binaries = _postgres_binaries(version)
     if binaries is None:
-        raise ServerStartError(
-            f"PostgreSQL {version} binaries not found in {_postgres_bindir(version)} ({_postgres_install_hint(version)})"
-        )
+        hint = _postgres_install_hint(version)
+        raise ServerStartError(f"PostgreSQL {version} binaries not found in {_postgres_bindir(version)} ({hint})")
     initdb, postgres = binaries
     run_as = _postgres_os_user()
     password = secrets.token_urlsafe(24)

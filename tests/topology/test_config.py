@@ -17,7 +17,7 @@ from topology.config import SCALAR_DEFAULTS
 from topology.model import Mode, Placement
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-EXTERNAL_MAIN = {"main": {"mode": "external", "host": "db.example.internal"}}
+EXTERNAL_MAIN = {"main": {"mode": "external", "host": "db.example.internal", "version": 15}}
 
 BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     # (config, key named in the error, a fragment of what is allowed)
@@ -140,7 +140,8 @@ def test_program_refuses_missing_prod_secret() -> None:
 
 
 def test_one_mode_change_switches_a_server_and_the_other_modes_settings_are_ignored() -> None:
-    servers = {"main": {"mode": "external", "image": "postgres:15.8", "hostPort": 5432, "host": "db.internal"}}
+    servers = {"main": {"mode": "external", "image": "postgres:15.8", "hostPort": 5432, "host": "db.internal",
+                        "version": 15}}  # fmt: skip
     main = load_topology({"servers": servers, "mainAdminPassword": "x"}, "dev").servers["main"]
     assert (main.mode, main.provider_host, main.image) == (Mode.EXTERNAL, "db.internal", None)
     servers["main"]["mode"] = "container"
