@@ -21,6 +21,7 @@ from psycopg import sql
 
 from tests.realdb import postgres_builds
 from tests.realdb.servers import RunningServer
+from topology.capabilities import FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS
 
 AdminKind = Literal["superuser", "managed"]
 ADMIN_KINDS: tuple[AdminKind, ...] = ("superuser", "managed")
@@ -33,8 +34,6 @@ superuser (README, "PostgreSQL versions and admin kinds"). `make test-matrix` ru
 VERSIONS_ENV = "ENGARDE_PG_VERSIONS"
 KINDS_ENV = "ENGARDE_ADMIN_KINDS"
 MANAGED_ADMIN = "engarde_admin"
-FIRST_VERSION_WITHOUT_CREATEROLE_GRANTS = 16
-"""Since 16, CREATEROLE no longer lets a role grant memberships in roles it holds no ADMIN OPTION on."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.realdb.matrix import VERSIONS
 from topology import ConfigError, load_topology
+from topology.capabilities import POSTGRES_VERSIONS
 
 PASSWORDS = {"mainAdminPassword": "pw", "flowdbAdminPassword": "pw"}
 
@@ -80,3 +82,7 @@ def test_bad_values_name_the_key(server: str, key: str, value: Any, expected: st
 
 def test_container_servers_ignore_them() -> None:
     load_topology({"servers": {"main": {"mode": "container", "version": 14, "adminGrantsPgMonitor": "x"}}}, "dev")
+
+
+def test_the_accepted_versions_are_the_ones_the_real_server_matrix_covers() -> None:
+    assert POSTGRES_VERSIONS == VERSIONS
