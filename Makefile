@@ -4,7 +4,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan plan-prod test lint bench
+.PHONY: plan plan-prod test test-matrix lint bench
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,14 @@ plan: $(STAMP)
 plan-prod: $(STAMP)
 	$(PY) -m review plan --stack prod
 
-## test: the whole test suite (mocks and real PostgreSQL 15 / MariaDB servers)
+## test: the whole test suite (mocks; real MariaDB and PostgreSQL 15 and 17 servers, as CI runs it)
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## test-matrix: the real-server tests on PostgreSQL 15, 16, 17 and 18, each with a superuser and a managed admin
+test-matrix: $(STAMP)
+	$(PY) -m tests.realdb.postgres_builds 16 17 18
+	ENGARDE_PG_VERSIONS=15,16,17,18 ENGARDE_ADMIN_KINDS=superuser,managed $(PY) -m pytest -q tests/realdb
 
 ## lint: ruff, mypy and actionlint
 lint: $(STAMP)

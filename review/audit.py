@@ -115,11 +115,24 @@ def audit_postgres(
         if limit is not None and row.connection_limit != limit:
             findings.append(Finding(server, "connection limit", name, str(limit), str(row.connection_limit)))
     for name, row in sorted(catalog.roles.items()):
-        if row.login and name not in want.roles and name != spec.admin_user and not name.startswith("pg_"):
+        # A superuser the layout does not know is the platform's own (the bootstrap `postgres` beside a
+        # managed admin): no admin the stack connects as can create or remove one, so it is no drift.
+        platform = row.superuser and not spec.superuser
+        if (
+            row.login
+            and name not in want.roles
+            and name != spec.admin_user
+            and not name.startswith("pg_")
+            and not platform
+        ):
             findings.append(Finding(server, "role", name, "no such login role", "LOGIN"))
 
     managed = set(want.roles)
-    found_memberships = {(g, m) for g, m in catalog.memberships if g in managed or m in managed}
+    # The admin's own memberships are the server's doing: on PostgreSQL 16+ a CREATEROLE admin is
+    # granted every role it creates (ADMIN OPTION), and the provider grants it owners for a moment.
+    found_memberships = {
+        (g, m) for g, m in catalog.memberships if (g in managed or m in managed) and m != spec.admin_user
+    }
     findings += _diff(server, "membership in", want.memberships, found_memberships, lambda i: (i[0], i[1], "MEMBER"))
 
     for schema, owner in sorted(want.schemas.items()):

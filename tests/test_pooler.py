@@ -19,8 +19,8 @@ POOLED = {"servers": {"main": {"pooler": "pgbouncer"}, "flowdb": {}, "scheduler"
 
 def _prod_main(**settings: Any) -> dict[str, Any]:
     main = {"mode": "external", "host": "postgres.railway.internal", "database": "railway", "superuser": False,
-            "maxConnections": 200, **settings}  # fmt: skip
-    flowdb = {"mode": "external", "host": "flowdb.railway.internal", "database": "railway"}
+            "maxConnections": 200, "version": 15, **settings}  # fmt: skip
+    flowdb = {"mode": "external", "host": "flowdb.railway.internal", "database": "railway", "version": 15}
     scheduler = {"mode": "external", "host": "mysql.railway.internal"}
     return {"servers": {"main": main, "flowdb": flowdb, "scheduler": scheduler}, **ADMIN_PASSWORDS}
 

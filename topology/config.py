@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from topology.capabilities import check_postgres_version
 from topology.model import Engine, Mode, Placement
 from topology.names import (
     ConfigError,
@@ -38,7 +39,8 @@ DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
 EXTERNAL_KEYS = (
     "host", "port", "adminUser", "sslmode", "superuser", "sslrootcert",
-    "adoptDatabase", "characterSet", "collation", "adoptRoles",
+    "adoptDatabase", "characterSet", "collation", "adoptRoles", "version", "adminGrantsPgMonitor",
+    "adminGrantsPgReadAllData",
 )  # fmt: skip
 DEFAULT_CHARACTER_SET = "utf8mb4"
 DEFAULT_COLLATION = "utf8mb4_unicode_ci"
@@ -134,6 +136,9 @@ class ServerConfig:
     character_set: str = DEFAULT_CHARACTER_SET
     collation: str = DEFAULT_COLLATION
     adopt_roles: tuple[str, ...] = ()
+    version: int | None = None
+    admin_grants_pg_monitor: bool = False
+    admin_grants_pg_read_all_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,8 @@ def _server(name: str, raw: Any) -> ServerConfig:
     if "host" not in body:
         raise ConfigError(f"{key}.host", "is required when mode is external")
     sslmode = _sslmode(f"{key}.sslmode", body.get("sslmode", "require"))
+    superuser: bool = _decode(f"{key}.superuser", body.get("superuser", False), bool)
+    version, admin_grants_pg_monitor, admin_grants_pg_read_all_data = _postgres_admin(key, body, engine)
     return ServerConfig(
         name=name,
         engine=engine,
@@ -388,7 +395,10 @@ def _server(name: str, raw: Any) -> ServerConfig:
         port=_port(f"{key}.port", body.get("port", DEFAULT_PORTS[engine])),
         admin_user=_text(f"{key}.adminUser", body.get("adminUser", DEFAULT_ADMIN_USERS[engine])),
         sslmode=sslmode,
-        superuser=_decode(f"{key}.superuser", body.get("superuser", False), bool),
+        superuser=superuser,
+        version=version,
+        admin_grants_pg_monitor=admin_grants_pg_monitor,
+        admin_grants_pg_read_all_data=admin_grants_pg_read_all_data,
         sslrootcert=_sslrootcert(key, engine, sslmode, body.get("sslrootcert")),
         **_adoption(key, engine, body),
     )
@@ -462,6 +472,25 @@ def _sslrootcert(key: str, engine: Engine, sslmode: str, raw: Any) -> str | None
     if not path.startswith("/") or any(c.isspace() for c in path):
         raise ConfigError(name, f"must be an absolute path without spaces (got {path!r})")
     return path
+
+
+def _postgres_admin(key: str, body: Mapping[str, Any], engine: Engine) -> tuple[int | None, bool, bool]:
+    """An external PostgreSQL server's `version`, `adminGrantsPgMonitor` and `adminGrantsPgReadAllData`
+    (MySQL servers have none of them)."""
+    if engine is not Engine.POSTGRESQL:
+        for name in ("version", "adminGrantsPgMonitor", "adminGrantsPgReadAllData"):
+            if name in body:
+                raise ConfigError(f"{key}.{name}", "applies to PostgreSQL servers only")
+        return None, False, False
+    version: int | None = None
+    if "version" in body:
+        version = _decode(f"{key}.version", body["version"], int)
+        check_postgres_version(f"{key}.version", version)
+    return (
+        version,
+        _decode(f"{key}.adminGrantsPgMonitor", body.get("adminGrantsPgMonitor", False), bool),
+        _decode(f"{key}.adminGrantsPgReadAllData", body.get("adminGrantsPgReadAllData", False), bool),
+    )
 
 
 def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:

@@ -8,6 +8,7 @@ from typing import Any
 
 from topology.backups import BACKUP_ROLE, backup_jobs, backup_role, backup_service
 from topology.budget import check_connection_budgets
+from topology.capabilities import check_admin_grants
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
@@ -257,6 +258,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     groups = _groups(access, schemas)
     roles.extend(Role(g.server, g.name, login=False, description=f"{g.profile} on {g.schema}") for g in groups)
     _check_unique_roles(roles)
+    check_admin_grants(config.servers, roles)
 
     scheduler = servers[SCHEDULER]
     database_users = (DatabaseUser(SCHEDULER, SCHEDULER_USER, scheduler.database),)

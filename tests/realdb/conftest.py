@@ -4,6 +4,9 @@ The stack is configured with all three servers in `external` mode pointing at th
 the program is captured under mocks and each server's create steps (`review.sql.sql_steps`, what
 `review plan --format sql` renders, with the captured passwords) are applied once, as `pulumi up`
 would run them on empty servers.
+
+Every test that uses the servers runs once per selected (PostgreSQL version, admin kind): see
+`tests/realdb/matrix.py`. Tests marked `postgres_independent` (MySQL only) run on the first one.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -24,11 +27,12 @@ from review.catalog import read_mysql_grants, read_postgres
 from review.lifecycle import ServerContext, server_context
 from review.refresh import live_context
 from review.sql import SqlStep, sql_steps
+from tests.realdb.matrix import Combination, selected, stack_admin
 from tests.realdb.servers import (
     MARIADB_PACKAGE,
-    POSTGRES_PACKAGE,
     RunningServer,
     mariadb_server,
+    missing_postgres_build,
     missing_server_packages,
     postgres_server,
 )
@@ -46,6 +50,9 @@ class Servers:
     flowdb: RunningServer
     scheduler: RunningServer | None
     """None without MariaDB: the stack's scheduler then points nowhere and nothing is applied to it."""
+    combination: Combination = field(default_factory=lambda: Combination(15, "superuser"))
+    superusers: Mapping[str, RunningServer] = field(default_factory=dict)
+    """PostgreSQL server name -> its bootstrap superuser (the test's own hand; the stack never uses it)."""
 
     def __getitem__(self, name: str) -> RunningServer:
         server: RunningServer | None = getattr(self, name)
@@ -65,33 +72,75 @@ def require_packages(*packages: str) -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_pair() -> Iterator[tuple[RunningServer, RunningServer]]:
-    """Two PostgreSQL servers (the stack's main and flowdb); skipped without postgresql-15 only."""
-    require_packages(POSTGRES_PACKAGE)
-    with postgres_server("main") as main, postgres_server("flowdb") as flowdb:
-        yield main, flowdb
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_independent: runs on the first selected PostgreSQL combination only")
+    config.addinivalue_line("markers", "admin_kind_independent: runs once per selected PostgreSQL version")
 
 
-@pytest.fixture(scope="session")
-def scheduler_server() -> Iterator[RunningServer]:
-    """A MariaDB server for the scheduler: tests that read it ask for this fixture (skipped without MariaDB)."""
-    require_packages(MARIADB_PACKAGE)
-    with mariadb_server("scheduler") as server:
-        yield server
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "servers" not in metafunc.fixturenames:
+        return
+    combinations = selected()
+    if metafunc.definition.get_closest_marker("postgres_independent"):
+        combinations = combinations[:1]
+    if metafunc.definition.get_closest_marker("admin_kind_independent"):
+        combinations = list({c.version: c for c in reversed(combinations)}.values())[::-1]
+    metafunc.parametrize("servers", combinations, indirect=True, ids=[c.id for c in combinations], scope="session")
 
 
-@pytest.fixture(scope="session")
-def servers(request: pytest.FixtureRequest, postgres_pair: tuple[RunningServer, RunningServer]) -> Servers:
-    """The PostgreSQL pair, plus MariaDB when it is installed (CI fails without it)."""
-    if MARIADB_PACKAGE in missing_server_packages():
+def _mariadb_installed() -> bool:
+    """Without MariaDB the PostgreSQL tests still run (in CI it fails instead: every server is required)."""
+    if MARIADB_PACKAGE not in missing_server_packages():
+        return True
+    if os.environ.get("CI"):
+        require_packages(MARIADB_PACKAGE)
+    return False
+
+
+def _require(combination: Combination) -> None:
+    """Fail (CI) or skip this combination when a server it needs is not installed, naming the install command."""
+    # Debian's postgresql-15 also brings the `postgres` OS user every version runs as.
+    debian = [package for package in missing_server_packages() if package != MARIADB_PACKAGE]
+    commands = [f"apt-get install {' '.join(debian)}"] if debian else []
+    build = missing_postgres_build(combination.version) if combination.version != 15 else None
+    if build:
+        commands.append(build)
+    if commands:
+        message = f"{combination.id} needs server binaries: run {' and '.join(commands)}"
         if os.environ.get("CI"):
-            require_packages(MARIADB_PACKAGE)
-        scheduler = None
-    else:
-        scheduler = request.getfixturevalue("scheduler_server")
-    main, flowdb = postgres_pair
-    return Servers(main=main, flowdb=flowdb, scheduler=scheduler)
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@contextlib.contextmanager
+def postgres_for(combination: Combination, name: str) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """A PostgreSQL server of the combination's version: (the stack's admin, the bootstrap superuser)."""
+    with postgres_server(name, version=combination.version) as bootstrap:
+        yield stack_admin(bootstrap, combination), bootstrap
+
+
+@pytest.fixture(scope="session")
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    combination: Combination = request.param
+    _require(combination)
+    with contextlib.ExitStack() as stack:
+        main, main_superuser = stack.enter_context(postgres_for(combination, "main"))
+        flowdb, flowdb_superuser = stack.enter_context(postgres_for(combination, "flowdb"))
+        yield Servers(
+            main=main,
+            flowdb=flowdb,
+            scheduler=stack.enter_context(mariadb_server("scheduler")) if _mariadb_installed() else None,
+            combination=combination,
+            superusers={"main": main_superuser, "flowdb": flowdb_superuser},
+        )
+
+
+@contextlib.contextmanager
+def one_postgres(servers: Servers, name: str) -> Iterator[Servers]:
+    """Another PostgreSQL server like the session's, standing for both main and flowdb (shared placement)."""
+    with postgres_for(servers.combination, name) as (pg, superuser):
+        yield Servers(main=pg, flowdb=pg, scheduler=servers.scheduler, combination=servers.combination,
+                      superusers={"main": superuser, "flowdb": superuser})  # fmt: skip
 
 
 UNUSED_SCHEDULER = {"host": "127.0.0.1", "port": 9, "adminUser": "root"}
@@ -112,8 +161,18 @@ def external_config(
     def external(name: str, database: str) -> dict[str, Any]:
         server = chosen(name)
         return {"mode": "external", "host": server.host, "port": server.port, "database": database,
-                "adminUser": server.admin_user, "sslmode": "disable",
-                "superuser": name not in (admins or {})}  # fmt: skip
+                "adminUser": server.admin_user, "sslmode": "disable", **postgres_admin(name)}  # fmt: skip
+
+    def postgres_admin(name: str) -> dict[str, Any]:
+        if name == "scheduler":
+            return {"superuser": True}
+        combination = servers.combination
+        return {
+            "superuser": combination.kind == "superuser" and name not in (admins or {}),
+            "version": combination.version,
+            "adminGrantsPgMonitor": combination.admin_grants_pg_monitor,
+            "adminGrantsPgReadAllData": combination.admin_grants_pg_monitor,
+        }
 
     scheduler = (
         external("scheduler", "easyappointments")
@@ -138,6 +197,11 @@ def external_config(
 
 def admin(server: RunningServer, database: str) -> psycopg.Connection[Any]:
     return psycopg.connect(server.dsn(database), autocommit=True)
+
+
+def superuser(servers: Servers, name: str, database: str) -> psycopg.Connection[Any]:
+    """The bootstrap superuser of a PostgreSQL server: what a test does by hand, beyond the stack's admin."""
+    return admin(servers.superusers.get(name, servers[name]), database)
 
 
 def mysql_admin(server: RunningServer) -> Any:
@@ -270,8 +334,7 @@ def create_tables_as_owners(deployment: Deployment, table: str, on: tuple[str, .
     for schema in deployment.topology.schemas:
         if schema.server not in on:
             continue
-        server = deployment.servers[schema.server]
-        with admin(server, schema.database) as connection, connection.transaction():
+        with superuser(deployment.servers, schema.server, schema.database) as connection, connection.transaction():
             connection.execute(f"SET LOCAL ROLE {quote_ident(schema.owner)}")
             connection.execute(
                 f"CREATE TABLE {quote_ident(schema.name)}.{quote_ident(table)} (id serial PRIMARY KEY, v text)"
@@ -303,7 +366,8 @@ def deploy(
     topology = load_topology(config, stack)
     for name in POSTGRES:
         if name in topology.servers and name in apply_to:
-            with admin(servers[name], "postgres") as connection:
+            # The database an external server's provider finds, owned by the admin it hands out.
+            with superuser(servers, name, "postgres") as connection:
                 database = topology.servers[name].database
                 if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
                     owner = (admins or {}).get(name, servers[name]).admin_user

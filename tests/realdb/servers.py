@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import pwd
 import re
@@ -31,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from tests.realdb import postgres_builds
+
 __all__ = [
     "MARIADB_PACKAGE",
     "POSTGRES_PACKAGE",
@@ -38,6 +41,7 @@ __all__ = [
     "ServerStartError",
     "ServerTls",
     "mariadb_server",
+    "missing_postgres_build",
     "missing_server_packages",
     "postgres_server",
     "start_mariadb",
@@ -100,11 +104,31 @@ def _find_binary(name: str, *fallback_dirs: str) -> Path | None:
     return None
 
 
-def _postgres_binaries() -> tuple[Path, Path] | None:
-    initdb, postgres = PG_BINDIR / "initdb", PG_BINDIR / "postgres"
+def _postgres_bindir(version: int) -> Path:
+    return PG_BINDIR if version == postgres_builds.DEBIAN_MAJOR else postgres_builds.bindir(version)
+
+
+def _postgres_binaries(version: int = postgres_builds.DEBIAN_MAJOR) -> tuple[Path, Path] | None:
+    bindir = _postgres_bindir(version)
+    initdb, postgres = bindir / "initdb", bindir / "postgres"
     if _executable(initdb) and _executable(postgres):
         return initdb, postgres
     return None
+
+
+def _postgres_install_hint(version: int) -> str:
+    if version == postgres_builds.DEBIAN_MAJOR:
+        return f"apt-get install {POSTGRES_PACKAGE}"
+    return postgres_builds.install_command([version])
+
+
+def missing_postgres_build(version: int) -> str | None:
+    """The command that installs PostgreSQL `version`'s server binaries, if they are missing."""
+    if version != postgres_builds.DEBIAN_MAJOR and version not in postgres_builds.BUILDS:
+        raise ValueError(f"no PostgreSQL {version} build is pinned (pinned: {sorted(postgres_builds.BUILDS)})")
+    if version != postgres_builds.DEBIAN_MAJOR and not postgres_builds.installed(version):
+        return _postgres_install_hint(version)
+    return None if _postgres_binaries(version) else _postgres_install_hint(version)
 
 
 def _mariadb_binaries() -> tuple[Path, Path] | None:
@@ -430,18 +454,20 @@ def start_postgres(
     workdir: Path,
     name: str,
     *,
+    version: int = postgres_builds.DEBIAN_MAJOR,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     tls: ServerTls | None = None,
 ) -> tuple[RunningServer, Callable[[], None]]:
-    """Start PostgreSQL in a new directory under ``workdir``.
+    """Start PostgreSQL ``version`` (15: Debian's; 16+: a pinned npm build) in a new directory under ``workdir``.
 
     Returns the server and an idempotent ``stop`` that shuts it down and
     deletes its directory. Nothing is left behind if starting fails.
     With ``tls``, the server also accepts TLS connections with that certificate.
     """
-    binaries = _postgres_binaries()
+    binaries = _postgres_binaries(version)
     if binaries is None:
-        raise ServerStartError(f"PostgreSQL binaries not found in {PG_BINDIR} (install {POSTGRES_PACKAGE})")
+        hint = _postgres_install_hint(version)
+        raise ServerStartError(f"PostgreSQL {version} binaries not found in {_postgres_bindir(version)} ({hint})")
     initdb, postgres = binaries
     run_as = _postgres_os_user()
     password = secrets.token_urlsafe(24)
@@ -569,12 +595,13 @@ def start_postgres(
 def postgres_server(
     name: str = "realdb",
     *,
+    version: int = postgres_builds.DEBIAN_MAJOR,
     workdir: Path | None = None,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     tls: ServerTls | None = None,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_postgres` (default workdir: system temp)."""
-    yield from _running(start_postgres, name, workdir, startup_timeout, tls=tls)
+    yield from _running(functools.partial(start_postgres, version=version), name, workdir, startup_timeout, tls=tls)
 
 
 def _running(

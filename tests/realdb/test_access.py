@@ -156,6 +156,7 @@ def test_cross_server_readers_read_and_write_nothing(deployed: Deployment, sessi
         assert not attempt(flow_reader, statement)
 
 
+@pytest.mark.postgres_independent
 def test_scheduler_user_has_its_database_and_nothing_else(deployed: Deployment) -> None:
     env = deployed.capture.outputs["services"].value["egm-scheduler"]["env"]
     root = mysql_admin(deployed.servers["scheduler"])

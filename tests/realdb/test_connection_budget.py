@@ -25,6 +25,9 @@ from tests.realdb.pooler import PGBOUNCER, PGBOUNCER_PACKAGE, pgbouncer
 from tests.realdb.servers import _free_port, postgres_server
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE
 
+# CONNECTION LIMIT and PgBouncer behave alike on every supported version: the first combination runs them.
+pytestmark = pytest.mark.postgres_independent
+
 LIMIT = 2
 LIMITED = "madansara_user"
 LIMITS = {"madan-sara": LIMIT}

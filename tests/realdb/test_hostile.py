@@ -16,8 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from review.__main__ import main as review_main
 from review.capture import PROJECT_DIR, unwrap_secrets
-from tests.realdb.conftest import Deployment, Servers, admin, deploy
-from tests.realdb.servers import postgres_server
+from tests.realdb.conftest import Deployment, Servers, admin, deploy, one_postgres
 from tests.topology.test_config_properties import configs
 
 CLI_CASES: list[int] = []
@@ -60,9 +59,8 @@ KEYWORD_SERVICES = {
 
 @pytest.fixture(scope="module")
 def keyword_deployment(servers: Servers) -> Iterator[Deployment]:
-    with postgres_server("keywords") as main:
-        yield deploy(Servers(main=main, flowdb=main, scheduler=servers.scheduler), apply_to=("main",),
-                     langflowPlacement="shared", services=KEYWORD_SERVICES)  # fmt: skip
+    with one_postgres(servers, "keywords") as keyword_servers:
+        yield deploy(keyword_servers, apply_to=("main",), langflowPlacement="shared", services=KEYWORD_SERVICES)
 
 
 def test_sql_keywords_as_names_create_exactly_the_named_objects(keyword_deployment: Deployment) -> None:

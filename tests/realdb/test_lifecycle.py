@@ -230,8 +230,8 @@ def test_a_grant_update_replaces_its_privileges_on_every_table(layout: Layout) -
 def test_mysql_password_update_and_grant_delete(scheduler: Deployment) -> None:
     server = scheduler.servers["scheduler"]
     ctx = server_context(scheduler.capture, "scheduler")
-    user = scheduler.capture.by_type(MYSQL_USER)[0]
-    grant = scheduler.capture.by_type(MYSQL_GRANT)[0]
+    user = next(r for r in scheduler.capture.by_type(MYSQL_USER) if inputs_of(r)["user"] == "scheduler_user")
+    grant = next(r for r in scheduler.capture.by_type(MYSQL_GRANT) if inputs_of(r)["user"] == "scheduler_user")
     rotated = dataclasses.replace(user, inputs={**user.inputs, "plaintextPassword": Secret("RotatedPassword2")})
     apply_mysql(server, update_steps(user, rotated, ctx))
     apply_mysql(server, delete_steps(grant, ctx))

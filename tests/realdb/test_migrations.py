@@ -14,8 +14,7 @@ from alembic.config import Config
 from psycopg.conninfo import conninfo_to_dict
 
 from review.capture import unwrap_secrets
-from tests.realdb.conftest import Deployment, Servers, admin, deploy
-from tests.realdb.servers import postgres_server
+from tests.realdb.conftest import Deployment, Servers, deploy, one_postgres, superuser
 from topology.dsn import postgres_url
 
 ENV_PY = """
@@ -63,7 +62,7 @@ def migrate(workdir: Path, name: str, dsn: str, tables: list[str], version_schem
 
 
 def tables_by_schema(deployment_servers: Servers, server: str, database: str) -> dict[str, set[str]]:
-    with admin(deployment_servers[server], database) as connection:
+    with superuser(deployment_servers, server, database) as connection:
         rows = connection.execute(
             "SELECT table_schema, table_name FROM information_schema.tables"
             " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
@@ -75,7 +74,7 @@ def tables_by_schema(deployment_servers: Servers, server: str, database: str) ->
 
 
 def version_of(servers: Servers, server: str, database: str, schema: str) -> list[tuple[Any, ...]]:
-    with admin(servers[server], database) as connection:
+    with superuser(servers, server, database) as connection:
         return connection.execute(f'SELECT version_num FROM "{schema}".alembic_version').fetchall()
 
 
@@ -120,8 +119,7 @@ def test_a_service_cannot_migrate_into_another_services_schema(deployed: Deploym
 @pytest.fixture(scope="module")
 def shared_deployment(servers: Servers) -> Iterator[Deployment]:
     """Shared placement on its own PostgreSQL server (roles are per server)."""
-    with postgres_server("shared") as main:
-        shared_servers = Servers(main=main, flowdb=main, scheduler=servers.scheduler)
+    with one_postgres(servers, "shared") as shared_servers:
         yield deploy(shared_servers, apply_to=("main",), langflowPlacement="shared")
 
 

@@ -16,8 +16,14 @@ MYSQL_DATABASE = "mysql:index/database:Database"
 
 def servers(main: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
-        "main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, **(main or {})},
-        "flowdb": {"mode": "external", "host": "flow.example.internal"},
+        "main": {
+            "mode": "external",
+            "host": "db.example.internal",
+            "maxConnections": 200,
+            "version": 15,
+            **(main or {}),
+        },
+        "flowdb": {"mode": "external", "host": "flow.example.internal", "version": 15},
         "scheduler": {"mode": "external", "host": "mysql.example.internal", **(scheduler or {})},
     }
 

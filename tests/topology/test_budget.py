@@ -67,7 +67,7 @@ def test_over_budget_is_refused_with_one_line_naming_the_keys_and_numbers() -> N
 
 
 def test_an_external_server_is_checked_against_its_declared_max_connections() -> None:
-    external = {"mode": "external", "host": "db.internal"}
+    external = {"mode": "external", "host": "db.internal", "version": 15}
     with pytest.raises(ConfigError, match=r"servers\.main\.maxConnections: 100 does not fit .* of 116"):
         load_topology({"servers": {"main": external}, "mainAdminPassword": "x"}, "prod")
     topology = load_topology(
@@ -145,6 +145,7 @@ def test_pooler_to_an_external_server_uses_its_tls_mode() -> None:
     main = {
         "mode": "external",
         "host": "db.internal",
+        "version": 15,
         "maxConnections": 200,
         "sslmode": "verify-full",
         "sslrootcert": "/etc/engarde/db-ca.pem",

@@ -19,7 +19,7 @@ from topology.config import SCALAR_DEFAULTS, ignored_settings
 from topology.model import Mode, Placement
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-EXTERNAL_MAIN = {"main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200}}
+EXTERNAL_MAIN = {"main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, "version": 15}}
 
 BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     # (config, key named in the error, a fragment of what is allowed)
@@ -209,6 +209,7 @@ def test_one_mode_change_switches_a_server_and_the_other_modes_settings_are_igno
             "hostPort": 5432,
             "host": "db.internal",
             "maxConnections": 200,
+            "version": 15,
         }
     }
     main = load_topology({"servers": servers, "mainAdminPassword": "x"}, "dev").servers["main"]

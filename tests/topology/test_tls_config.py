@@ -19,7 +19,7 @@ def config(main: dict[str, Any], scheduler: dict[str, Any] | None = None) -> dic
     return {
         "langflowPlacement": "shared",
         "servers": {
-            "main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, **main},
+            "main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, "version": 15, **main},
             **({"scheduler": {"mode": "external", "host": "mysql.example.internal", **scheduler}} if scheduler else {}),
         },
         "mainAdminPassword": "x",
@@ -63,6 +63,7 @@ def test_a_container_gets_the_ca_its_dsns_name_mounted_read_only() -> None:
     main = {
         "mode": "external",
         "host": "db.example.internal",
+        "version": 15,
         "sslmode": "verify-full",
         "sslrootcert": CA,
         "maxConnections": 200,
