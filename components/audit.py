@@ -1,4 +1,4 @@
-"""The audit log table in the audit schema (seed 001 §9.3)."""
+"""The audit log table in the audit schema: who read or wrote across schemas, append-only for services."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from review.graph import canonical_order, children, count_by_type, server_of, sh
 
 MASK = "[secret]"
 NO_ACCESS = "\u2013"
-"""An en dash, as in the BRIEF's matrix: no access."""
+"""An en dash, as in the README's access matrix: no access."""
 ROLE = "postgresql:index/role:Role"
 GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
 MYSQL_GRANT = "mysql:index/grant:Grant"
@@ -165,7 +165,7 @@ def logins(capture: Capture) -> list[Login]:
                 server = by_endpoint.get((url.hostname, url.port)) or by_host.get(url.hostname)
                 if server is not None and url.username:
                     found.append(Login(service, server, unquote(url.username)))
-        # EasyAppointments takes discrete settings (BRIEF §5) rather than a URL.
+        # EasyAppointments takes discrete settings (DB_HOST, DB_NAME, ...) rather than a URL.
         if "DB_HOST" in env and "DB_USERNAME" in env and env["DB_HOST"] in by_host:
             found.append(Login(service, by_host[env["DB_HOST"]], env["DB_USERNAME"]))
     return list(dict.fromkeys(found))

@@ -33,7 +33,7 @@ from topology.scram import is_verifier_of
 OWN, R, A, B = "owner", "read", "append", "backup"
 SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
 
-# BRIEF §3, cell by cell: (server, schema, role) -> profile.
+# The access matrix (README, "Access model"), cell by cell: (server, schema, role) -> profile.
 DEDICATED_MATRIX = {
     ("main", "public", "engarde_app"): OWN,
     ("main", "audit", "engarde_app"): A,
@@ -109,7 +109,7 @@ def members_of(result: Capture, server: str, group: str) -> set[str]:
     }
 
 
-def test_dev_access_matrix_is_the_brief_cell_by_cell(dev: Capture) -> None:
+def test_dev_access_matrix_is_the_documented_one_cell_by_cell(dev: Capture) -> None:
     assert matrix(dev) == DEDICATED_MATRIX
 
 
@@ -155,7 +155,7 @@ def test_dev_creates_the_databases_and_flowdb_is_owned_by_langflow(dev: Capture)
     assert "owner" not in databases["main"]
 
 
-def test_login_roles_of_the_brief_exist_with_no_elevated_attribute(dev: Capture, shared: Capture) -> None:
+def test_documented_login_roles_exist_with_no_elevated_attribute(dev: Capture, shared: Capture) -> None:
     for result in (dev, shared):
         for role in result.by_type(ROLE):
             attrs = inputs(role)

@@ -1,4 +1,4 @@
-"""EnGarde's layout (BRIEF §3 and §5) derived from validated stack config."""
+"""EnGarde's layout (access matrix and service wiring, as the README documents them) from validated stack config."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         database = servers[server].database
         access.append(Access(server, database, schema, role, profile))
 
-    # main: one schema per service, the audit schema, and the roles of BRIEF §3.
+    # main: one schema per service, the audit schema, and the roles of the access matrix.
     for app in apps:
         path = ("public",) if app.schema == "public" else (app.schema, "public")
         roles.append(Role(MAIN, app.role, login=True, search_path=path, owns_data=True, description=app.description))

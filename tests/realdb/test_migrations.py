@@ -1,4 +1,4 @@
-"""Migration independence, the seeds' core problem: real Alembic migrations run with the services' DSNs
+"""Migration independence, the reason for one schema per service: real Alembic migrations run with the services' DSNs
 each create only their own tables and their own `alembic_version`, and never touch another's."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def test_search_path_options_are_encoded_so_libpq_accepts_them() -> None:
     assert conninfo_to_dict(url)["options"] == "-c search_path=madansara,public"
 
 
-def test_the_seeds_unencoded_form_is_what_libpq_rejects() -> None:
+def test_the_unencoded_options_form_is_what_libpq_rejects() -> None:
     with pytest.raises(psycopg.ProgrammingError, match="extra key/value separator"):
         conninfo_to_dict("postgresql://u:pw@db:5432/railway?options=-c%20search_path=madansara,public")
 
