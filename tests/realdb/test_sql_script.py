@@ -98,6 +98,11 @@ _ISOLATED_RUNNER = """
 import base64, json, sys
 import dill
 
+# An editable install of the checkout (what `make` does) would import it from anywhere: not on a host
+# that only has the pickle.
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+sys.path_hooks[:] = [h for h in sys.path_hooks if "__editable__" not in getattr(h, "__module__", "")]
+sys.path_importer_cache.clear()
 for module in ("components", "topology", "review", "tests"):
     try:
         __import__(module)
