@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from review.capture import Capture, Resource, unwrap_secrets
+from review.lifecycle import PG_DATABASE, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_GRANT_ROLE, PG_ROLE, PG_SCHEMA
 
-PG = "postgresql:index/"
-GRANT = PG + "grant:Grant"
-DEFAULT_PRIVILEGES = PG + "defaultPrivileges:DefaultPrivileges"
-ROLE = PG + "role:Role"
-SCHEMA = PG + "schema:Schema"
-GRANT_ROLE = PG + "grantRole:GrantRole"
-DATABASE = PG + "database:Database"
+GRANT = PG_GRANT
+DEFAULT_PRIVILEGES = PG_DEFAULT_PRIVILEGES
+ROLE = PG_ROLE
+SCHEMA = PG_SCHEMA
+GRANT_ROLE = PG_GRANT_ROLE
+DATABASE = PG_DATABASE
+
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
 PASSWORD = "random:index/randomPassword:RandomPassword"

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_DIR
+from tests.graph import GRANT_ROLE, ROLE
 
-GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
-ROLE = "postgresql:index/role:Role"
 CONTAINER = "docker:index/container:Container"
 
 

@@ -25,6 +25,7 @@ from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, UPDATE
 from review.diff_command import capture_urn, report_of
 from review.diff_refresh import refreshed
 from review.diff_views import DiffReport, sql_steps_of
+from tests.graph import GRANT_ROLE, ROLE
 from tests.realdb.access_probes import Cell, cell_count, declared_matrix, matrix_mismatches
 from tests.realdb.conftest import (
     POSTGRES,
@@ -43,8 +44,6 @@ from topology import load_topology
 from topology.sql import quote_ident
 
 STACK = "dev"
-ROLE = "postgresql:index/role:Role"
-GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
 BILLING = {"image": "ghcr.io/engardehq/billing:1.0.0", "reads": ["madansara"]}
 PASSWORD_URN = (
     "urn:pulumi:dev::engarde::engarde:index:PostgresServer$engarde:index:DatabaseRole"

@@ -19,9 +19,9 @@ from review.capture import PROJECT_DIR, Capture, generated_passwords, run_progra
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
 from review.diff_command import DiffUsageError, capture_urn, report_of
 from review.diff_views import DiffReport, render_json, render_markdown, render_sql, render_text
+from tests.graph import ROLE
 from tests.review.conftest import Result
 
-ROLE = "postgresql:index/role:Role"
 BILLING = {"image": "ghcr.io/engardehq/billing:1.0.0", "reads": ["madansara"]}
 PASSWORD_URN = (  # as `pulumi stack --show-urns` prints it (README, "Rotating a password")
     "urn:pulumi:dev::engarde::engarde:index:PostgresServer$engarde:index:DatabaseRole"
