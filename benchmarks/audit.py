@@ -96,7 +96,7 @@ def measure_sizes(sizes: Sequence[int], report: Any = None) -> list[Measurement]
         topology = deployment.topology
         database = topology.servers["main"].database
         dsn = server.dsn(database)
-        schemas = [s for s in topology.schemas_on("main") if s.created and s.name != "audit"]
+        schemas = [s for s in topology.layouts["main"].schemas if s.created and s.name != "audit"]
         created = 0
         for size in sizes:
             while created < size:

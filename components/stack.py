@@ -78,7 +78,7 @@ def _postgres_layout(
             f"{name}-{group.name}",
             AccessGroupArgs(group=group, role=topology.role(name, group.name), provider=server.provider),
         )
-        for group in topology.groups_of(name)
+        for group in topology.layouts[name].groups
     }
     roles = {
         role.name: DatabaseRole(
@@ -87,11 +87,11 @@ def _postgres_layout(
                 role=role,
                 provider=server.provider,
                 protect=protect,
-                groups=[groups[g.name].role_name for g in topology.groups_of(name) if role.name in g.members],
+                groups=[groups[g.name].role_name for g in topology.layouts[name].groups if role.name in g.members],
                 adopt=role.name in spec.adopt_roles,
             ),
         )
-        for role in topology.roles_on(name)
+        for role in topology.layouts[name].roles
         if role.name not in groups
     }
     owner = roles[spec.database_owner].name if spec.database_owner else None
@@ -99,7 +99,7 @@ def _postgres_layout(
         f"{name}-{spec.database}", DatabaseArgs(server=spec, provider=server.provider, owner=owner, protect=protect)
     )
     layout = _PostgresLayout(spec=spec, server=server, database=database, roles=roles)
-    for schema in topology.schemas_on(name):
+    for schema in topology.layouts[name].schemas:
         created = ServiceSchema(
             f"{name}-{schema.name}",
             ServiceSchemaArgs(
@@ -129,7 +129,7 @@ def _postgres_layout(
                 ),
             )
             last = audit_log.last
-        for group in topology.groups_on(name, schema.name):
+        for group in topology.layouts[name].groups_on(schema.name):
             last = groups[group.name].grant(
                 AccessGrantsArgs(
                     database=database.name, schema=created.name, creator=roles[group.creator].name, after=last

@@ -62,25 +62,25 @@ class Expected:
 
 def expected_state(topology: Topology, server: str) -> Expected:
     """What the stack declares on `server`, derived from the topology."""
-    roles = {r.name: r.login for r in topology.roles_on(server)}
-    memberships = {(g.name, m) for g in topology.groups_of(server) for m in g.members}
-    memberships |= {(builtin, r.name) for r in topology.roles_on(server) for builtin in r.member_of}
+    roles = {r.name: r.login for r in topology.layouts[server].roles}
+    memberships = {(g.name, m) for g in topology.layouts[server].groups for m in g.members}
+    memberships |= {(builtin, r.name) for r in topology.layouts[server].roles for builtin in r.member_of}
     schemas: dict[str, str | None] = {}
     schema_acl: set[tuple[str, str, str]] = set()
-    for schema in topology.schemas_on(server):
+    for schema in topology.layouts[server].schemas:
         schemas[schema.name] = schema.owner if schema.created else None
         if not schema.created:
             schema_acl |= {(schema.name, schema.owner, p) for p in PROFILE_PRIVILEGES[Profile.OWNER].schema}
     table_privileges: dict[str, set[tuple[str, str, str]]] = {name: set() for name in schemas}
     default_acl: set[tuple[str, str, str, str, str]] = set()
-    for group in topology.groups_of(server):
+    for group in topology.layouts[server].groups:
         privileges = PROFILE_PRIVILEGES[group.profile]
         schema_acl |= {(group.schema, group.name, p) for p in privileges.schema}
         for kind, granted in (("table", privileges.tables), ("sequence", privileges.sequences)):
             table_privileges[group.schema] |= {(kind, group.name, p) for p in granted}
             default_acl |= {(group.creator, group.schema, kind, group.name, p) for p in granted}
     usage = {(a.role, a.schema) for a in topology.access if a.server == server}
-    limits = {r.name: r.connection_limit for r in topology.roles_on(server) if r.login}
+    limits = {r.name: r.connection_limit for r in topology.layouts[server].roles if r.login}
     return Expected(roles, memberships, schemas, schema_acl, table_privileges, default_acl, usage, limits)
 
 
@@ -258,8 +258,8 @@ def audit_servers(topology: Topology, dsns: Mapping[str, str]) -> list[Finding]:
                 continue
             with psycopg.connect(make_conninfo(dsn, dbname=spec.database), connect_timeout=10) as connection:
                 catalog = read_postgres(connection)
-                logins = [r.name for r in topology.roles_on(name) if r.login]
-                schemas = [s.name for s in topology.schemas_on(name)]
+                logins = [r.name for r in topology.layouts[name].roles if r.login]
+                schemas = [s.name for s in topology.layouts[name].schemas]
                 findings += audit_postgres(topology, spec, catalog, effective_usage(connection, logins, schemas))
         except (psycopg.Error, OSError) as error:
             raise AuditConnectionError(f"server {name}: {type(error).__name__}: {_first_line(error)}") from None

@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from review.capture import Capture, Secret, unwrap_secrets
 from tests.conftest import capture
+from tests.expected import DEDICATED_MATRIX, OWN, SHARED_MATRIX, A, B, R
 from tests.graph import (
     CONTAINER,
     DATABASE,
@@ -29,43 +30,6 @@ from tests.graph import (
     server_of,
 )
 from topology.scram import is_verifier_of
-
-OWN, R, A, B = "owner", "read", "append", "backup"
-SERVICE_SCHEMAS = ["madansara", "sankore", "onside", "capilytics"]
-
-# The access matrix (README, "Access model"), cell by cell: (server, schema, role) -> profile.
-DEDICATED_MATRIX = {
-    ("main", "public", "engarde_app"): OWN,
-    ("main", "audit", "engarde_app"): A,
-    ("main", "madansara", "madansara_user"): OWN,
-    ("main", "audit", "madansara_user"): A,
-    ("main", "sankore", "sankore_user"): OWN,
-    ("main", "audit", "sankore_user"): A,
-    ("main", "onside", "onside_user"): OWN,
-    ("main", "audit", "onside_user"): A,
-    ("main", "capilytics", "capilytics_user"): OWN,
-    ("main", "audit", "capilytics_user"): A,
-    **{("main", schema, "analytics_readonly"): R for schema in SERVICE_SCHEMAS},
-    **{("main", schema, "audit_user"): R for schema in ["public", *SERVICE_SCHEMAS, "audit"]},
-    ("main", "public", "langflow_reader"): R,
-    ("main", "audit", "langflow_reader"): A,
-    ("flowdb", "public", "langflow_app"): OWN,
-    ("flowdb", "public", "engarde_flow_reader"): R,
-    ("flowdb", "public", "audit_user"): R,
-    # The backup login reads every schema through pg_read_all_data.
-    **{("main", schema, "engarde_backup"): B for schema in ["public", *SERVICE_SCHEMAS, "audit"]},
-    ("flowdb", "public", "engarde_backup"): B,
-}
-
-SHARED_MATRIX = {
-    **{k: v for k, v in DEDICATED_MATRIX.items() if k[0] == "main" and k[2] != "langflow_reader"},
-    ("main", "langflow", "langflow_app"): OWN,
-    ("main", "public", "langflow_app"): R,
-    ("main", "audit", "langflow_app"): A,
-    ("main", "langflow", "engarde_app"): R,
-    ("main", "langflow", "audit_user"): R,
-    ("main", "langflow", "engarde_backup"): B,
-}
 
 BACKEND_ENV = {"DATABASE_URL", "LANGFLOW_DATABASE_URL", "LANGFLOW_API_URL", "REDIS_URL"}
 MICROSERVICE_ENV = {"DATABASE_URL", "PRODUCTION_BACKEND_URL"}

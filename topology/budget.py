@@ -63,7 +63,7 @@ def server_budget(topology: Topology, server: str) -> ServerBudget:
             role.limit_key,
             role.connection_limit,
         )
-        for role in topology.roles_on(server)
+        for role in topology.layouts[server].roles
         if role.login
     ]
     lines.append(BudgetLine(f"admin {spec.admin_user} (provider pool and audit-log DDL)", "", ADMIN_CONNECTIONS))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 
 class Engine(StrEnum):
@@ -27,9 +29,88 @@ class Profile(StrEnum):
     """Reads every table and sequence through `pg_read_all_data` (no grant, no access group)."""
 
 
+GROUP_PROFILES = (Profile.READ, Profile.WRITE, Profile.APPEND)
+"""Profiles held through an access group role `<schema>_<profile>`."""
+
+
 class Placement(StrEnum):
     DEDICATED = "dedicated"
     SHARED = "shared"
+
+
+class ObjectType(StrEnum):
+    """What a privilege is on: the schema itself, or the tables or sequences in it."""
+
+    SCHEMA = "schema"
+    TABLE = "table"
+    SEQUENCE = "sequence"
+
+
+@dataclass(frozen=True, order=True)
+class Privilege:
+    """One privilege of one role on a schema, or on the tables or sequences in it.
+
+    The unit of the access model, as in ldap2pg: the topology lists the privileges it wants, the
+    components group them into provider resources (`PrivilegeSet`), the audit reads the live ones
+    from the catalog in this shape and compares the two sets, the review views show them.
+    """
+
+    server: str
+    """Server of the schema."""
+    database: str
+    """Database of the schema."""
+    schema: str
+    """Schema the privilege is on or in."""
+    object_type: ObjectType
+    """The schema itself, or its tables or sequences."""
+    grantee: str
+    """Role that holds it (`PUBLIC` for everyone)."""
+    privilege: str
+    """SELECT, USAGE, ... as PostgreSQL spells it."""
+    default_for: str | None = None
+    """A default privilege: the role whose future objects receive it (`FOR ROLE`); None: a grant."""
+    relation: str | None = None
+    """On one table or sequence (as the catalog reports it); None: on every one in the schema."""
+
+    @property
+    def is_default(self) -> bool:
+        return self.default_for is not None
+
+    def on_relation(self, relation: str) -> Privilege:
+        """This privilege as the catalog reports it on one existing table or sequence."""
+        return replace(self, relation=relation)
+
+
+@dataclass(frozen=True, order=True)
+class PrivilegeSet:
+    """The privileges one provider resource holds: a `Grant`, or a `DefaultPrivileges` when `default_for`.
+
+    The provider revokes everything for this key before it grants (resource_postgresql_grant.go,
+    resource_postgresql_default_privileges.go), so each key has exactly one resource.
+    """
+
+    server: str
+    database: str
+    schema: str
+    object_type: ObjectType
+    grantee: str
+    default_for: str | None
+    privileges: tuple[str, ...]
+
+    @property
+    def resource_suffix(self) -> str:
+        """`schema`, `tables`, `sequences`, `default-tables` or `default-sequences`."""
+        kind = "schema" if self.object_type is ObjectType.SCHEMA else f"{self.object_type.value}s"
+        return f"default-{kind}" if self.default_for else kind
+
+
+def privilege_sets(privileges: Iterable[Privilege]) -> tuple[PrivilegeSet, ...]:
+    """Privileges grouped by provider resource, in the order their keys first appear; privileges sorted."""
+    grouped: dict[tuple[str, str, str, ObjectType, str, str | None], list[str]] = {}
+    for p in privileges:
+        key = (p.server, p.database, p.schema, p.object_type, p.grantee, p.default_for)
+        grouped.setdefault(key, []).append(p.privilege)
+    return tuple(PrivilegeSet(*key, privileges=tuple(sorted(set(names)))) for key, names in grouped.items())
 
 
 @dataclass(frozen=True)
@@ -119,6 +200,13 @@ class Schema:
     created: bool
     """False for `public`, which exists already: the owner gets USAGE+CREATE instead."""
 
+    @property
+    def owner_privileges(self) -> tuple[Privilege, ...]:
+        """What the owner is granted on a schema it does not own (the existing `public`); nothing otherwise."""
+        if self.created:
+            return ()
+        return profile_privileges(Profile.OWNER, self.server, self.database, self.name, self.owner, self.owner)
+
 
 @dataclass(frozen=True)
 class Access:
@@ -149,6 +237,11 @@ class AccessGroup:
     """Role whose future objects the default privileges cover (the schema's owner)."""
     members: tuple[str, ...]
     """Login roles that get the access by (INHERIT) membership."""
+
+    @property
+    def privileges(self) -> tuple[Privilege, ...]:
+        """What the group holds: the profile's privileges on the schema, on what is in it, and by default."""
+        return profile_privileges(self.profile, self.server, self.database, self.schema, self.name, self.creator)
 
 
 @dataclass(frozen=True)
@@ -340,23 +433,18 @@ class Topology:
     backups: tuple[BackupJob, ...] = ()
     """One scheduled logical backup per database."""
 
+    @cached_property
+    def layouts(self) -> dict[str, ServerLayout]:
+        """Each server's share of the layout, by server name (in `servers` order)."""
+        return {name: _server_layout(self, server) for name, server in self.servers.items()}
+
+    @property
+    def privileges(self) -> tuple[Privilege, ...]:
+        """Every privilege the layout grants, on every server."""
+        return tuple(p for layout in self.layouts.values() for p in layout.privileges)
+
     def role(self, server: str, name: str) -> Role:
-        for role in self.roles:
-            if role.server == server and role.name == name:
-                return role
-        raise KeyError(f"no role {name!r} on server {server!r}")
-
-    def roles_on(self, server: str) -> tuple[Role, ...]:
-        return tuple(r for r in self.roles if r.server == server)
-
-    def schemas_on(self, server: str) -> tuple[Schema, ...]:
-        return tuple(s for s in self.schemas if s.server == server)
-
-    def groups_of(self, server: str) -> tuple[AccessGroup, ...]:
-        return tuple(g for g in self.groups if g.server == server)
-
-    def groups_on(self, server: str, schema: str) -> tuple[AccessGroup, ...]:
-        return tuple(g for g in self.groups if g.server == server and g.schema == schema)
+        return self.layouts[server].role(name)
 
     @property
     def postgres_servers(self) -> tuple[Server, ...]:
@@ -364,7 +452,79 @@ class Topology:
 
 
 @dataclass(frozen=True)
-class Privileges:
+class ServerLayout:
+    """One server's share of the topology: what its component builds and what the audit expects there."""
+
+    server: Server
+    """The server."""
+    roles: tuple[Role, ...]
+    """PostgreSQL: its login, owner and group roles."""
+    schemas: tuple[Schema, ...]
+    """PostgreSQL: the schemas of its database."""
+    groups: tuple[AccessGroup, ...]
+    """PostgreSQL: its access groups."""
+    access: tuple[Access, ...]
+    """PostgreSQL: its cells of the access matrix."""
+    users: tuple[DatabaseUser, ...]
+    """MySQL: the users it creates, each with its database."""
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    @property
+    def engine(self) -> Engine:
+        return self.server.engine
+
+    def role(self, name: str) -> Role:
+        for role in self.roles:
+            if role.name == name:
+                return role
+        raise KeyError(f"no role {name!r} on server {self.server.name!r}")
+
+    @property
+    def logins(self) -> tuple[Role, ...]:
+        return tuple(r for r in self.roles if r.login)
+
+    def groups_on(self, schema: str) -> tuple[AccessGroup, ...]:
+        """The access groups holding privileges on `schema`, in creation order."""
+        return tuple(g for g in self.groups if g.schema == schema)
+
+    def groups_of(self, member: str) -> tuple[AccessGroup, ...]:
+        """The access groups `member` belongs to."""
+        return tuple(g for g in self.groups if member in g.members)
+
+    @property
+    def memberships(self) -> frozenset[tuple[str, str]]:
+        """(group, member): access groups and built-in roles."""
+        return frozenset(
+            {(g.name, m) for g in self.groups for m in g.members}
+            | {(builtin, r.name) for r in self.roles for builtin in r.member_of}
+        )
+
+    @property
+    def privileges(self) -> tuple[Privilege, ...]:
+        """What the layout grants here: owners on schemas they do not own, then each group's privileges."""
+        return (
+            *(p for s in self.schemas for p in s.owner_privileges),
+            *(p for g in self.groups for p in g.privileges),
+        )
+
+
+def _server_layout(topology: Topology, server: Server) -> ServerLayout:
+    name = server.name
+    return ServerLayout(
+        server=server,
+        roles=tuple(r for r in topology.roles if r.server == name),
+        schemas=tuple(s for s in topology.schemas if s.server == name),
+        groups=tuple(g for g in topology.groups if g.server == name),
+        access=tuple(a for a in topology.access if a.server == name),
+        users=tuple(u for u in topology.database_users if u.server == name),
+    )
+
+
+@dataclass(frozen=True)
+class ProfilePrivileges:
     """What a profile grants on a schema, its tables and its sequences (now and by default)."""
 
     schema: tuple[str, ...]
@@ -372,12 +532,34 @@ class Privileges:
     sequences: tuple[str, ...]
 
 
-PROFILE_PRIVILEGES: dict[Profile, Privileges] = {
-    Profile.OWNER: Privileges(("CREATE", "USAGE"), (), ()),
-    Profile.READ: Privileges(("USAGE",), ("SELECT",), ("SELECT",)),
-    Profile.WRITE: Privileges(("USAGE",), ("DELETE", "INSERT", "SELECT", "UPDATE"), ("SELECT", "UPDATE", "USAGE")),
-    Profile.APPEND: Privileges(("USAGE",), ("INSERT",), ("USAGE",)),
+PROFILE_PRIVILEGES: dict[Profile, ProfilePrivileges] = {
+    Profile.OWNER: ProfilePrivileges(("CREATE", "USAGE"), (), ()),
+    Profile.READ: ProfilePrivileges(("USAGE",), ("SELECT",), ("SELECT",)),
+    Profile.WRITE: ProfilePrivileges(
+        ("USAGE",), ("DELETE", "INSERT", "SELECT", "UPDATE"), ("SELECT", "UPDATE", "USAGE")
+    ),
+    Profile.APPEND: ProfilePrivileges(("USAGE",), ("INSERT",), ("USAGE",)),
     # What `pg_read_all_data` amounts to; held through that built-in role, never granted per schema.
-    Profile.BACKUP: Privileges(("USAGE",), ("SELECT",), ("SELECT",)),
+    Profile.BACKUP: ProfilePrivileges(("USAGE",), ("SELECT",), ("SELECT",)),
 }
 """Owners own their schema; on an existing `public` they get the schema privileges listed here."""
+
+
+def profile_privileges(
+    profile: Profile, server: str, database: str, schema: str, grantee: str, creator: str
+) -> tuple[Privilege, ...]:
+    """A profile's privileges for `grantee` on `schema`: on the schema, on its tables and sequences, and
+    by default on those `creator` makes later -- in the order the provider resources are created."""
+    table, sequence = ObjectType.TABLE, ObjectType.SEQUENCE
+    wanted = PROFILE_PRIVILEGES[profile]
+
+    def of(object_type: ObjectType, names: tuple[str, ...], default_for: str | None = None) -> list[Privilege]:
+        return [Privilege(server, database, schema, object_type, grantee, n, default_for) for n in names]
+
+    return (
+        *of(ObjectType.SCHEMA, wanted.schema),
+        *of(table, wanted.tables),
+        *of(sequence, wanted.sequences),
+        *of(table, wanted.tables, creator),
+        *of(sequence, wanted.sequences, creator),
+    )

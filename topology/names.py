@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from topology.model import GROUP_PROFILES
+
 MAX_IDENTIFIER_BYTES = 63
 """PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1)."""
 
-LONGEST_ROLE_SUFFIX = "_append"
+LONGEST_ROLE_SUFFIX = max((f"_{profile.value}" for profile in GROUP_PROFILES), key=len)
 """Group roles are `<schema>_<profile>`; the schema name leaves room for the longest suffix."""
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")

@@ -245,7 +245,7 @@ def live_server_context(capture: Capture, topology: Topology, server: RunningSer
     """The provider's view of a PostgreSQL server: the captured stack plus what it would read live
     (memberships, table owners in every database the stack grants in)."""
     ctx = server_context(capture, name)
-    databases = {topology.servers[name].database, *(s.database for s in topology.schemas_on(name))}
+    databases = {topology.servers[name].database, *(s.database for s in topology.layouts[name].schemas)}
     connections = {}
     try:
         for database in sorted(databases):

@@ -12,9 +12,9 @@ from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.sql import sql_steps
+from tests.expected import DEDICATED_MATRIX
 from tests.realdb.access_probes import ALLOWED, TABLES, attempt, probe
 from tests.realdb.conftest import POSTGRES, Deployment, admin, apply_mysql, apply_postgres, mysql_admin, snapshot
-from tests.test_program import DEDICATED_MATRIX
 from topology import load_topology
 
 _topology = load_topology({}, "dev")
@@ -22,7 +22,7 @@ LOGIN_ROLES = [(r.server, r.name) for r in _topology.roles if r.login]
 CELLS = [
     (server, role, schema.name)
     for server, role in LOGIN_ROLES
-    for schema in _topology.schemas_on(server)
+    for schema in _topology.layouts[server].schemas
 ]  # fmt: skip
 
 

@@ -26,6 +26,7 @@ import pytest
 
 from review.audit import audit_servers
 from review.capture import run_program, unwrap_secrets
+from tests.expected import DEDICATED_MATRIX
 from tests.realdb.access_probes import ALLOWED, TABLES, probe
 from tests.realdb.conftest import (
     POSTGRES,
@@ -39,7 +40,6 @@ from tests.realdb.conftest import (
 )
 from tests.realdb.servers import mariadb_server, postgres_server
 from tests.realdb.test_access import CELLS
-from tests.test_program import DEDICATED_MATRIX
 from topology import load_topology
 from topology.backups import DUMP_EXTENSIONS, LAST_SUCCESS_METRIC, job_script
 from topology.model import Engine

@@ -108,9 +108,10 @@ def test_main_exporter_reports_up_connections_per_role_and_schema_sizes(deployed
     assert value(metrics, "engarde_role_connections_in_use", role="engarde_monitor") >= 1
     assert value(metrics, "engarde_role_connections_limit", role="madansara_user") in (-1, 15)
     roles = {text for text in metrics["engarde_role_connections_in_use"]}
-    assert len(roles) == len([r for r in deployed.topology.roles_on("main") if r.login])
+    assert len(roles) == len([r for r in deployed.topology.layouts["main"].roles if r.login])
     sizes = {
-        s.name: value(metrics, "engarde_schema_size_bytes", schema=s.name) for s in deployed.topology.schemas_on("main")
+        s.name: value(metrics, "engarde_schema_size_bytes", schema=s.name)
+        for s in deployed.topology.layouts["main"].schemas
     }
     assert sizes["madansara"] > 2_000_000 > sizes["onside"]
 
@@ -138,7 +139,7 @@ def test_the_monitor_role_reads_nothing_in_any_schema(deployed: Deployment, serv
     with admin(deployed.servers[server], database) as connection:
         tables: list[Any] = connection.execute(
             "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(%s)",
-            ([s.name for s in deployed.topology.schemas_on(server)],),
+            ([s.name for s in deployed.topology.layouts[server].schemas],),
         ).fetchall()
     assert len(tables) >= 2
     with deployed.connect(server, "engarde_monitor", autocommit=True) as monitor:
