@@ -21,8 +21,9 @@ from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
 from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
 from components.servers import MysqlServer, PostgresServer, ServerArgs
 from topology.budget import connection_budgets
+from topology.catalog import AUDIT_SCHEMA
 from topology.dsn import postgres_url, redis_url
-from topology.layout import AUDIT_SCHEMA, REDIS_PASSWORD
+from topology.layout import REDIS_PASSWORD
 from topology.model import (
     Engine,
     EnvValue,

@@ -7,10 +7,10 @@ textfile collector) with the time of its last successful backup: the alert on a 
 
 from __future__ import annotations
 
-from topology.config import DEFAULT_SERVER_IMAGES, BackupConfig
+from topology.catalog import BACKUP_ROLE, ENGINES
+from topology.config import BackupConfig
 from topology.model import BackupJob, Engine, EnvValue, PostgresUrl, Role, RolePassword, Server, Service, Text
 
-BACKUP_ROLE = "engarde_backup"
 """PostgreSQL backup login, one per server."""
 READ_ALL_DATA = "pg_read_all_data"
 """PostgreSQL 14+: SELECT on every table and sequence and USAGE on every schema, present and future."""
@@ -39,13 +39,18 @@ def backup_jobs(servers: dict[str, Server], config: BackupConfig) -> tuple[Backu
             engine=server.engine,
             database=server.database,
             login=BACKUP_ROLE if server.engine is Engine.POSTGRESQL else MYSQL_BACKUP_USER,
-            service=f"backup-{name}",
-            image=server.image or DEFAULT_SERVER_IMAGES[server.engine],
+            service=backup_service_name(name),
+            image=server.image or ENGINES[server.engine].image,
             interval_seconds=config.interval_seconds,
             keep=config.keep,
         )
         for name, server in servers.items()
     )
+
+
+def backup_service_name(server: str) -> str:
+    """The backup job of `server` in the `services` output (and its dev container)."""
+    return f"backup-{server}"
 
 
 def backup_service(job: BackupJob, server: Server) -> Service:

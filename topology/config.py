@@ -13,6 +13,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from topology.capabilities import check_postgres_version
+from topology.catalog import (
+    BUILTIN_CONNECTION_LIMITS,
+    DEFAULT_IMAGES,
+    DEFAULT_SERVICE_CONNECTION_LIMIT,
+    ENGINES,
+    SERVER_ENTRIES,
+)
 from topology.model import Engine, Mode, Placement
 from topology.names import (
     ConfigError,
@@ -24,18 +31,6 @@ from topology.names import (
 
 NAMESPACE = "engarde"
 
-SERVER_ENGINES: dict[str, Engine] = {
-    "main": Engine.POSTGRESQL,
-    "flowdb": Engine.POSTGRESQL,
-    "scheduler": Engine.MYSQL,
-}
-
-DEFAULT_SERVER_IMAGES = {Engine.POSTGRESQL: "postgres:15.8", Engine.MYSQL: "mysql:8.0.39"}
-DEFAULT_HOST_PORTS = {"main": 5432, "flowdb": 5433, "scheduler": 3306}
-DEFAULT_CONTAINER_DATABASES = {"main": "engarde", "flowdb": "langflow", "scheduler": "easyappointments"}
-DEFAULT_EXTERNAL_DATABASES = {"main": "railway", "flowdb": "railway", "scheduler": "easyappointments"}
-DEFAULT_ADMIN_USERS = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "root"}
-DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.MYSQL: 3306}
 CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
 EXTERNAL_KEYS = (
     "host", "port", "adminUser", "sslmode", "superuser", "sslrootcert",
@@ -60,37 +55,6 @@ DEFAULT_MAX_CONNECTIONS = {Mode.CONTAINER: 200, Mode.EXTERNAL: 100}
 POOLERS = ("none", "pgbouncer")
 POOL_MODES = ("session", "transaction")
 MAX_CONNECTION_LIMIT = 10000
-DEFAULT_SERVICE_CONNECTION_LIMIT = 15
-"""An application service's pool: 5 connections plus 10 overflow."""
-BUILTIN_CONNECTION_LIMITS: dict[str, int] = {
-    "backend": 30,  # backend and backend-copy share engarde_app: two pools of 15
-    "madan-sara": DEFAULT_SERVICE_CONNECTION_LIMIT,
-    "sankore-paidads": DEFAULT_SERVICE_CONNECTION_LIMIT,
-    "onside": DEFAULT_SERVICE_CONNECTION_LIMIT,
-    "capilytics-seo": DEFAULT_SERVICE_CONNECTION_LIMIT,
-    "langflow-server": DEFAULT_SERVICE_CONNECTION_LIMIT,
-    "langflow-reader": 5,
-    "flow-reader": 5,
-    "reporting": 5,
-    "compliance": 3,
-    "monitor": 3,
-    "backup": 2,
-}
-"""`engarde:connectionLimits.<key>` defaults: the CONNECTION LIMIT of each built-in login role."""
-
-DEFAULT_IMAGES: dict[str, str] = {
-    "backend": "ghcr.io/engardehq/production-backend:stable",
-    "madan-sara": "ghcr.io/engardehq/madan-sara:stable",
-    "sankore-paidads": "ghcr.io/engardehq/sankore-paidads:stable",
-    "onside": "ghcr.io/engardehq/onside:stable",
-    "capilytics-seo": "ghcr.io/engardehq/capilytics-seo:stable",
-    "langflow-server": "langflowai/langflow:1.1.1",
-    "egm-scheduler": "alextselegidis/easyappointments:1.5.0",
-    "redis": "redis:7.2.5-alpine",
-    "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
-    "pgbouncer": "edoburu/pgbouncer:v1.24.1-p1",
-}
-
 SCALAR_DEFAULTS: dict[str, Any] = {
     "langflowPlacement": Placement.DEDICATED.value,
     "runContainers": True,
@@ -101,7 +65,7 @@ SCALAR_DEFAULTS: dict[str, Any] = {
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
 OBJECT_KEYS = ("servers", "images", "services", "connectionLimits", "serviceHosts", "backups")
-ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENGINES}
+ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENTRIES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
 
 
@@ -362,7 +326,8 @@ def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
 def _server(name: str, raw: Any) -> ServerConfig:
     key = f"servers.{name}"
     body: dict[str, Any] = _decode(key, raw, dict)
-    engine = SERVER_ENGINES[name]
+    entry = SERVER_ENTRIES[name]
+    engine = entry.engine
     mode_value = body.get("mode", Mode.CONTAINER.value)
     if mode_value not in (Mode.CONTAINER.value, Mode.EXTERNAL.value):
         raise ConfigError(f"{key}.mode", f"must be one of container, external (got {mode_value!r})")
@@ -375,10 +340,10 @@ def _server(name: str, raw: Any) -> ServerConfig:
             name=name,
             engine=engine,
             mode=mode,
-            database=check_identifier(f"{key}.database", body.get("database", DEFAULT_CONTAINER_DATABASES[name])),
-            image=check_image(f"{key}.image", body.get("image", DEFAULT_SERVER_IMAGES[engine])),
-            host_port=_port(f"{key}.hostPort", body.get("hostPort", DEFAULT_HOST_PORTS[name])),
-            admin_user=DEFAULT_ADMIN_USERS[engine],
+            database=check_identifier(f"{key}.database", body.get("database", entry.container_database)),
+            image=check_image(f"{key}.image", body.get("image", ENGINES[engine].image)),
+            host_port=_port(f"{key}.hostPort", body.get("hostPort", entry.host_port)),
+            admin_user=ENGINES[engine].admin_user,
         )
     _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(engine))
     if "host" not in body:
@@ -390,10 +355,10 @@ def _server(name: str, raw: Any) -> ServerConfig:
         name=name,
         engine=engine,
         mode=mode,
-        database=check_identifier(f"{key}.database", body.get("database", DEFAULT_EXTERNAL_DATABASES[name])),
+        database=check_identifier(f"{key}.database", body.get("database", entry.external_database)),
         host=_hostname(f"{key}.host", body["host"]),
-        port=_port(f"{key}.port", body.get("port", DEFAULT_PORTS[engine])),
-        admin_user=_text(f"{key}.adminUser", body.get("adminUser", DEFAULT_ADMIN_USERS[engine])),
+        port=_port(f"{key}.port", body.get("port", ENGINES[engine].port)),
+        admin_user=_text(f"{key}.adminUser", body.get("adminUser", ENGINES[engine].admin_user)),
         sslmode=sslmode,
         superuser=superuser,
         version=version,
@@ -585,8 +550,12 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     run_containers: bool = _decode("runContainers", values["runContainers"], bool)
 
     servers_raw: dict[str, Any] = _decode("servers", raw.get("servers", {}), dict)
-    _check_keys("servers", servers_raw, tuple(SERVER_ENGINES))
-    wanted = [name for name in SERVER_ENGINES if not (name == "flowdb" and placement is Placement.SHARED)]
+    _check_keys("servers", servers_raw, tuple(SERVER_ENTRIES))
+    wanted = [
+        entry.name
+        for entry in SERVER_ENTRIES.values()
+        if not (entry.dedicated_to_langflow and placement is Placement.SHARED)
+    ]
     servers = {name: _server(name, servers_raw.get(name, {})) for name in wanted}
     servers = {name: _with_connections(config, servers_raw.get(name, {})) for name, config in servers.items()}
     for name in sorted(set(servers_raw) - set(servers)):  # flowdb in shared placement: unused, still checked

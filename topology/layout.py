@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from topology.backups import BACKUP_ROLE, backup_jobs, backup_role, backup_service
+from topology.backups import backup_jobs, backup_role, backup_service, backup_service_name
 from topology.budget import check_connection_budgets
 from topology.capabilities import check_admin_grants
+from topology.catalog import (
+    ANALYTICS,
+    AUDIT_OWNER,
+    AUDIT_SCHEMA,
+    AUDIT_USER,
+    BACKEND_PORT,
+    BACKUP_ROLE,
+    ENGARDE_APPS,
+    FLOW_READER,
+    FLOWDB,
+    LANGFLOW_APP,
+    LANGFLOW_PORT,
+    LANGFLOW_READER,
+    LANGFLOW_SCHEMA,
+    LIMIT_KEYS,
+    MAIN,
+    MONITOR,
+    SCHEDULER,
+    SCHEDULER_USER,
+    SERVER_ENTRIES,
+    App,
+    AppKind,
+)
 from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
@@ -38,46 +61,12 @@ from topology.model import (
 )
 from topology.monitoring import with_exporter_queries
 from topology.names import ConfigError
-
-MAIN, FLOWDB, SCHEDULER = "main", "flowdb", "scheduler"
-AUDIT_SCHEMA = "audit"
-AUDIT_OWNER = "audit_owner"
-AUDIT_USER = "audit_user"
-ANALYTICS = "analytics_readonly"
-MONITOR = "engarde_monitor"
-LANGFLOW_APP = "langflow_app"
-LANGFLOW_READER = "langflow_reader"
-FLOW_READER = "engarde_flow_reader"
-SCHEDULER_USER = "scheduler_user"
-LANGFLOW_SCHEMA = "langflow"
+from topology.pgbouncer import pooler_service_name
 
 LANGFLOW_SECRET_KEY = "langflow-secret-key"
 LANGFLOW_SUPERUSER_PASSWORD = "langflow-superuser-password"
 REDIS_PASSWORD = "redis-password"
-
-BACKEND_PORT = 8000
-LANGFLOW_PORT = 7860
-
-
-@dataclass(frozen=True)
-class App:
-    """An EnGarde service that owns a schema on main."""
-
-    service: str
-    schema: str
-    role: str
-    port: int = BACKEND_PORT
-    reads: tuple[str, ...] = ()
-    description: str = ""
-
-
-ENGARDE_APPS = (
-    App("backend", "public", "engarde_app", description='backend "Main" and "Main Copy"'),
-    App("madan-sara", "madansara", "madansara_user", description="madan-sara"),
-    App("sankore-paidads", "sankore", "sankore_user", description="sankore-paidads"),
-    App("onside", "onside", "onside_user", description="onside"),
-    App("capilytics-seo", "capilytics", "capilytics_user", description="capilytics-seo"),
-)
+REDIS_SERVICE = "redis"
 
 
 def load_topology(raw: Mapping[str, Any], stack: str) -> Topology:
@@ -102,7 +91,7 @@ def _server(config: ServerConfig) -> Server:
             service_host=config.name,
             service_port=internal,
             image=config.image,
-            database_owner=LANGFLOW_APP if config.name == FLOWDB else None,
+            database_owner=SERVER_ENTRIES[config.name].database_owner,
             max_connections=config.max_connections,
             reserved_connections=config.reserved_connections,
         )
@@ -137,18 +126,12 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     main_db = servers[MAIN].database
 
     apps = list(ENGARDE_APPS)
-    taken_services = {a.service for a in apps} | {
-        "backend-copy",
-        "langflow-server",
-        "egm-scheduler",
-        "redis",
-        "postgres-exporter",
-        "postgres-exporter-flowdb",
-        "reporting",
-        "compliance",
-        "pgbouncer-main",
-        "pgbouncer-flowdb",
-        *(f"backup-{name}" for name in servers),
+    # Names a configured service may not take: every service and schema the layout has without it.
+    taken_services = {
+        *(service.name for service in _services(config, servers, apps, shared)),
+        *(pooler_service_name(name) for name in servers),
+        *(backup_service_name(name) for name in servers),
+        REDIS_SERVICE,
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
@@ -158,7 +141,18 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
             raise ConfigError(f"services.{extra.name}.schema", f"schema {extra.schema!r} is already used")
         taken_services.add(extra.name)
         taken_schemas.add(extra.schema)
-        apps.append(App(extra.name, extra.schema, f"{extra.schema}_user", extra.port, extra.reads, extra.name))
+        apps.append(
+            App(
+                extra.name,
+                extra.schema,
+                f"{extra.schema}_user",
+                extra.image,
+                extra.port,
+                extra.reads,
+                extra.name,
+                extra.connection_limit,
+            )
+        )
     main_schemas = {a.schema for a in apps} | ({LANGFLOW_SCHEMA} if shared else set())
     for extra in config.extra_services:
         for i, schema in enumerate(extra.reads):
@@ -295,23 +289,6 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     return with_exporter_queries(topology)
 
 
-BUILTIN_LIMIT_KEYS = {
-    "engarde_app": "backend",
-    "madansara_user": "madan-sara",
-    "sankore_user": "sankore-paidads",
-    "onside_user": "onside",
-    "capilytics_user": "capilytics-seo",
-    LANGFLOW_APP: "langflow-server",
-    LANGFLOW_READER: "langflow-reader",
-    FLOW_READER: "flow-reader",
-    ANALYTICS: "reporting",
-    AUDIT_USER: "compliance",
-    MONITOR: "monitor",
-    BACKUP_ROLE: "backup",
-}
-"""Built-in login role -> its `connectionLimits` key (a role on two servers has one limit on each)."""
-
-
 def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role]:
     extra = {f"{e.schema}_user": e for e in config.extra_services}
     limited: list[Role] = []
@@ -324,9 +301,9 @@ def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role
             limited.append(replace(role, connection_limit=service.connection_limit, limit_key=key))
         else:
             # Every login role counts in the budget: a new built-in one needs its key here.
-            name = BUILTIN_LIMIT_KEYS.get(role.name)
+            name = LIMIT_KEYS.get(role.name)
             if name is None:
-                raise KeyError(f"login role {role.name!r} has no connectionLimits key (BUILTIN_LIMIT_KEYS)")
+                raise KeyError(f"login role {role.name!r} has no connectionLimits key (topology/catalog.py)")
             limit = config.connection_limits[name]
             limited.append(replace(role, connection_limit=limit, limit_key=f"connectionLimits.{name}"))
     return limited
@@ -429,22 +406,18 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
         "LANGFLOW_API_URL": Text(f"http://{config.service_hosts['langflow-server']}:{LANGFLOW_PORT}"),
         "REDIS_URL": RedisUrl(),
     }
-    services = [
-        Service("backend", images["backend"], BACKEND_PORT, dict(backend_env)),
-        Service("backend-copy", images["backend"], BACKEND_PORT, dict(backend_env)),
-    ]
-    for app in apps[1:]:
-        services.append(
-            Service(
-                app.service,
-                images.get(app.service) or next(e.image for e in config.extra_services if e.name == app.service),
-                app.port,
-                {
-                    "DATABASE_URL": PostgresUrl(MAIN, app.role, (app.schema, "public")),
-                    "PRODUCTION_BACKEND_URL": Text(f"http://{config.service_hosts['backend']}:{BACKEND_PORT}"),
-                },
-            )
-        )
+    services = []
+    for app in apps:
+        env: dict[str, EnvValue]
+        if app.kind is AppKind.BACKEND:
+            env = backend_env
+        else:
+            env = {
+                "DATABASE_URL": PostgresUrl(MAIN, app.role, (app.schema, "public")),
+                "PRODUCTION_BACKEND_URL": Text(f"http://{config.service_hosts['backend']}:{BACKEND_PORT}"),
+            }
+        image = images.get(app.service, app.image)
+        services += [Service(name, image, app.port, dict(env)) for name in app.containers]
     langflow_db = PostgresUrl(MAIN, LANGFLOW_APP, (LANGFLOW_SCHEMA,)) if shared else PostgresUrl(FLOWDB, LANGFLOW_APP)
     engarde_db = PostgresUrl(MAIN, LANGFLOW_APP if shared else LANGFLOW_READER, ("public",))
     services.append(

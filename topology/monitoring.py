@@ -13,11 +13,11 @@ import math
 from typing import Any
 
 from topology.backups import LAST_SUCCESS_METRIC
+from topology.catalog import DEFAULT_SERVICE_CONNECTION_LIMIT
 from topology.model import Engine, Placement, PostgresUrl, Role, Text, Topology
 from topology.sql import quote_literal
 
 EXPORTER_QUERIES_PATH = "/etc/postgres-exporter/queries.yaml"
-DEFAULT_SERVICE_CONNECTION_LIMIT = 15
 """Connections a login role may hold when the topology sets no limit of its own."""
 CONNECTIONS_WARNING_RATIO = 0.8
 BACKUP_GRACE_RATIO = 1.5
