@@ -83,10 +83,11 @@ def render(page: str) -> str:
     """`page` with every generated block rewritten."""
     for name, generate in GENERATORS.items():
         pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)", re.DOTALL)
-        if not pattern.search(page):
+        match = pattern.search(page)
+        if match is None:
             raise ValueError(f"{DOCS_PAGE.name} has no block {name!r}")
-        text = generate()
-        page = pattern.sub(lambda match, text=text: match.group(1) + text + match.group(2), page)
+        head, tail = match.span(1)[1], match.span(2)[0]
+        page = page[:head] + generate() + page[tail:]
     return page
 
 
