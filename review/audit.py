@@ -1,15 +1,32 @@
-"""Drift audit: what the topology declares against what a live server grants.
+"""Drift audit: what the stack's layout wants on each server against what the server holds.
 
-Each finding is one line: server, object, role, expected, found. Privileges that no stack
-resource grants (a GRANT by hand), missing ones (a REVOKE by hand), elevated role attributes,
-missing default privileges, PUBLIC's privileges on `public`, and login roles the stack does
-not know are all reported.
+Each finding is one line: server, object, role, expected, found. On a PostgreSQL server the audit
+compares, for the layout's database:
+
+* privileges, as sets of `topology.model.Privilege` records: on each layout schema, on every table and
+  sequence in it, and by default for the roles whose future objects get them; a grant by hand, a revoke
+  by hand, a missing default privilege and PUBLIC's privileges all show;
+* owners: each schema the stack creates is owned by its owner role, and every relation, type and routine
+  in a layout schema by that schema's owner (the role its migrations run as);
+* schemas: each layout schema exists, and no other does (`public`, which every database has, is known);
+* roles: each layout role exists with its LOGIN, CONNECTION LIMIT and no elevated attribute, and no other
+  role exists, login or not, except the built-in `pg_*` roles, the admin itself and, when the admin is
+  not a superuser, the platform's roles: superusers (no such admin creates or drops one) and the roles
+  the admin inherits privileges from (a managed platform's group, such as `rds_superuser`); a role the
+  admin merely holds ADMIN OPTION on -- PostgreSQL 16+ grants a CREATEROLE admin that on every role it
+  creates -- is no platform role;
+* memberships: each layout membership exists, and no other membership has a layout role as its group
+  or member, except the admin's own memberships in layout roles (PostgreSQL 16+ grants them on CREATE
+  ROLE, and the provider grants the admin an owner role for the length of a transaction);
+* effective USAGE: each login role reaches exactly the schemas of its access-matrix cells.
+
+On a MySQL server: each user holds exactly its privileges on its database, and nothing beyond it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,9 +35,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.catalog import PostgresCatalog, read_mysql_grants, read_postgres
 from topology.backups import MYSQL_BACKUP_PRIVILEGES
-from topology.model import PROFILE_PRIVILEGES, Engine, Profile, Server, Topology
+from topology.model import Engine, ObjectType, Privilege, Server, ServerLayout, Topology
 
 ELEVATED = ("superuser", "createdb", "createrole", "replication", "bypassrls")
+
+ALWAYS_THERE = frozenset({"public"})
+"""Schemas every database has: known to the layout even where it leaves them alone."""
 
 
 @dataclass(frozen=True, order=True)
@@ -41,132 +61,179 @@ class Finding:
                 "expected": self.expected, "found": self.found}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Expected:
-    """The declared state of one PostgreSQL server, in the catalog's tuple shapes."""
-
-    roles: dict[str, bool]
-    """role -> login"""
-    memberships: set[tuple[str, str]]
-    schemas: dict[str, str | None]
-    """schema -> owner the stack sets (None: an existing schema whose owner the stack leaves alone)"""
-    schema_acl: set[tuple[str, str, str]]
-    table_privileges: dict[str, set[tuple[str, str, str]]]
-    """schema -> {(kind, grantee, privilege)} every relation of that kind must carry"""
-    default_acl: set[tuple[str, str, str, str, str]]
-    usage: set[tuple[str, str]]
-    """(login role, schema) pairs that must have effective USAGE; every other pair must not"""
-    connection_limits: dict[str, int] = field(default_factory=dict)
-    """login role -> its CONNECTION LIMIT"""
-
-
-def expected_state(topology: Topology, server: str) -> Expected:
-    """What the stack declares on `server`, derived from the topology."""
-    roles = {r.name: r.login for r in topology.layouts[server].roles}
-    memberships = {(g.name, m) for g in topology.layouts[server].groups for m in g.members}
-    memberships |= {(builtin, r.name) for r in topology.layouts[server].roles for builtin in r.member_of}
-    schemas: dict[str, str | None] = {}
-    schema_acl: set[tuple[str, str, str]] = set()
-    for schema in topology.layouts[server].schemas:
-        schemas[schema.name] = schema.owner if schema.created else None
-        if not schema.created:
-            schema_acl |= {(schema.name, schema.owner, p) for p in PROFILE_PRIVILEGES[Profile.OWNER].schema}
-    table_privileges: dict[str, set[tuple[str, str, str]]] = {name: set() for name in schemas}
-    default_acl: set[tuple[str, str, str, str, str]] = set()
-    for group in topology.layouts[server].groups:
-        privileges = PROFILE_PRIVILEGES[group.profile]
-        schema_acl |= {(group.schema, group.name, p) for p in privileges.schema}
-        for kind, granted in (("table", privileges.tables), ("sequence", privileges.sequences)):
-            table_privileges[group.schema] |= {(kind, group.name, p) for p in granted}
-            default_acl |= {(group.creator, group.schema, kind, group.name, p) for p in granted}
-    usage = {(a.role, a.schema) for a in topology.access if a.server == server}
-    limits = {r.name: r.connection_limit for r in topology.layouts[server].roles if r.login}
-    return Expected(roles, memberships, schemas, schema_acl, table_privileges, default_acl, usage, limits)
+def expected_privileges(layout: ServerLayout, catalog: PostgresCatalog) -> set[Privilege]:
+    """The layout's privileges as the catalog reports them: a grant on every table or sequence of a
+    schema becomes one privilege on each such relation that exists now."""
+    relations: dict[tuple[str, ObjectType], list[str]] = {}
+    for obj in catalog.objects:
+        if obj.object_type is not None:
+            relations.setdefault((obj.schema, obj.object_type), []).append(obj.name)
+    expected: set[Privilege] = set()
+    for privilege in layout.privileges:
+        if privilege.object_type is ObjectType.SCHEMA or privilege.is_default:
+            expected.add(privilege)
+        else:
+            expected |= {
+                privilege.on_relation(name) for name in relations.get((privilege.schema, privilege.object_type), ())
+            }
+    return expected
 
 
-def _diff(server: str, kind: str, expected: set[Any], found: set[Any], describe: Any) -> Iterable[Finding]:
-    for item in sorted(expected - found):
-        obj, role, privilege = describe(item)
-        yield Finding(server, f"{kind} {obj}".strip(), role, privilege, "-")
-    for item in sorted(found - expected):
-        obj, role, privilege = describe(item)
-        yield Finding(server, f"{kind} {obj}".strip(), role, "-", privilege)
+def found_privileges(layout: ServerLayout, catalog: PostgresCatalog) -> set[Privilege]:
+    """The live privileges the audit answers for: on and in the layout's schemas, and the default
+    privileges of its roles wherever they apply."""
+    schemas = {s.name for s in layout.schemas}
+    roles = {r.name for r in layout.roles}
+    return {p for p in catalog.privileges if p.schema in schemas or p.default_for in roles}
+
+
+def _describe(privilege: Privilege, kinds: Mapping[tuple[str, str], str]) -> str:
+    if privilege.default_for is not None:
+        where = f"in schema {privilege.schema}" if privilege.schema else "in every schema"
+        return f"default privileges for role {privilege.default_for} {where} on {privilege.object_type.value}s"
+    if privilege.relation is not None:
+        kind = kinds.get((privilege.schema, privilege.relation), privilege.object_type.value)
+        return f"{kind} {privilege.schema}.{privilege.relation}"
+    return f"schema {privilege.schema}"
+
+
+def privilege_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Privileges the layout wants and the server lacks, and those it holds beyond them."""
+    want, found = expected_privileges(layout, catalog), found_privileges(layout, catalog)
+    kinds = {(o.schema, o.name): o.kind for o in catalog.objects}
+    server = layout.name
+    return [
+        *(Finding(server, _describe(p, kinds), p.grantee, p.privilege, "-") for p in want - found),
+        *(Finding(server, _describe(p, kinds), p.grantee, "-", p.privilege) for p in found - want),
+    ]
+
+
+def role_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Each layout role: exists, LOGIN as declared, no elevated attribute, its CONNECTION LIMIT."""
+    server, findings = layout.name, []
+    for role in layout.roles:
+        row = catalog.roles.get(role.name)
+        if row is None:
+            findings.append(Finding(server, "role", role.name, "exists", "missing"))
+            continue
+        if row.login != role.login:
+            findings.append(Finding(server, "role", role.name, _login(role.login), _login(row.login)))
+        for attribute in ELEVATED:
+            if getattr(row, attribute):
+                findings.append(
+                    Finding(server, "role attribute", role.name, f"NO{attribute.upper()}", attribute.upper())
+                )
+        if role.login and row.connection_limit != role.connection_limit:
+            findings.append(Finding(server, "connection limit", role.name, str(role.connection_limit),
+                                    str(row.connection_limit)))  # fmt: skip
+    return findings
+
+
+def _login(login: bool) -> str:
+    return "LOGIN" if login else "NOLOGIN"
+
+
+def platform_roles(layout: ServerLayout, catalog: PostgresCatalog) -> set[str]:
+    """Roles of the platform beside a managed (non-superuser) admin: superusers, and the roles whose
+    privileges the admin inherits, through roles that are not the layout's (none beside a superuser)."""
+    if layout.server.superuser:
+        return set()
+    layout_roles = {r.name for r in layout.roles}
+    platform = {name for name, row in catalog.roles.items() if row.superuser}
+    reached, frontier = set(), [layout.server.admin_user]
+    while frontier:
+        member = frontier.pop()
+        for group, inheritor in catalog.inheriting:
+            if inheritor == member and group not in layout_roles and group not in reached:
+                reached.add(group)
+                frontier.append(group)
+    return platform | reached
+
+
+def unknown_role_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Roles on the server that neither the layout, PostgreSQL, the admin nor the platform accounts for."""
+    known = {r.name for r in layout.roles} | {layout.server.admin_user} | platform_roles(layout, catalog)
+    return [
+        Finding(layout.name, "role", name, "no such login role" if row.login else "no such role", _login(row.login))
+        for name, row in catalog.roles.items()
+        if name not in known and not name.startswith("pg_")
+    ]
+
+
+def membership_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Memberships the layout wants and the server lacks, and those of layout roles beyond them."""
+    roles = {r.name for r in layout.roles}
+    admin = layout.server.admin_user
+    found = {
+        (group, member)
+        for group, member in catalog.memberships
+        if (group in roles or member in roles) and not (member == admin and group in roles)
+    }
+    want = set(layout.memberships)
+    return [
+        *(Finding(layout.name, f"membership in {g}", m, "MEMBER", "-") for g, m in want - found),
+        *(Finding(layout.name, f"membership in {g}", m, "-", "MEMBER") for g, m in found - want),
+    ]
+
+
+def schema_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Each layout schema exists (those the stack creates owned by their owner); no other schema does."""
+    server, findings = layout.name, []
+    for schema in layout.schemas:
+        owner = catalog.schemas.get(schema.name)
+        if owner is None:
+            findings.append(Finding(server, f"schema {schema.name}", "-", "exists", "missing"))
+        elif schema.created and owner != schema.owner:
+            findings.append(Finding(server, f"schema {schema.name}", owner, f"owner {schema.owner}", f"owner {owner}"))
+    known = {s.name for s in layout.schemas} | ALWAYS_THERE
+    findings += [
+        Finding(server, f"schema {name}", owner, "no such schema", "exists")
+        for name, owner in catalog.schemas.items()
+        if name not in known
+    ]
+    return findings
+
+
+def ownership_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Every object in a layout schema is owned by the schema's owner, who runs its migrations."""
+    owners = {s.name: s.owner for s in layout.schemas}
+    return [
+        Finding(layout.name, f"{obj.kind} {obj.schema}.{obj.name}", obj.owner, f"owner {owners[obj.schema]}",
+                f"owner {obj.owner}")
+        for obj in catalog.objects
+        if obj.schema in owners and obj.owner != owners[obj.schema]
+    ]  # fmt: skip
+
+
+def usage_findings(layout: ServerLayout, effective_usage: set[tuple[str, str]]) -> list[Finding]:
+    """Each login role has USAGE on exactly the schemas of its access cells (whatever grants it)."""
+    logins = {r.name for r in layout.logins}
+    schemas = {s.name for s in layout.schemas}
+    want = {(a.role, a.schema) for a in layout.access}
+    found = {(role, schema) for role, schema in effective_usage if role in logins and schema in schemas}
+    server = layout.name
+    return [
+        *(Finding(server, f"effective USAGE on schema {s}", r, "USAGE", "-") for r, s in want - found),
+        *(Finding(server, f"effective USAGE on schema {s}", r, "-", "USAGE") for r, s in found - want),
+    ]
+
+
+CHECKS: tuple[Callable[[ServerLayout, PostgresCatalog], list[Finding]], ...] = (
+    role_findings,
+    unknown_role_findings,
+    membership_findings,
+    schema_findings,
+    ownership_findings,
+    privilege_findings,
+)
 
 
 def audit_postgres(
-    topology: Topology, spec: Server, catalog: PostgresCatalog, effective_usage: set[tuple[str, str]]
+    layout: ServerLayout, catalog: PostgresCatalog, effective_usage: set[tuple[str, str]]
 ) -> list[Finding]:
     """Findings for one PostgreSQL server. `effective_usage`: (login role, schema) with USAGE now."""
-    server = spec.name
-    want = expected_state(topology, server)
-    findings: list[Finding] = []
-    for name, login in sorted(want.roles.items()):
-        row = catalog.roles.get(name)
-        if row is None:
-            findings.append(Finding(server, "role", name, "exists", "missing"))
-            continue
-        if row.login != login:
-            findings.append(Finding(server, "role", name, "LOGIN" if login else "NOLOGIN",
-                                    "LOGIN" if row.login else "NOLOGIN"))  # fmt: skip
-        for attribute in ELEVATED:
-            if getattr(row, attribute):
-                findings.append(Finding(server, "role attribute", name, f"NO{attribute.upper()}", attribute.upper()))
-        limit = want.connection_limits.get(name)
-        if limit is not None and row.connection_limit != limit:
-            findings.append(Finding(server, "connection limit", name, str(limit), str(row.connection_limit)))
-    for name, row in sorted(catalog.roles.items()):
-        # A superuser the layout does not know is the platform's own (the bootstrap `postgres` beside a
-        # managed admin): no admin the stack connects as can create or remove one, so it is no drift.
-        platform = row.superuser and not spec.superuser
-        if (
-            row.login
-            and name not in want.roles
-            and name != spec.admin_user
-            and not name.startswith("pg_")
-            and not platform
-        ):
-            findings.append(Finding(server, "role", name, "no such login role", "LOGIN"))
-
-    managed = set(want.roles)
-    # The admin's own memberships are the server's doing: on PostgreSQL 16+ a CREATEROLE admin is
-    # granted every role it creates (ADMIN OPTION), and the provider grants it owners for a moment.
-    found_memberships = {
-        (g, m) for g, m in catalog.memberships if (g in managed or m in managed) and m != spec.admin_user
-    }
-    findings += _diff(server, "membership in", want.memberships, found_memberships, lambda i: (i[0], i[1], "MEMBER"))
-
-    for schema, owner in sorted(want.schemas.items()):
-        actual = catalog.schemas.get(schema)
-        if actual is None:
-            findings.append(Finding(server, f"schema {schema}", "-", "exists", "missing"))
-        elif owner is not None and actual != owner:
-            findings.append(Finding(server, f"schema {schema}", actual, f"owner {owner}", f"owner {actual}"))
-
-    in_scope = set(want.schemas)
-    found_schema_acl = {item for item in catalog.schema_acl if item[0] in in_scope}
-    findings += _diff(server, "schema", want.schema_acl, found_schema_acl, lambda i: (i[0], i[1], i[2]))
-
-    expected_relation_acl = {
-        (schema, relation, kind, grantee, privilege)
-        for (schema, relation), (kind, _owner) in catalog.relations.items()
-        if schema in in_scope
-        for wanted_kind, grantee, privilege in want.table_privileges[schema]
-        if wanted_kind == kind
-    }
-    found_relation_acl = {item for item in catalog.relation_acl if item[0] in in_scope}
-    findings += _diff(server, "", expected_relation_acl, found_relation_acl,
-                      lambda i: (f"{i[2]} {i[0]}.{i[1]}", i[3], i[4]))  # fmt: skip
-
-    found_default_acl = {item for item in catalog.default_acl if item[1] in in_scope or item[0] in managed}
-    findings += _diff(server, "default privileges", want.default_acl, found_default_acl,
-                      lambda i: (f"for role {i[0]} in schema {i[1]} on {i[2]}s", i[3], i[4]))  # fmt: skip
-
-    logins = {name for name, login in want.roles.items() if login}
-    found_usage = {(role, schema) for role, schema in effective_usage if role in logins and schema in in_scope}
-    findings += _diff(
-        server, "effective", want.usage, found_usage, lambda i: (f"USAGE on schema {i[1]}", i[0], "USAGE")
-    )
-    return sorted(set(findings))
+    findings = [finding for check in CHECKS for finding in check(layout, catalog)]
+    return sorted(set(findings + usage_findings(layout, effective_usage)))
 
 
 def effective_usage(connection: Any, roles: Iterable[str], schemas: Iterable[str]) -> set[tuple[str, str]]:
@@ -256,11 +323,12 @@ def audit_servers(topology: Topology, dsns: Mapping[str, str]) -> list[Finding]:
                 finally:
                     connection.close()
                 continue
+            layout = topology.layouts[name]
             with psycopg.connect(make_conninfo(dsn, dbname=spec.database), connect_timeout=10) as connection:
-                catalog = read_postgres(connection)
-                logins = [r.name for r in topology.layouts[name].roles if r.login]
-                schemas = [s.name for s in topology.layouts[name].schemas]
-                findings += audit_postgres(topology, spec, catalog, effective_usage(connection, logins, schemas))
+                catalog = read_postgres(connection, name)
+                logins = [r.name for r in layout.logins]
+                schemas = [s.name for s in layout.schemas]
+                findings += audit_postgres(layout, catalog, effective_usage(connection, logins, schemas))
         except (psycopg.Error, OSError) as error:
             raise AuditConnectionError(f"server {name}: {type(error).__name__}: {_first_line(error)}") from None
         except Exception as error:

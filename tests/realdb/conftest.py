@@ -288,7 +288,7 @@ def snapshot(servers: Servers, topology: Topology, of: tuple[str, ...] = (*POSTG
     for name in POSTGRES:
         if name in topology.servers and name in of:
             with admin(servers[name], topology.servers[name].database) as connection:
-                state[name] = read_postgres(connection).snapshot()
+                state[name] = read_postgres(connection, name).snapshot()
     if servers.scheduler is None or "scheduler" not in of:
         return state
     connection = mysql_admin(servers.scheduler)

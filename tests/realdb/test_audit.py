@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,75 +35,134 @@ def test_clean_after_apply(deployed: Deployment) -> None:
     assert audit(deployed) == []
 
 
-# (what a DBA does by hand, how to undo it, a finding it must produce)
-DRIFTS = {
+# (what a DBA does by hand, how to undo it, the findings it must produce: exactly these)
+DRIFTS: dict[str, tuple[str, str, tuple[Finding, ...]]] = {
     "extra grant": (
         "GRANT SELECT ON madansara.t_before TO sankore_user",
         "REVOKE SELECT ON madansara.t_before FROM sankore_user",
-        Finding("main", "table madansara.t_before", "sankore_user", "-", "SELECT"),
+        (Finding("main", "table madansara.t_before", "sankore_user", "-", "SELECT"),),
     ),
     "revoke": (
         "REVOKE SELECT ON madansara.t_after FROM madansara_read",
         "GRANT SELECT ON madansara.t_after TO madansara_read",
-        Finding("main", "table madansara.t_after", "madansara_read", "SELECT", "-"),
+        (Finding("main", "table madansara.t_after", "madansara_read", "SELECT", "-"),),
     ),
     "superuser": (
         "ALTER ROLE analytics_readonly SUPERUSER",
         "ALTER ROLE analytics_readonly NOSUPERUSER",
-        Finding("main", "role attribute", "analytics_readonly", "NOSUPERUSER", "SUPERUSER"),
+        (Finding("main", "role attribute", "analytics_readonly", "NOSUPERUSER", "SUPERUSER"),
+         # A superuser passes every privilege check: it reaches the schemas outside its cells too.
+         Finding("main", "effective USAGE on schema audit", "analytics_readonly", "-", "USAGE"),
+         Finding("main", "effective USAGE on schema public", "analytics_readonly", "-", "USAGE")),
     ),
     "dropped default privilege": (
         "ALTER DEFAULT PRIVILEGES FOR ROLE onside_user IN SCHEMA onside REVOKE SELECT ON TABLES FROM onside_read",
         "ALTER DEFAULT PRIVILEGES FOR ROLE onside_user IN SCHEMA onside GRANT SELECT ON TABLES TO onside_read",
-        Finding("main", "default privileges for role onside_user in schema onside on tables", "onside_read",
-                "SELECT", "-"),
+        (Finding("main", "default privileges for role onside_user in schema onside on tables", "onside_read",
+                 "SELECT", "-"),),
     ),
     "public create": (
         "GRANT CREATE ON SCHEMA public TO PUBLIC",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
-        Finding("main", "schema public", "PUBLIC", "-", "CREATE"),
+        (Finding("main", "schema public", "PUBLIC", "-", "CREATE"),),
     ),
     "public usage on a service schema": (
         "GRANT USAGE ON SCHEMA sankore TO PUBLIC",
         "REVOKE USAGE ON SCHEMA sankore FROM PUBLIC",
-        Finding("main", "effective USAGE on schema sankore", "madansara_user", "-", "USAGE"),
+        (Finding("main", "schema sankore", "PUBLIC", "-", "USAGE"),
+         *(Finding("main", "effective USAGE on schema sankore", role, "-", "USAGE")
+           for role in ("capilytics_user", "engarde_app", "engarde_monitor", "langflow_reader", "madansara_user",
+                        "onside_user"))),
     ),
     "unknown login role": (
         "CREATE ROLE intruder LOGIN",
         "DROP ROLE intruder",
-        Finding("main", "role", "intruder", "no such login role", "LOGIN"),
+        (Finding("main", "role", "intruder", "no such login role", "LOGIN"),),
+    ),
+    "unknown NOLOGIN role": (
+        "CREATE ROLE stray_group NOLOGIN",
+        "DROP ROLE stray_group",
+        (Finding("main", "role", "stray_group", "no such role", "NOLOGIN"),),
     ),
     "connection limit lifted": (
         "ALTER ROLE onside_user CONNECTION LIMIT -1",
         "ALTER ROLE onside_user CONNECTION LIMIT 15",
-        Finding("main", "connection limit", "onside_user", "15", "-1"),
+        (Finding("main", "connection limit", "onside_user", "15", "-1"),),
     ),
     "lost membership": (
         "REVOKE audit_append FROM onside_user",
         "GRANT audit_append TO onside_user",
-        Finding("main", "membership in audit_append", "onside_user", "MEMBER", "-"),
+        # audit_append held its only USAGE on the audit schema.
+        (Finding("main", "effective USAGE on schema audit", "onside_user", "USAGE", "-"),
+         Finding("main", "membership in audit_append", "onside_user", "MEMBER", "-")),
     ),
     "backup role loses pg_read_all_data": (
         "REVOKE pg_read_all_data FROM engarde_backup",
         "GRANT pg_read_all_data TO engarde_backup",
-        Finding("main", "membership in pg_read_all_data", "engarde_backup", "MEMBER", "-"),
+        # pg_read_all_data held its USAGE on every schema.
+        (*(Finding("main", f"effective USAGE on schema {schema}", "engarde_backup", "USAGE", "-")
+           for schema in ("audit", "capilytics", "madansara", "onside", "public", "sankore")),
+         Finding("main", "membership in pg_read_all_data", "engarde_backup", "MEMBER", "-")),
     ),
     "backup role gets append access": (
         "GRANT audit_append TO engarde_backup",
         "REVOKE audit_append FROM engarde_backup",
-        Finding("main", "membership in audit_append", "engarde_backup", "-", "MEMBER"),
+        (Finding("main", "membership in audit_append", "engarde_backup", "-", "MEMBER"),),
+    ),
+    "unknown membership in a built-in role": (
+        "GRANT pg_signal_backend TO onside_user",
+        "REVOKE pg_signal_backend FROM onside_user",
+        (Finding("main", "membership in pg_signal_backend", "onside_user", "-", "MEMBER"),),
+    ),
+    "table owned by another role": (
+        "ALTER TABLE onside.t_after OWNER TO sankore_user",
+        "ALTER TABLE onside.t_after OWNER TO onside_user",
+        # The table's serial sequence changes owner with it.
+        (Finding("main", "sequence onside.t_after_id_seq", "sankore_user", "owner onside_user", "owner sankore_user"),
+         Finding("main", "table onside.t_after", "sankore_user", "owner onside_user", "owner sankore_user")),
+    ),
+    "schema owner changed": (
+        "ALTER SCHEMA capilytics OWNER TO sankore_user",
+        "ALTER SCHEMA capilytics OWNER TO capilytics_user",
+        # Its owner's USAGE goes with the schema.
+        (Finding("main", "effective USAGE on schema capilytics", "capilytics_user", "USAGE", "-"),
+         Finding("main", "effective USAGE on schema capilytics", "sankore_user", "-", "USAGE"),
+         Finding("main", "schema capilytics", "sankore_user", "owner capilytics_user", "owner sankore_user")),
+    ),
+    "unknown schema": (
+        "CREATE SCHEMA scratch",
+        "DROP SCHEMA scratch",
+        (Finding("main", "schema scratch", "postgres", "no such schema", "exists"),),
     ),
 }  # fmt: skip
 
 
-AS_THE_ADMIN = {"lost membership", "backup role loses pg_read_all_data"}
-"""Revoked as the role that granted them: on PostgreSQL 16+ a REVOKE only removes its own grantor's grant."""
+AS_THE_ADMIN = {
+    "lost membership",
+    "backup role loses pg_read_all_data",
+    "unknown login role",
+    "unknown NOLOGIN role",
+}
+"""Done as the stack's admin: on PostgreSQL 16+ a REVOKE only removes its own grantor's grant, and a
+role a managed admin creates is granted back to it (ADMIN OPTION), which must not hide it."""
 
 
 @pytest.fixture
 def clean_afterwards(deployed: Deployment) -> Iterator[None]:
     yield
     assert audit(deployed) == [], "a drift test left the servers changed"
+
+
+def cli_findings(deployment: Deployment) -> tuple[int, list[Finding], list[str]]:
+    """`review audit` of main through the CLI: exit status, the finding rows, the lines after them."""
+    status, out, _ = run_cli(deployment, "--dsn", f"main={deployment.servers.main.dsn('engarde')}")
+    lines = out.splitlines()
+    if status == 0:
+        return status, [], lines
+    assert lines[0].split() == ["server", "object", "role", "expected", "found"]
+    # Columns are two spaces or more apart; no cell holds two spaces in a row.
+    rows = [re.split(r"\s{2,}", line) for line in lines[1:-2]]
+    return status, [Finding(*row) for row in rows], lines[-2:]
 
 
 @pytest.mark.parametrize("drift", sorted(DRIFTS))
@@ -113,10 +173,12 @@ def test_drift_by_hand_is_reported(deployed: Deployment, drift: str, clean_after
             connection.execute(f"SET ROLE {quote_ident(deployed.servers.main.admin_user)}")
         connection.execute(change)
         try:
-            findings = audit(deployed)
+            status, findings, tail = cli_findings(deployed)
         finally:
             connection.execute(undo)
-    assert expected in findings, "\n".join(f.line() for f in findings)
+    assert (status, findings) == (1, sorted(expected)), "\n".join(f.line() for f in findings)
+    count = f"{len(expected)} finding{'s' if len(expected) > 1 else ''}"
+    assert tail == [f"{count} on main", "skipped (no --dsn): flowdb, scheduler"]
 
 
 @pytest.mark.postgres_independent
