@@ -39,9 +39,7 @@ _OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
     RANDOM_BYTES: frozenset({"length", "keepers"}),
     # kreuzwerker/terraform-provider-docker (read at 83c00e0b), internal/provider/resource_docker_container.go:
     # of the inputs this program sets, the ForceNew ones (`healthcheck`, `restart`, `wait`, `waitTimeout` update).
-    CONTAINER: frozenset(
-        {"command", "envs", "image", "name", "networksAdvanced", "ports", "volumes"}
-    ),
+    CONTAINER: frozenset({"command", "envs", "image", "name", "networksAdvanced", "ports", "volumes"}),
     NETWORK: frozenset({"driver", "name"}),
     VOLUME: frozenset({"name"}),
 }

@@ -244,9 +244,7 @@ def _is_postgres(plan: Plan, server: str) -> bool:
     return plan.provider_of_server(server).type == POSTGRES_PROVIDER
 
 
-def _server_header(
-    plan: Plan, server: str, ctx: ServerContext, filled: bool, sources: list[SecretSource]
-) -> list[str]:
+def _server_header(plan: Plan, server: str, ctx: ServerContext, filled: bool, sources: list[SecretSource]) -> list[str]:
     inputs = unwrap_secrets(plan.provider_of_server(server).inputs)
     lines = [f"-- Server {server}"]
     if _is_postgres(plan, server):
@@ -318,9 +316,7 @@ def _with_values(sources: list[SecretSource], ctx: ServerContext, secrets: Mappi
     return dataclasses.replace(ctx, secret_values={urn: secrets[variable] for urn, variable in by_urn.items()})
 
 
-def render_sql(
-    plan: Plan, server: str | None = None, secrets: Mapping[str, Mapping[str, str]] | None = None
-) -> str:
+def render_sql(plan: Plan, server: str | None = None, secrets: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """The script of one server, or of every server, each in a section of its own.
 
     `secrets`: server -> (variable -> password), to write passwords in.

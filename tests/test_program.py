@@ -203,7 +203,7 @@ def test_exactly_one_grant_and_default_privileges_per_key(stack: str, request: p
 @pytest.mark.parametrize("stack", ["dev", "prod", "shared"])
 def test_grants_on_one_schema_run_one_after_another(stack: str, request: pytest.FixtureRequest) -> None:
     result: Capture = request.getfixturevalue(stack)
-    by_schema: dict[tuple[str, object, object], list[str]] = {}
+    by_schema: dict[tuple[str | None, object, object], list[str]] = {}
     for resource in result.by_type(GRANT) + result.by_type(DEFAULT_PRIVILEGES):
         key = (server_of(result, resource), inputs(resource)["database"], inputs(resource)["schema"])
         by_schema.setdefault(key, []).append(resource.urn)

@@ -27,6 +27,7 @@ from review.catalog import read_mysql_grants, read_postgres
 from review.lifecycle import ServerContext, server_context
 from review.refresh import live_context
 from review.sql import SqlStep, sql_steps
+from tests.graph import plan_of
 from tests.realdb.matrix import Combination, selected, stack_admin
 from tests.realdb.servers import (
     MARIADB_PACKAGE,
@@ -244,7 +245,7 @@ def apply_mysql(server: RunningServer, steps: list[SqlStep]) -> None:
 def live_server_context(capture: Capture, topology: Topology, server: RunningServer, name: str) -> ServerContext:
     """The provider's view of a PostgreSQL server: the captured stack plus what it would read live
     (memberships, table owners in every database the stack grants in)."""
-    ctx = server_context(capture, name)
+    ctx = server_context(plan_of(capture), name)
     databases = {topology.servers[name].database, *(s.database for s in topology.schemas_on(name))}
     connections = {}
     try:
@@ -272,9 +273,9 @@ def apply_all(
             continue
         server = (admins or {}).get(name, servers[name])
         if name == "scheduler":
-            steps = sql_steps(capture, name)
+            steps = sql_steps(plan_of(capture), name)
         else:
-            steps = sql_steps(capture, name, live_server_context(capture, topology, server, name))
+            steps = sql_steps(plan_of(capture), name, live_server_context(capture, topology, server, name))
         steps = [s for s in steps if only is None or only(s)]
         if name == "scheduler":
             apply_mysql(server, steps)

@@ -12,6 +12,7 @@ from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.sql import sql_steps
+from tests.graph import plan_of
 from tests.realdb.access_probes import ALLOWED, TABLES, attempt, probe
 from tests.realdb.conftest import POSTGRES, Deployment, admin, apply_mysql, apply_postgres, mysql_admin, snapshot
 from tests.test_program import DEDICATED_MATRIX
@@ -46,11 +47,11 @@ def test_applying_the_create_again_fails_like_the_provider_and_changes_nothing(d
     before = snapshot(deployed.servers, deployed.topology)
     assert before["main"]["default_acl"], "the snapshot must cover default privileges"
     for name in POSTGRES:
-        steps = sql_steps(deployed.capture, name)
+        steps = sql_steps(plan_of(deployed.capture), name)
         assert steps[0].statements[0].startswith("CREATE ROLE ")
         with pytest.raises(errors.DuplicateObject):
             apply_postgres(deployed.servers[name], steps, deployed.topology.servers[name].database)
-    for step in sql_steps(deployed.capture, "scheduler"):
+    for step in sql_steps(plan_of(deployed.capture), "scheduler"):
         with pytest.raises(pymysql.err.MySQLError) as failure:
             apply_mysql(deployed.servers["scheduler"], [step])
         # ER_CANNOT_USER (CREATE USER), ER_DB_CREATE_EXISTS (CREATE DATABASE); the GRANT alone re-applies
