@@ -54,7 +54,6 @@ __all__ = [
     "render_steps",
     "secret_sources",
     "secrets_from_outputs",
-    "server_names",
     "sql_steps",
 ]
 
@@ -64,11 +63,6 @@ class MissingSecretError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def server_names(plan: Plan) -> list[str]:
-    """The database servers of the stack, in the order of its `servers` output (the program's)."""
-    return plan.server_names()
 
 
 def _steps(plan: Plan, ctx: ServerContext) -> list[SqlStep]:

@@ -19,8 +19,9 @@ import pymysql
 import pytest
 
 from resource_types import MYSQL_DATABASE, MYSQL_USER
-from review.capture import Capture, Resource, run_program
+from review.capture import Capture, Resource
 from review.sql import sql_steps
+from tests.conftest import cached_run_program
 from tests.graph import ROLE, env_of, inputs, plan_of
 from tests.realdb.conftest import Servers, apply_postgres
 from tests.realdb.servers import RunningServer, mariadb_server, postgres_server
@@ -94,7 +95,7 @@ def stack_config(existing: Existing, *, adopt_roles: list[str], **scheduler: Any
 
 def program(existing: Existing, *, adopt_roles: list[str], **scheduler: Any) -> Capture:
     config = stack_config(existing, adopt_roles=adopt_roles, **scheduler)
-    return run_program(config, "prod", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
+    return cached_run_program(config, "prod", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
 
 
 def the(capture: Capture, type_: str, name: str) -> Resource:

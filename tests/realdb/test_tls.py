@@ -15,7 +15,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components.sql_script import sql_script_provider
 from resource_types import DYNAMIC_RESOURCE, POSTGRES_PROVIDER
-from review.capture import Capture, run_program, unwrap_secrets
+from review.capture import Capture, unwrap_secrets
+from tests.conftest import cached_run_program
 from tests.graph import env_of
 from tests.realdb.conftest import Servers
 from tests.realdb.servers import RunningServer, ServerTls, postgres_server
@@ -80,7 +81,7 @@ def tls_config(server: RunningServer, ca: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def rendered(tls_server: RunningServer, pki: Pki) -> Capture:
     config = tls_config(tls_server, pki.ca)
-    return run_program(config, "dev", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
+    return cached_run_program(config, "dev", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
 
 
 @pytest.fixture(scope="module")
