@@ -39,8 +39,8 @@ class DiffReport:
     diff: StackDiff
     sql: list[ServerSql | None]
     """Per step, in step order: the SQL it runs, or None."""
-    _contexts: dict[str, ServerContext] = field(default_factory=dict, repr=False)
-    _sources: dict[str, list[SecretSource]] = field(default_factory=dict, repr=False)
+    _contexts: dict[str, ServerContext] = field(default_factory=dict, init=False, repr=False)
+    _sources: dict[str, list[SecretSource]] = field(default_factory=dict, init=False, repr=False)
 
     def context(self, server: str) -> ServerContext:
         """Where the server's SQL runs: as the new program leaves it, or the deployed one for a server it drops."""
