@@ -23,9 +23,8 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from resource_types import PROVIDER_PREFIX
 from review.capture import PROJECT, Capture, CapturingMonitor, FabricatingMocks, unwrap_secrets
-
-PROVIDER_PREFIX = "pulumi:providers:"
 
 
 @dataclass(frozen=True)

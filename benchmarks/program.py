@@ -46,23 +46,30 @@ if str(PROJECT_DIR) not in sys.path:
 
 from benchmarks.floor import check_same_resources, floor_specs, run_floor  # noqa: E402
 from review.capture import Capture, run_program  # noqa: E402
+from review.plan_model import Plan  # noqa: E402
+from topology.catalog import DEFAULT_SERVICE_CONNECTION_LIMIT  # noqa: E402
+from topology.config import DEFAULT_MAX_CONNECTIONS  # noqa: E402
+from topology.model import Mode  # noqa: E402
 
 STACK = "dev"
 DEFAULT_SERVICES = (0, 10, 50, 200)
 DEFAULT_RUNS = 5
 READS = ("madansara", "sankore")
 RATIO_GOAL = 1.25
+CONTAINER_MAX_CONNECTIONS = DEFAULT_MAX_CONNECTIONS[Mode.CONTAINER]
 JSON_KEYS = ("services", "resources", "seconds", "floorSeconds", "ratio", "criticalPath", "peakRssMb")
 
 
 def services_config(count: int) -> dict[str, Any]:
-    """Stack config adding `count` services, each reading two schemas of main."""
+    """Stack config adding `count` services, each reading two schemas of main, on a main server whose
+    max_connections fits their connection limits (15 each by default)."""
     if count == 0:
         return {}
     return {
         "services": {
             f"svc-{i:03d}": {"image": f"example/svc-{i:03d}:1.0.0", "reads": list(READS)} for i in range(count)
-        }
+        },
+        "servers": {"main": {"maxConnections": CONTAINER_MAX_CONNECTIONS + DEFAULT_SERVICE_CONNECTION_LIMIT * count}},
     }
 
 
@@ -70,54 +77,11 @@ def services_config(count: int) -> dict[str, Any]:
 
 
 def step_dependencies(capture: Capture) -> dict[str, set[str]]:
-    """Custom resource URN -> the custom resources it waits for.
-
-    Edges: explicit `depends_on` and input Outputs (the capture's `depends_on` and property
-    dependencies), the explicit provider, and a custom parent. Component resources are no steps:
-    a dependency on one is a dependency on every custom resource under it.
-    """
-    by_urn = capture.by_urn()
-    children: dict[str, list[str]] = defaultdict(list)
-    for r in capture.resources:
-        if r.parent:
-            children[r.parent].append(r.urn)
-    under: dict[str, frozenset[str]] = {}
-
-    def customs_under(urn: str) -> frozenset[str]:
-        if urn not in under:
-            found: set[str] = set()
-            stack = list(children.get(urn, ()))
-            while stack:
-                current = stack.pop()
-                if by_urn[current].custom:
-                    found.add(current)
-                stack.extend(children.get(current, ()))
-            under[urn] = frozenset(found)
-        return under[urn]
-
-    graph: dict[str, set[str]] = {}
-    for r in capture.resources:
-        if not r.custom:
-            continue
-        direct = set(r.depends_on)
-        for urns in r.property_dependencies.values():
-            direct.update(urns)
-        if r.provider:
-            direct.add(r.provider)
-        if r.parent and r.parent in by_urn and by_urn[r.parent].custom:
-            direct.add(r.parent)
-        steps: set[str] = set()
-        for urn in direct:
-            dependency = by_urn.get(urn)
-            if dependency is None:
-                continue  # the stack, or a default provider: not registered by the program
-            if dependency.custom:
-                steps.add(urn)
-            else:
-                steps.update(customs_under(urn))
-        steps.discard(r.urn)
-        graph[r.urn] = steps
-    return graph
+    """Custom resource URN -> the custom resources it waits for: the review tools' dependency graph
+    (`review.plan_model.Plan.prerequisites`) less the component resources, which are no steps."""
+    plan = Plan(capture)
+    by_urn = plan.by_urn()
+    return {urn: needs for urn, needs in plan.prerequisites.items() if by_urn[urn].custom}
 
 
 def critical_path(graph: Mapping[str, set[str]]) -> list[str]:

@@ -12,15 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-PG = "postgresql:index/"
-ROLE: Final = PG + "role:Role"
-SCHEMA: Final = PG + "schema:Schema"
-DATABASE: Final = PG + "database:Database"
-GRANT: Final = PG + "grant:Grant"
-DEFAULT_PRIVILEGES: Final = PG + "defaultPrivileges:DefaultPrivileges"
-MYSQL_DATABASE: Final = "mysql:index/database:Database"
-CONTAINER: Final = "docker:index/container:Container"
-VOLUME: Final = "docker:index/volume:Volume"
+import resource_types
+
+ROLE: Final = resource_types.PG_ROLE
+SCHEMA: Final = resource_types.PG_SCHEMA
+DATABASE: Final = resource_types.PG_DATABASE
+GRANT: Final = resource_types.PG_GRANT
+DEFAULT_PRIVILEGES: Final = resource_types.PG_DEFAULT_PRIVILEGES
+MYSQL_DATABASE: Final = resource_types.MYSQL_DATABASE
+CONTAINER: Final = resource_types.CONTAINER
+VOLUME: Final = resource_types.VOLUME
 
 ELEVATED_ATTRIBUTES: Final = ("superuser", "createDatabase", "createRole", "replication", "bypassRowLevelSecurity")
 CREDENTIAL_WORDS: Final = ("PASSWORD", "SECRET", "TOKEN", "KEY")

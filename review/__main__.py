@@ -39,20 +39,21 @@ from review.audit import AuditConnectionError, audit_servers, check_dsn_database
 from review.budget_views import render_pgbouncer
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
-from review.sql import MissingSecretError, render_sql, secrets_from_outputs, server_names
+from review.plan_model import Plan
+from review.sql import MissingSecretError, render_sql, secrets_from_outputs
 from review.views import render_json, render_markdown, render_mermaid, render_text
 from topology import ConfigError, Topology, load_topology
 from topology.config import ignored_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-FORMATS: dict[str, Callable[[Capture, bool, str | None], str]] = {
-    "text": lambda capture, show, _server: render_text(capture, show),
-    "markdown": lambda capture, show, _server: render_markdown(capture, show),
-    "json": lambda capture, show, _server: render_json(capture, show),
-    "mermaid": lambda capture, _show, _server: render_mermaid(capture),
-    "sql": lambda capture, _show, server: render_sql(capture, server),
-    "pgbouncer": lambda capture, _show, server: render_pgbouncer(capture, server),
+FORMATS: dict[str, Callable[[Plan, bool, str | None], str]] = {
+    "text": lambda plan, show, _server: render_text(plan, show),
+    "markdown": lambda plan, show, _server: render_markdown(plan, show),
+    "json": lambda plan, show, _server: render_json(plan, show),
+    "mermaid": lambda plan, _show, _server: render_mermaid(plan),
+    "sql": lambda plan, _show, server: render_sql(plan, server),
+    "pgbouncer": lambda plan, _show, server: render_pgbouncer(plan, server),
 }
 
 
@@ -164,13 +165,13 @@ def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path =
         print(note, file=err)
     if args.tree and args.format != "text":
         raise UsageError("--tree applies to --format text only")
-    capture = capture_stack(config, args.stack)
+    stack_plan = Plan(capture_stack(config, args.stack))
     if args.tree:
-        out.write(render_text(capture, args.show_secrets, tree=True))
+        out.write(render_text(stack_plan, args.show_secrets, tree=True))
     elif args.format == "sql":
-        out.write(_sql_with_secrets(capture, args))
+        out.write(_sql_with_secrets(stack_plan, args))
     else:
-        out.write(FORMATS[args.format](capture, args.show_secrets, args.server))
+        out.write(FORMATS[args.format](stack_plan, args.show_secrets, args.server))
     return EXIT_OK
 
 
@@ -183,20 +184,20 @@ def _check_secret_options(args: argparse.Namespace) -> None:
         raise UsageError("--secrets-from applies to --format sql only")
 
 
-def _sql_with_secrets(capture: Capture, args: argparse.Namespace) -> str:
+def _sql_with_secrets(plan: Plan, args: argparse.Namespace) -> str:
     """The SQL view; with --secrets-from, its passwords written in from the stack's outputs."""
     if args.secrets_from is None:
-        return render_sql(capture, args.server)
+        return render_sql(plan, args.server)
     try:
         document = json.loads(Path(args.secrets_from).read_text())
     except (OSError, ValueError) as error:
         raise UsageError(f"--secrets-from {args.secrets_from}: {type(error).__name__}: cannot read its JSON") from None
-    servers = [args.server] if args.server else server_names(capture)
+    servers = [args.server] if args.server else plan.server_names()
     try:
-        secrets = {server: secrets_from_outputs(capture, server, document) for server in servers}
+        secrets = {server: secrets_from_outputs(plan, server, document) for server in servers}
     except MissingSecretError as error:
         raise UsageError(f"--secrets-from {args.secrets_from}: {error}") from None
-    return render_sql(capture, args.server, secrets)
+    return render_sql(plan, args.server, secrets)
 
 
 def _dsns(arguments: list[str], topology: Topology) -> dict[str, str]:

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from review.capture import Capture, unwrap_secrets
+from review.capture import unwrap_secrets
+from review.plan_model import Plan
+from review.redact import MASK
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE
 
-MASK = "[secret]"
 POOLER_PREFIX = "pgbouncer-"
 
 
-def budgets(capture: Capture) -> dict[str, dict[str, Any]]:
+def budgets(plan: Plan) -> dict[str, dict[str, Any]]:
     """server -> {maxConnections, used, headroom, lines: [{who, key, connections}]}."""
-    result: dict[str, dict[str, Any]] = unwrap_secrets(capture.outputs.get("connectionBudget", {}))
+    result: dict[str, dict[str, Any]] = unwrap_secrets(plan.outputs.get("connectionBudget", {}))
     return result
 
 
-def poolers(capture: Capture, show_secrets: bool = False) -> dict[str, dict[str, Any]]:
+def poolers(plan: Plan, show_secrets: bool = False) -> dict[str, dict[str, Any]]:
     """server -> {image, config (pgbouncer.ini), authFile (masked unless shown)}."""
     found: dict[str, dict[str, Any]] = {}
-    for name, body in unwrap_secrets(capture.outputs.get("services", {})).items():
+    for name, body in unwrap_secrets(plan.outputs.get("services", {})).items():
         if not name.startswith(POOLER_PREFIX) or "files" not in body:
             continue
         files = body["files"]
@@ -43,35 +44,35 @@ def _rows(budget: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def budget_text_lines(capture: Capture) -> list[str]:
+def budget_text_lines(plan: Plan) -> list[str]:
     lines = ["", "Connection budget (CONNECTION LIMIT per login role; must fit max_connections)"]
-    for server, budget in budgets(capture).items():
+    for server, budget in budgets(plan).items():
         lines += ["", f"  {server}"]
         rows = [["who", "config key", "connections"], *_rows(budget)]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines += ["    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    for server, pooler in poolers(capture).items():
+    for server, pooler in poolers(plan).items():
         lines += ["", f"PgBouncer for {server} ({pooler['image']}): {CONFIG_FILE}"]
         lines += ["    " + line for line in str(pooler["config"]).splitlines()]
     return lines
 
 
-def budget_markdown_lines(capture: Capture) -> list[str]:
+def budget_markdown_lines(plan: Plan) -> list[str]:
     lines = ["", "### Connection budget"]
-    for server, budget in budgets(capture).items():
+    for server, budget in budgets(plan).items():
         lines += ["", f"**{server}**: {budget['used']} of max_connections {budget['maxConnections']}, "
                       f"headroom {budget['headroom']}", ""]  # fmt: skip
         lines += ["| who | config key | connections |", "|---|---|---|"]
         lines += [f"| {who} | `{key}` | {n} |" for who, key, n in _rows(budget)[:-2]]
-    for server, pooler in poolers(capture).items():
+    for server, pooler in poolers(plan).items():
         lines += ["", f"<details><summary>PgBouncer for {server} (<code>{CONFIG_FILE}</code>)</summary>", ""]
         lines += ["```ini", str(pooler["config"]).rstrip(), "```", "", "</details>"]
     return lines
 
 
-def render_pgbouncer(capture: Capture, server: str | None) -> str:
+def render_pgbouncer(plan: Plan, server: str | None) -> str:
     """The pgbouncer.ini of one server's pooler, as a platform deploys it."""
-    found = poolers(capture)
+    found = poolers(plan)
     if not found:
         raise ValueError("no server of this stack has a pooler (set servers.<name>.pooler to pgbouncer)")
     if server is None:

@@ -29,6 +29,8 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from resource_types import RANDOM_BYTES, RANDOM_PASSWORD
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "engarde"
 NAMESPACE = "engarde"
@@ -167,9 +169,9 @@ class FabricatingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
+        if args.typ == RANDOM_PASSWORD:
             outputs["result"] = fabricate_password(args.inputs, self.seed(args.name))
-        if args.typ == "random:index/randomBytes:RandomBytes":
+        if args.typ == RANDOM_BYTES:
             outputs["base64"] = fabricate_bytes_base64(args.inputs, self.seed(args.name))
         return f"{args.name}-id", outputs
 
@@ -300,7 +302,7 @@ def secret_strings(value: Any) -> list[str]:
 def known_secrets(capture: Capture) -> frozenset[str]:
     """Every password the run handled: generated ones and every secret string input (admin passwords)."""
     found = set(generated_passwords(capture))
-    for resource in capture.by_type("random:index/randomBytes:RandomBytes"):
+    for resource in capture.by_type(RANDOM_BYTES):
         encoded = str(unwrap_secrets(resource.outputs)["base64"])
         found.update({encoded, encoded.replace("+", "-").replace("/", "_")})
     for resource in capture.resources:
@@ -313,5 +315,5 @@ def generated_passwords(capture: Capture) -> list[str]:
     return [
         str(unwrap_secrets(resource.outputs)["result"])
         for resource in capture.resources
-        if resource.type == "random:index/randomPassword:RandomPassword"
+        if resource.type == RANDOM_PASSWORD
     ]

@@ -27,8 +27,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from review.capture import Capture, Resource, unwrap_secrets
-from review.graph import creation_order
+from resource_types import MYSQL_GRANT, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_ROLE
+from review.capture import Resource, unwrap_secrets
+from review.plan_model import Plan
 
 CREATE = "create"
 IMPORT = "import"
@@ -40,7 +41,7 @@ DELETE = "delete"
 REPLACE_TARGET = "--replace"
 """What `Step.replace_keys` holds for a resource replaced because it was named with `--replace`."""
 
-_DELETE_BEFORE_REPLACE_TYPES = frozenset({"postgresql:index/grant:Grant"})
+_DELETE_BEFORE_REPLACE_TYPES = frozenset({PG_GRANT})
 _AUTONAMED_PACKAGES = ("postgresql:", "mysql:", "docker:")
 
 
@@ -82,8 +83,8 @@ class Step:
 class StackDiff:
     """The steps from `old` to `new`, in the order the engine runs them, and what makes it fail."""
 
-    old: Capture
-    new: Capture
+    old: Plan
+    new: Plan
     steps: list[Step] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     """One line per step `pulumi up` refuses (a protected resource deleted or replaced)."""
@@ -95,10 +96,10 @@ class StackDiff:
 
 _SET_INPUTS = {
     # TypeSet in the provider's schema: order does not matter.
-    "postgresql:index/role:Role": frozenset({"roles"}),
-    "postgresql:index/grant:Grant": frozenset({"privileges", "objects", "columns"}),
-    "postgresql:index/defaultPrivileges:DefaultPrivileges": frozenset({"privileges"}),
-    "mysql:index/grant:Grant": frozenset({"privileges", "roles"}),
+    PG_ROLE: frozenset({"roles"}),
+    PG_GRANT: frozenset({"privileges", "objects", "columns"}),
+    PG_DEFAULT_PRIVILEGES: frozenset({"privileges"}),
+    MYSQL_GRANT: frozenset({"privileges", "roles"}),
 }
 
 
@@ -152,12 +153,12 @@ def _protected_replace(resource: Resource) -> str:
     )
 
 
-def diff_captures(old: Capture, new: Capture, lifecycle: Lifecycle, replace: Collection[str] = ()) -> StackDiff:
+def diff_captures(old: Plan, new: Plan, lifecycle: Lifecycle, replace: Collection[str] = ()) -> StackDiff:
     """The engine's steps from the deployed `old` run to the `new` one (`replace`: `--replace` URNs)."""
     result = StackDiff(old, new)
     olds = old.by_urn()
     condemned: list[Resource] = []
-    for resource in creation_order(new):
+    for resource in new.creation_order:
         previous = olds.get(resource.urn)
         if previous is None:
             # A resource with an import ID adopts an existing object: the engine reads it, runs nothing.
@@ -184,7 +185,7 @@ def diff_captures(old: Capture, new: Capture, lifecycle: Lifecycle, replace: Col
             result.steps.append(_step(UPDATE, resource, changed, (), previous, resource))
     registered = {resource.urn for resource in new.resources}
     condemned_urns = {resource.urn for resource in condemned}
-    for resource in reversed(creation_order(old)):
+    for resource in reversed(old.creation_order):
         if resource.urn in condemned_urns:
             result.steps.append(_step(DELETE_REPLACED, resource, old=resource))
         elif resource.urn not in registered:

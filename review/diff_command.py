@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from resource_types import STACK
 from review.capture import Capture, run_program
 from review.capture_at import RefCaptureError, UnknownRefError, capture_at_ref, finish_capture, resolve_ref
 from review.config_files import ConfigFileError, StackConfigValues
@@ -23,6 +24,7 @@ from review.diff import diff_captures
 from review.diff_sql import ProviderLifecycle
 from review.diff_views import FORMATS, DiffReport, build_report
 from review.lifecycle import SecretStyle
+from review.plan_model import Plan
 from topology import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -64,7 +66,7 @@ def capture_urn(urn: str) -> str:
     if len(parts) != 4:
         raise DiffUsageError(f"--replace {urn}: not a URN (urn:pulumi:STACK::PROJECT::TYPE::NAME)")
     chain = parts[2].split("$")
-    qualified = chain[-2:] if len(chain) >= 2 else ["pulumi:pulumi:Stack", *chain]
+    qualified = chain[-2:] if len(chain) >= 2 else [STACK, *chain]
     return "::".join([parts[0], parts[1], "$".join(qualified), parts[3]])
 
 
@@ -96,7 +98,7 @@ def report_of(
 ) -> DiffReport:
     lifecycle = ProviderLifecycle(SecretStyle.VALUES if show_secrets else SecretStyle.VARIABLES)
     check_replace_targets(new, replace)
-    return build_report(stack, base, diff_captures(old, new, lifecycle, replace), lifecycle)
+    return build_report(stack, base, diff_captures(Plan(old), Plan(new), lifecycle, replace), lifecycle)
 
 
 def _repository(project_dir: Path) -> Path:

@@ -9,19 +9,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from review.capture import Capture, Resource
-from review.graph import server_of
 from review.lifecycle import runs_sql, server_context
+from review.plan_model import Plan
 from review.refresh import refreshed_inputs
 
 
-def refreshed(capture: Capture, connections: Mapping[str, Any]) -> Capture:
-    """`capture` after a refresh against `connections` (server name -> autocommit connection to the
+def refreshed(plan: Plan, connections: Mapping[str, Any]) -> Capture:
+    """The plan's capture after a refresh against `connections` (server name -> autocommit connection to the
     database its provider uses; servers without one keep their recorded state). A resource the
     read finds gone leaves the state."""
-    contexts = {server: server_context(capture, server) for server in connections}
+    contexts = {server: server_context(plan, server) for server in connections}
     resources: list[Resource] = []
-    for resource in capture.resources:
-        server = server_of(capture, resource) if runs_sql(resource.type) else None
+    for resource in plan.resources:
+        server = plan.server_of(resource) if runs_sql(resource.type) else None
         if server not in connections:
             resources.append(resource)
             continue
@@ -29,4 +29,4 @@ def refreshed(capture: Capture, connections: Mapping[str, Any]) -> Capture:
         inputs = refreshed_inputs(resource, connections[server], contexts[server])
         if inputs is not None:
             resources.append(dataclasses.replace(resource, inputs=inputs))
-    return dataclasses.replace(capture, resources=resources)
+    return dataclasses.replace(plan.capture, resources=resources)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from resource_types import CONTAINER, DYNAMIC_RESOURCE, NETWORK, RANDOM_BYTES, RANDOM_PASSWORD, VOLUME
 from review.capture import Resource, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, IMPORT, UPDATE, StackDiff, Step
-from review.graph import DYNAMIC_RESOURCE, server_of
 from review.lifecycle import (
     SecretStyle,
+    ServerContext,
     SqlStep,
     create_steps,
     delete_steps,
@@ -27,21 +28,20 @@ from review.lifecycle import (
     server_context,
     update_steps,
 )
+from review.plan_model import Plan
 
 _OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
     # terraform-provider-random: every input of random_password is RequiresReplace.
-    "random:index/randomPassword:RandomPassword": frozenset(
+    RANDOM_PASSWORD: frozenset(
         {"length", "special", "upper", "lower", "numeric", "overrideSpecial", "keepers"}
         | {"minSpecial", "minUpper", "minLower", "minNumeric"}
     ),
-    "random:index/randomBytes:RandomBytes": frozenset({"length", "keepers"}),
+    RANDOM_BYTES: frozenset({"length", "keepers"}),
     # kreuzwerker/terraform-provider-docker (read at 83c00e0b), internal/provider/resource_docker_container.go:
     # of the inputs this program sets, the ForceNew ones (`healthcheck`, `restart`, `wait`, `waitTimeout` update).
-    "docker:index/container:Container": frozenset(
-        {"command", "envs", "image", "name", "networksAdvanced", "ports", "volumes"}
-    ),
-    "docker:index/network:Network": frozenset({"driver", "name"}),
-    "docker:index/volume:Volume": frozenset({"name"}),
+    CONTAINER: frozenset({"command", "envs", "image", "name", "networksAdvanced", "ports", "volumes"}),
+    NETWORK: frozenset({"driver", "name"}),
+    VOLUME: frozenset({"name"}),
 }
 
 
@@ -58,6 +58,14 @@ class ProviderLifecycle:
 
     def __init__(self, secrets: SecretStyle = SecretStyle.VARIABLES) -> None:
         self.secrets = secrets
+        self._contexts: dict[tuple[Plan, str], ServerContext] = {}
+
+    def context(self, plan: Plan, server: str) -> ServerContext:
+        """The server's context as `plan` leaves it (built once per plan and server)."""
+        key = (plan, server)
+        if key not in self._contexts:
+            self._contexts[key] = server_context(plan, server, self.secrets)
+        return self._contexts[key]
 
     def inputs(self, resource: Resource) -> dict[str, Any]:
         if runs_sql(resource.type):
@@ -96,11 +104,11 @@ class ProviderLifecycle:
         if not runs_sql(resource.type):
             return None
         # Create in the new program's context; update and delete where the deployed one left the server.
-        capture = diff.new if creating else diff.old
-        server = server_of(capture, resource)
+        plan = diff.new if creating else diff.old
+        server = plan.server_of(resource)
         if server is None:
             return None
-        context = server_context(capture, server, self.secrets)
+        context = self.context(plan, server)
         if creating:
             steps = create_steps(resource, context)
         elif step.op == UPDATE:

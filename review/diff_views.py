@@ -7,7 +7,7 @@ then the SQL it runs on its server; passwords in that SQL are `[secret]` unless 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from review.diff import (
@@ -22,9 +22,9 @@ from review.diff import (
     Step,
 )
 from review.diff_sql import ProviderLifecycle, ServerSql
-from review.graph import short_type
-from review.lifecycle import server_context
-from review.sql import SqlStep, render_steps, secret_sources, server_names
+from review.lifecycle import ServerContext, server_context
+from review.plan_model import short_type
+from review.sql import SecretSource, SqlStep, render_steps, secret_sources
 
 _SYMBOLS = {CREATE: "+", IMPORT: "=>", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 
@@ -39,6 +39,24 @@ class DiffReport:
     diff: StackDiff
     sql: list[ServerSql | None]
     """Per step, in step order: the SQL it runs, or None."""
+    _contexts: dict[str, ServerContext] = field(default_factory=dict, init=False, repr=False)
+    _sources: dict[str, list[SecretSource]] = field(default_factory=dict, init=False, repr=False)
+
+    def context(self, server: str) -> ServerContext:
+        """Where the server's SQL runs: as the new program leaves it, or the deployed one for a server it drops."""
+        if server not in self._contexts:
+            plan = self.diff.new if server in self.diff.new.server_components else self.diff.old
+            self._contexts[server] = server_context(plan, server)
+        return self._contexts[server]
+
+    def secret_sources(self, server: str) -> list[SecretSource]:
+        """The server's password variables and their outputs: the new program's first, then the deployed one's."""
+        if server not in self._sources:
+            plans = (self.diff.new, self.diff.old)
+            self._sources[server] = [
+                source for plan in plans if server in plan.server_components for source in secret_sources(plan, server)
+            ]
+        return self._sources[server]
 
     def summary(self) -> str:
         counts = {op: sum(1 for step in self.diff.steps if step.op == op) for op in _SYMBOLS}
@@ -85,9 +103,8 @@ def _label(step: Step) -> str:
 def _sql_lines(report: DiffReport, sql: ServerSql) -> list[str]:
     """Script lines of one step's SQL: `\\connect` to where each statement runs (server-wide ones on the
     provider's own database, as the provider runs them), BEGIN/COMMIT where it uses a transaction."""
-    capture = report.diff.new if sql.server in server_names(report.diff.new) else report.diff.old
     labels = {f"-- {step.resource}" for step in sql.steps}
-    lines = [line for line in render_steps(list(sql.steps), server_context(capture, sql.server)) if line]
+    lines = [line for line in render_steps(list(sql.steps), report.context(sql.server)) if line]
     # A `\\connect` right before another one changes nothing.
     return [
         line
@@ -220,21 +237,20 @@ def render_sql(report: DiffReport, server: str | None = None) -> str:
 
 
 def _servers(report: DiffReport) -> list[str]:
-    new = server_names(report.diff.new)
-    return new + [name for name in server_names(report.diff.old) if name not in new]
+    new = report.diff.new.server_names()
+    return new + [name for name in report.diff.old.server_names() if name not in new]
 
 
 def _variable_sources(report: DiffReport, server: str, steps: list[tuple[int, Step, ServerSql]]) -> list[str]:
     """Header lines: each password variable the steps use, and the stack output that holds its value."""
     text = "\n".join(line for _n, _s, sql in steps for line in _sql_lines(report, sql))
     lines: list[str] = []
-    for capture in (report.diff.new, report.diff.old):
-        if server not in server_names(capture):
-            continue
-        for source in secret_sources(capture, server):
-            reference = f":'{source.variable}'" if ":'" in text else "${" + source.variable + "}"
-            if reference in text and not any(line.startswith(f"--   {source.variable}:") for line in lines):
-                lines.append(f"--   {source.variable}: {source.describe()}")
+    listed: set[str] = set()
+    for source in report.secret_sources(server):
+        reference = f":'{source.variable}'" if ":'" in text else "${" + source.variable + "}"
+        if reference in text and source.variable not in listed:
+            listed.add(source.variable)
+            lines.append(f"--   {source.variable}: {source.describe()}")
     if not lines:
         return []
     return ["-- Passwords are variables; after `pulumi up`, `pulumi stack output --json --show-secrets` holds:", *lines]

@@ -22,10 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MASKED = "[secret]"
-"""What `pulumi stack output` and `review plan` print for a secret without `--show-secrets`."""
+from review.redact import MASK
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOUBLE_QUOTE_UNSAFE = ("$", "`", '"')
 
 
@@ -67,9 +66,9 @@ def _as_text(service: str, key: str, value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        if MASKED in value:
+        if MASK in value:
             raise EnvError(
-                f"{service}: {key} is masked ({MASKED}): produce the input with --show-secrets "
+                f"{service}: {key} is masked ({MASK}): produce the input with --show-secrets "
                 "(pulumi stack output --json --show-secrets)"
             )
         return value
@@ -81,7 +80,7 @@ def services_env(document: Any) -> dict[str, dict[str, str]]:
     if not isinstance(document, dict) or "services" not in document:
         raise EnvError("the input has no `services`: give the JSON of `pulumi stack output --json --show-secrets`")
     services = document["services"]
-    if services == MASKED:
+    if services == MASK:
         raise EnvError("`services` is masked: produce the input with `pulumi stack output --json --show-secrets`")
     if not isinstance(services, dict):
         raise EnvError("`services` must be an object of {service: {env: {...}}}")

@@ -23,7 +23,7 @@ Inputs are the wire inputs of a captured `Resource` (camelCase, secrets wrapped 
 input the model does not know, or a value it has no SQL for, raises `UnsupportedResourceError`
 naming the resource and the input: nothing is rendered that the provider would not run.
 
-The API: `server_context(capture, server)`, then `create_steps(resource, ctx)`,
+The API: `server_context(plan, server)`, then `create_steps(resource, ctx)`,
 `update_steps(old, new, ctx)` (only where `has_update(type)` and no input in `replace_keys(type)`
 changed; a replacement is a create plus a delete, in the order the engine runs them) and
 `delete_steps(resource, ctx)`, each a list of `SqlStep`. `review.refresh` models the reads;
@@ -40,21 +40,24 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from review.capture import Capture, Resource, Secret, unwrap_secrets
-from review.graph import DYNAMIC_RESOURCE, creation_order, provider_of_server, server_of, short_type
+from resource_types import (
+    DYNAMIC_RESOURCE,
+    MYSQL_DATABASE,
+    MYSQL_GRANT,
+    MYSQL_PREFIX,
+    MYSQL_PROVIDER,
+    MYSQL_USER,
+    PG_DATABASE,
+    PG_DEFAULT_PRIVILEGES,
+    PG_GRANT,
+    PG_GRANT_ROLE,
+    PG_ROLE,
+    PG_SCHEMA,
+    POSTGRESQL_PREFIX,
+)
+from review.capture import Resource, Secret, unwrap_secrets
+from review.plan_model import Plan, short_type
 from topology.sql import quote_ident
-
-PG = "postgresql:index/"
-MYSQL = "mysql:index/"
-PG_ROLE = PG + "role:Role"
-PG_GRANT = PG + "grant:Grant"
-PG_DEFAULT_PRIVILEGES = PG + "defaultPrivileges:DefaultPrivileges"
-PG_SCHEMA = PG + "schema:Schema"
-PG_GRANT_ROLE = PG + "grantRole:GrantRole"
-PG_DATABASE = PG + "database:Database"
-MYSQL_DATABASE = MYSQL + "database:Database"
-MYSQL_USER = MYSQL + "user:User"
-MYSQL_GRANT = MYSQL + "grant:Grant"
 
 PASSWORD_INPUTS = {PG_ROLE: "password", MYSQL_USER: "plaintextPassword"}
 """The input of each resource type that holds a password."""
@@ -117,7 +120,7 @@ def secret_variable(server: str, resource: Resource) -> str:
 class ServerContext:
     """What the provider of one server knows or finds out when it runs a resource's SQL.
 
-    Build it with `server_context(capture, server)`; override live facts with
+    Build it with `server_context(plan, server)`; override live facts with
     `dataclasses.replace` (e.g. `table_owners` read from the server).
     """
 
@@ -976,7 +979,7 @@ def _lifecycle(resource_type: str) -> _Lifecycle:
 def runs_sql(resource_type: str) -> bool:
     """Whether resources of this type run SQL: every postgresql/mysql resource and the SQL script.
     (A type among those without a model here raises `UnsupportedResourceError` when asked for.)"""
-    return resource_type.startswith((PG, MYSQL)) or resource_type == DYNAMIC_RESOURCE
+    return resource_type.startswith((POSTGRESQL_PREFIX, MYSQL_PREFIX)) or resource_type == DYNAMIC_RESOURCE
 
 
 def replace_keys(resource_type: str) -> frozenset[str]:
@@ -1049,15 +1052,15 @@ def _flag(value: Any, default: bool) -> bool:
     return str(unwrap_secrets(value)).lower() == "true"
 
 
-def server_context(capture: Capture, server: str, secrets: SecretStyle = SecretStyle.VALUES) -> ServerContext:
+def server_context(plan: Plan, server: str, secrets: SecretStyle = SecretStyle.VALUES) -> ServerContext:
     """The context of `server` as the captured stack leaves it deployed.
 
     Admin and its superuser flag from the server's provider; memberships from the Roles' `roles`
     and the GrantRoles; schema and database owners from the Schemas and Databases.
     """
-    provider = provider_of_server(capture, server)
+    provider = plan.provider_of_server(server)
     settings = unwrap_secrets(provider.inputs)
-    if provider.type == "pulumi:providers:mysql":
+    if provider.type == MYSQL_PROVIDER:
         return ServerContext(
             server=server, engine="mysql", admin_user=str(settings.get("username") or "root"), secrets=secrets
         )
@@ -1065,9 +1068,7 @@ def server_context(capture: Capture, server: str, secrets: SecretStyle = SecretS
     schema_owners: dict[tuple[str, str], str] = {}
     database_owners: dict[str, str] = {}
     provider_database = str(settings.get("database") or "postgres")
-    for resource in creation_order(capture):
-        if server_of(capture, resource) != server:
-            continue
+    for resource in plan.on_server(server):
         inputs = unwrap_secrets(resource.inputs)
         if resource.type == PG_ROLE:
             memberships.setdefault(str(inputs["name"]), []).extend(set_order(str(r) for r in inputs.get("roles") or []))
@@ -1097,11 +1098,11 @@ def with_secrets(ctx: ServerContext, secrets: SecretStyle) -> ServerContext:
     return dataclasses.replace(ctx, secrets=secrets)
 
 
-def password_resources(capture: Capture, server: str) -> list[Resource]:
+def password_resources(plan: Plan, server: str) -> list[Resource]:
     """The server's resources that set a password (Roles with one, MySQL users), in creation order."""
     found = []
-    for resource in creation_order(capture):
+    for resource in plan.on_server(server):
         key = PASSWORD_INPUTS.get(resource.type)
-        if key and isinstance(resource.inputs.get(key), Secret) and server_of(capture, resource) == server:
+        if key and isinstance(resource.inputs.get(key), Secret):
             found.append(resource)
     return found

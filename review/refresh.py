@@ -13,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from review.capture import Resource, unwrap_secrets
-from review.lifecycle import (
+from resource_types import (
     MYSQL_DATABASE,
     MYSQL_GRANT,
     MYSQL_USER,
@@ -24,9 +23,9 @@ from review.lifecycle import (
     PG_GRANT_ROLE,
     PG_ROLE,
     PG_SCHEMA,
-    ServerContext,
-    inputs_of,
 )
+from review.capture import Resource, unwrap_secrets
+from review.lifecycle import ServerContext, inputs_of
 
 _GRANT_PRIVILEGES = {
     "database": ["CREATE", "CONNECT", "TEMPORARY"],

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from review.capture import Capture, Resource, unwrap_secrets
-from review.graph import creation_order, provider_of_server, server_components, server_of
+from resource_types import PG_ROLE, POSTGRES_PROVIDER
+from review.capture import Resource, unwrap_secrets
 from review.lifecycle import (
     PASSWORD_INPUTS,
-    PG_ROLE,
     SecretStyle,
     ServerContext,
     SqlStep,
@@ -40,6 +39,8 @@ from review.lifecycle import (
     secret_variable,
     server_context,
 )
+from review.plan_model import Plan
+from review.redact import MASK
 from topology.scram import is_verifier_of
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "render_steps",
     "secret_sources",
     "secrets_from_outputs",
-    "server_names",
     "sql_steps",
 ]
 
@@ -65,28 +65,21 @@ class MissingSecretError(KeyError):
         return str(self.args[0])
 
 
-def server_names(capture: Capture) -> list[str]:
-    """The database servers of the stack, in the order of its `servers` output (the program's)."""
-    components = {component.name for component in server_components(capture)}
-    listed = [name for name in unwrap_secrets(capture.outputs.get("servers", {})) if name in components]
-    return listed + sorted(components - set(listed))
-
-
-def _steps(capture: Capture, ctx: ServerContext) -> list[SqlStep]:
+def _steps(plan: Plan, ctx: ServerContext) -> list[SqlStep]:
     steps: list[SqlStep] = []
-    for resource in creation_order(capture):
-        if runs_sql(resource.type) and server_of(capture, resource) == ctx.server:
+    for resource in plan.on_server(ctx.server):
+        if runs_sql(resource.type):
             steps.extend(create_steps(resource, ctx))
     return steps
 
 
-def sql_steps(capture: Capture, server: str, context: ServerContext | None = None) -> list[SqlStep]:
+def sql_steps(plan: Plan, server: str, context: ServerContext | None = None) -> list[SqlStep]:
     """What the server's resources run when the stack is created from nothing, in creation order.
 
     Passwords are the captured values (the mocks'), so the steps agree with the capture's DSNs.
-    `context` overrides what `server_context(capture, server)` assumes (e.g. a non-superuser admin).
+    `context` overrides what `server_context(plan, server)` assumes (e.g. a non-superuser admin).
     """
-    return _steps(capture, context or server_context(capture, server))
+    return _steps(plan, context or server_context(plan, server))
 
 
 # Secrets ----------------------------------------------------------------------------------------
@@ -148,22 +141,44 @@ def _password_owner(resource: Resource) -> str:
     return str(inputs["name"] if resource.type == PG_ROLE else inputs["user"])
 
 
-def secret_sources(capture: Capture, server: str) -> list[SecretSource]:
-    """Each password the server's SQL needs, with the stack output that holds it."""
-    outputs = unwrap_secrets(capture.outputs)
-    sources = []
-    for resource in password_resources(capture, server):
-        password = str(unwrap_secrets(resource.inputs[PASSWORD_INPUTS[resource.type]]))
-        owner = _password_owner(resource)
-        exact: tuple[str, ...] | None = None
-        url: tuple[str, ...] | None = None
+@dataclass(frozen=True)
+class _OutputStrings:
+    """The string leaves of the stack outputs, indexed once: by value, and URLs by their user."""
+
+    first_path: dict[str, tuple[str, ...]]
+    """Value -> the first path (in sorted key order) that holds it."""
+    urls_by_user: dict[str, list[tuple[tuple[str, ...], str]]]
+    """URL user -> (path, URL password), in path order."""
+
+    @classmethod
+    def of(cls, outputs: Any) -> _OutputStrings:
+        first_path: dict[str, tuple[str, ...]] = {}
+        urls_by_user: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for path, leaf in _leaves(outputs):
             if not isinstance(leaf, str):
                 continue
-            if leaf == password and exact is None:
-                exact = path
-            elif url is None and _is_password_of(_url_credentials(leaf), owner, password):
-                url = path
+            first_path.setdefault(leaf, path)
+            credentials = _url_credentials(leaf)
+            if credentials is not None:
+                urls_by_user.setdefault(credentials[0], []).append((path, credentials[1]))
+        return cls(first_path, urls_by_user)
+
+    def url_holding(self, owner: str, password: str) -> tuple[str, ...] | None:
+        """The first path of a URL whose credentials are the owner's password."""
+        for path, url_password in self.urls_by_user.get(owner, []):
+            if _is_password_of((owner, url_password), owner, password):
+                return path
+        return None
+
+
+def secret_sources(plan: Plan, server: str) -> list[SecretSource]:
+    """Each password the server's SQL needs, with the stack output that holds it."""
+    strings = _OutputStrings.of(unwrap_secrets(plan.outputs))
+    sources = []
+    for resource in password_resources(plan, server):
+        password = str(unwrap_secrets(resource.inputs[PASSWORD_INPUTS[resource.type]]))
+        exact = strings.first_path.get(password)
+        url = strings.url_holding(_password_owner(resource), password)
         found = exact or url
         sources.append(
             SecretSource(secret_variable(server, resource), resource, found, exact is None and url is not None)
@@ -183,16 +198,16 @@ def _lookup(document: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
-def secrets_from_outputs(capture: Capture, server: str, document: Mapping[str, Any]) -> dict[str, str]:
+def secrets_from_outputs(plan: Plan, server: str, document: Mapping[str, Any]) -> dict[str, str]:
     """Variable -> password, read from `pulumi stack output --json --show-secrets` (or `review plan
     --format json --show-secrets`). Raises `MissingSecretError` naming the first one it lacks."""
     values: dict[str, str] = {}
-    for source in secret_sources(capture, server):
+    for source in secret_sources(plan, server):
         found = _lookup(document, source.path) if source.path is not None else None
         if isinstance(found, str) and source.in_url:
             credentials = _url_credentials(found)
             found = credentials[1] if credentials else None
-        if not isinstance(found, str) or not found or found == "[secret]":
+        if not isinstance(found, str) or not found or found == MASK:
             raise MissingSecretError(f"the secrets file lacks the password of {source.variable} ({source.describe()})")
         values[source.variable] = found
     return values
@@ -219,15 +234,14 @@ def _render_step(step: SqlStep) -> list[str]:
     return lines
 
 
-def _is_postgres(capture: Capture, server: str) -> bool:
-    return provider_of_server(capture, server).type == "pulumi:providers:postgresql"
+def _is_postgres(plan: Plan, server: str) -> bool:
+    return plan.provider_of_server(server).type == POSTGRES_PROVIDER
 
 
-def _server_header(capture: Capture, server: str, ctx: ServerContext, filled: bool) -> list[str]:
-    inputs = unwrap_secrets(provider_of_server(capture, server).inputs)
+def _server_header(plan: Plan, server: str, ctx: ServerContext, filled: bool, sources: list[SecretSource]) -> list[str]:
+    inputs = unwrap_secrets(plan.provider_of_server(server).inputs)
     lines = [f"-- Server {server}"]
-    sources = secret_sources(capture, server)
-    if _is_postgres(capture, server):
+    if _is_postgres(plan, server):
         conninfo = (
             f"host={inputs.get('host')} port={inputs.get('port')} user={inputs.get('username')} "
             f"dbname={inputs.get('database')} sslmode={inputs.get('sslmode', 'prefer')}"
@@ -245,7 +259,7 @@ def _server_header(capture: Capture, server: str, ctx: ServerContext, filled: bo
     if filled:
         lines.append("-- Passwords are written in: keep this file secret.")
     elif sources:
-        variable_syntax = "psql variables" if _is_postgres(capture, server) else "${NAME} placeholders (envsubst)"
+        variable_syntax = "psql variables" if _is_postgres(plan, server) else "${NAME} placeholders (envsubst)"
         lines.append(f"-- Passwords are {variable_syntax}, from `pulumi stack output --json --show-secrets`:")
         lines += [f"--   {source.variable}: {source.describe()}" for source in sources]
         lines.append(
@@ -254,17 +268,18 @@ def _server_header(capture: Capture, server: str, ctx: ServerContext, filled: bo
     return lines
 
 
-def render_server_sql(capture: Capture, server: str, secrets: Mapping[str, str] | None = None) -> str:
+def render_server_sql(plan: Plan, server: str, secrets: Mapping[str, str] | None = None) -> str:
     """One server's script (`\\connect` before each change of database, PostgreSQL).
 
     Without `secrets`, passwords are variables; with them (variable -> password, see
     `secrets_from_outputs`), written in.
     """
-    ctx = server_context(capture, server, SecretStyle.VARIABLES if secrets is None else SecretStyle.VALUES)
+    ctx = server_context(plan, server, SecretStyle.VARIABLES if secrets is None else SecretStyle.VALUES)
+    sources = secret_sources(plan, server)
     if secrets is not None:
-        ctx = _with_values(capture, ctx, secrets)
-    lines = _server_header(capture, server, ctx, filled=secrets is not None)
-    lines += render_steps(_steps(capture, ctx), ctx)
+        ctx = _with_values(sources, ctx, secrets)
+    lines = _server_header(plan, server, ctx, secrets is not None, sources)
+    lines += render_steps(_steps(plan, ctx), ctx)
     return "\n".join(lines) + "\n"
 
 
@@ -286,30 +301,28 @@ def render_steps(steps: list[SqlStep], ctx: ServerContext) -> list[str]:
     return lines
 
 
-def _with_values(capture: Capture, ctx: ServerContext, secrets: Mapping[str, str]) -> ServerContext:
-    """A context whose passwords are `secrets`, not the captured ones."""
-    by_urn = {source.resource.urn: source.variable for source in secret_sources(capture, ctx.server)}
+def _with_values(sources: list[SecretSource], ctx: ServerContext, secrets: Mapping[str, str]) -> ServerContext:
+    """A context whose passwords are `secrets`, not the captured ones (`sources`: the server's)."""
+    by_urn = {source.resource.urn: source.variable for source in sources}
     missing = [variable for variable in by_urn.values() if variable not in secrets]
     if missing:
         raise MissingSecretError(f"no password given for {missing[0]}")
     return dataclasses.replace(ctx, secret_values={urn: secrets[variable] for urn, variable in by_urn.items()})
 
 
-def render_sql(
-    capture: Capture, server: str | None = None, secrets: Mapping[str, Mapping[str, str]] | None = None
-) -> str:
+def render_sql(plan: Plan, server: str | None = None, secrets: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """The script of one server, or of every server, each in a section of its own.
 
     `secrets`: server -> (variable -> password), to write passwords in.
     """
     if server is not None:
-        return render_server_sql(capture, server, None if secrets is None else secrets.get(server, {}))
+        return render_server_sql(plan, server, None if secrets is None else secrets.get(server, {}))
     sections = [
-        f"-- Stack {capture.stack}: the SQL of each database server, one section per server.\n"
+        f"-- Stack {plan.stack}: the SQL of each database server, one section per server.\n"
         "-- Each section runs against its own server: render one with --server NAME to apply it.\n"
     ]
-    for name in server_names(capture):
+    for name in plan.server_names():
         rule = "-- " + "=" * 77
-        body = render_server_sql(capture, name, None if secrets is None else secrets.get(name, {}))
+        body = render_server_sql(plan, name, None if secrets is None else secrets.get(name, {}))
         sections.append(f"{rule}\n{body}")
     return "\n".join(sections)

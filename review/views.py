@@ -1,9 +1,8 @@
 """The plan as a reviewer reads it: text (terminal), markdown (PR comment), json, mermaid.
 
-Everything shown comes from the captured program run: the registered resources and the stack
-outputs. Secrets are `[secret]` unless the caller asks to show them: secret inputs are masked
-whole, and inside the services' env (a secret output as a whole) every password the run handled
-is masked where it occurs, so a DSN still shows its user, host, database and options.
+Everything shown comes from the captured program run, read through its `Plan`: the registered
+resources and the stack outputs. Secrets are masked by `review.redact` unless the caller asks to
+show them.
 """
 
 from __future__ import annotations
@@ -13,61 +12,31 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from resource_types import MYSQL_GRANT, PG_GRANT_ROLE, PG_ROLE
 from review.budget_views import budget_markdown_lines, budget_text_lines, budgets, poolers
-from review.capture import Capture, Resource, Secret, known_secrets, unwrap_secrets
-from review.graph import canonical_order, children, count_by_type, server_of, short_type, stack_urn
+from review.capture import Resource, unwrap_secrets
+from review.plan_model import Plan, count_by_type, short_type
+from review.redact import Redactor
 
-MASK = "[secret]"
 NO_ACCESS = "\u2013"
 """An en dash, as in the README's access matrix: no access."""
-ROLE = "postgresql:index/role:Role"
-GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
-MYSQL_GRANT = "mysql:index/grant:Grant"
-
-
-class Redactor:
-    """Masks secrets for display, unless they are to be shown."""
-
-    def __init__(self, capture: Capture, show_secrets: bool) -> None:
-        self.show_secrets = show_secrets
-        variants = {form for secret in known_secrets(capture) for form in (secret, quote(secret, safe=""))}
-        # Longest first, so a password is masked whole before any secret that is a part of it.
-        self._secrets = sorted(variants, key=len, reverse=True)
-
-    def value(self, value: Any) -> Any:
-        """A captured value with every `Secret` masked whole (or unwrapped when showing secrets)."""
-        if isinstance(value, Secret):
-            return unwrap_secrets(value) if self.show_secrets else MASK
-        if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
-        return value
-
-    def text(self, text: str) -> str:
-        """`text` with each known secret replaced where it occurs."""
-        if self.show_secrets:
-            return text
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
 
 
 # What the views show, as plain data ------------------------------------------------------------
 
 
-def access_matrix(capture: Capture) -> list[dict[str, str]]:
+def access_matrix(plan: Plan) -> list[dict[str, str]]:
     """The stack's `accessMatrix` output: one row per (server, database, schema, login role)."""
-    rows: list[dict[str, str]] = unwrap_secrets(capture.outputs.get("accessMatrix", []))
+    rows: list[dict[str, str]] = unwrap_secrets(plan.outputs.get("accessMatrix", []))
     return rows
 
 
-def servers(capture: Capture) -> dict[str, dict[str, Any]]:
+def servers(plan: Plan) -> dict[str, dict[str, Any]]:
     """Each server's engine, mode, endpoints and database, from the `servers` output."""
     result: dict[str, dict[str, Any]] = {}
-    for name, server in unwrap_secrets(capture.outputs.get("servers", {})).items():
+    for name, server in unwrap_secrets(plan.outputs.get("servers", {})).items():
         databases = server.get("databases") or []
         result[name] = {
             "engine": server.get("engine"),
@@ -81,26 +50,26 @@ def servers(capture: Capture) -> dict[str, dict[str, Any]]:
     return result
 
 
-def services(capture: Capture, redactor: Redactor) -> dict[str, dict[str, dict[str, str]]]:
+def services(plan: Plan, redactor: Redactor) -> dict[str, dict[str, dict[str, str]]]:
     """Each service's env from the `services` output, secrets masked by `redactor`."""
-    raw = unwrap_secrets(capture.outputs.get("services", {}))
+    raw = unwrap_secrets(plan.outputs.get("services", {}))
     return {
         name: {"env": {key: redactor.text(str(value)) for key, value in (body.get("env") or {}).items()}}
         for name, body in raw.items()
     }
 
 
-def roles(capture: Capture) -> list[dict[str, Any]]:
+def roles(plan: Plan) -> list[dict[str, Any]]:
     """Every PostgreSQL role the stack creates, with its attributes (provider defaults filled in)."""
     memberships: dict[tuple[str | None, str], list[str]] = {}
-    for grant in (r for r in canonical_order(capture) if r.type == GRANT_ROLE):
+    for grant in (r for r in plan.canonical_order if r.type == PG_GRANT_ROLE):
         inputs = unwrap_secrets(grant.inputs)
-        key = (server_of(capture, grant), str(inputs["role"]))
+        key = (plan.server_of(grant), str(inputs["role"]))
         memberships.setdefault(key, []).append(str(inputs["grantRole"]))
     rows = []
-    for role in (r for r in canonical_order(capture) if r.type == ROLE):
+    for role in (r for r in plan.canonical_order if r.type == PG_ROLE):
         inputs = unwrap_secrets(role.inputs)
-        server = server_of(capture, role)
+        server = plan.server_of(role)
         name = str(inputs["name"])
         rows.append(
             {
@@ -121,7 +90,7 @@ def roles(capture: Capture) -> list[dict[str, Any]]:
     return rows
 
 
-def resources(capture: Capture, redactor: Redactor) -> list[dict[str, Any]]:
+def resources(plan: Plan, redactor: Redactor) -> list[dict[str, Any]]:
     """Every registered resource (parents first, siblings by name); inputs in wire format, secrets
     masked by `redactor`.
 
@@ -139,7 +108,7 @@ def resources(capture: Capture, redactor: Redactor) -> list[dict[str, Any]]:
             "protect": resource.protect,
             "retainOnDelete": resource.retain_on_delete,
         }
-        for resource in canonical_order(capture)
+        for resource in plan.canonical_order
     ]
 
 
@@ -152,12 +121,18 @@ class Login:
     role: str
 
 
-def logins(capture: Capture) -> list[Login]:
-    """Who each service logs in as, read from its env: PostgreSQL URLs, and DB_HOST + DB_USERNAME."""
-    by_endpoint = {(s["serviceHost"], s["servicePort"]): name for name, s in servers(capture).items()}
-    by_host = {s["serviceHost"]: name for name, s in servers(capture).items()}
+def logins(plan: Plan) -> list[Login]:
+    """Who each service logs in as, read from its env: PostgreSQL URLs, and DB_HOST + DB_USERNAME.
+
+    The `services` output is the only place that says it for every stack: with `runContainers:
+    false` there is no container resource, and no resource links a service to a role (a service
+    gets a role's password as an Output, which the capture records as a dependency on the password,
+    not on the role). So this reads the env the service receives, the one thing both kinds of stack
+    share; nothing else in the review tools parses DSNs for topology."""
+    by_endpoint = {(s["serviceHost"], s["servicePort"]): name for name, s in servers(plan).items()}
+    by_host = {s["serviceHost"]: name for name, s in servers(plan).items()}
     found: list[Login] = []
-    for service, body in unwrap_secrets(capture.outputs.get("services", {})).items():
+    for service, body in unwrap_secrets(plan.outputs.get("services", {})).items():
         env = {key: str(value) for key, value in (body.get("env") or {}).items()}
         for value in env.values():
             if value.startswith(("postgresql://", "postgres://")):
@@ -171,14 +146,14 @@ def logins(capture: Capture) -> list[Login]:
     return list(dict.fromkeys(found))
 
 
-def mysql_access(capture: Capture) -> list[dict[str, str]]:
+def mysql_access(plan: Plan) -> list[dict[str, str]]:
     """MySQL grants: (server, database, user, privileges)."""
     rows = []
-    for grant in (r for r in canonical_order(capture) if r.type == MYSQL_GRANT):
+    for grant in (r for r in plan.canonical_order if r.type == MYSQL_GRANT):
         inputs = unwrap_secrets(grant.inputs)
         rows.append(
             {
-                "server": server_of(capture, grant) or "",
+                "server": plan.server_of(grant) or "",
                 "database": str(inputs["database"]),
                 "role": str(inputs["user"]),
                 "privileges": ", ".join(str(p) for p in inputs.get("privileges") or []).lower(),
@@ -205,9 +180,9 @@ class Matrix:
         return self.cells.get((role, schema), NO_ACCESS)
 
 
-def matrices(capture: Capture) -> list[Matrix]:
+def matrices(plan: Plan) -> list[Matrix]:
     """The access matrix split per server and database, schemas in the order their owners appear."""
-    return matrices_of(access_matrix(capture))
+    return matrices_of(access_matrix(plan))
 
 
 def matrices_of(access_rows: list[dict[str, str]]) -> list[Matrix]:
@@ -225,10 +200,10 @@ def matrices_of(access_rows: list[dict[str, str]]) -> list[Matrix]:
     return result
 
 
-def other_login_roles(capture: Capture, matrix: Matrix) -> list[str]:
+def other_login_roles(plan: Plan, matrix: Matrix) -> list[str]:
     """Login roles on the matrix's server that hold no schema access, e.g. `engarde_monitor (member of pg_monitor)`."""
     lines = []
-    for role in roles(capture):
+    for role in roles(plan):
         if role["server"] == matrix.server and role["login"] and role["name"] not in matrix.roles:
             membership = f" (member of {', '.join(role['memberOf'])})" if role["memberOf"] else ""
             lines.append(f"{role['name']}{membership}")
@@ -249,11 +224,11 @@ def _matrix_rows(matrix: Matrix) -> list[list[str]]:
     return rows
 
 
-def tree_lines(capture: Capture) -> list[str]:
+def tree_lines(plan: Plan) -> list[str]:
     """The component tree (parent/child by URN), one resource a line."""
-    tree = children(capture)
-    root = stack_urn(capture)
-    lines = [f"{root.rpartition('::')[2] if root else capture.stack} (pulumi:Stack)"]
+    tree = plan.children
+    root = plan.stack_urn
+    lines = [f"{root.rpartition('::')[2] if root else plan.stack} (pulumi:Stack)"]
 
     def walk(parent: str | None, prefix: str) -> None:
         kids = tree.get(parent, [])
@@ -292,20 +267,20 @@ def _counts(resources: list[Resource]) -> list[str]:
     return [f"  {count:>{width}}  {short_type(type_)}" for type_, count in counts]
 
 
-def render_text(capture: Capture, show_secrets: bool = False, tree: bool = False) -> str:
+def render_text(plan: Plan, show_secrets: bool = False, tree: bool = False) -> str:
     """For a terminal: servers, resource and component counts, access matrices, service env; the
     component tree with `tree`."""
-    redactor = Redactor(capture, show_secrets)
-    lines = [f"Plan for stack {capture.stack}: {_header(redactor)}.", "", "Servers"]
+    redactor = Redactor(plan, show_secrets)
+    lines = [f"Plan for stack {plan.stack}: {_header(redactor)}.", "", "Servers"]
     lines += _aligned(
         [
             [name, s["engine"], s["mode"], _endpoint(s), f"database {s['database']}"]
-            for name, s in servers(capture).items()
+            for name, s in servers(plan).items()
         ],
         "  ",
     )
-    deployed = [r for r in capture.resources if r.custom]
-    components = [r for r in capture.resources if not r.custom]
+    deployed = [r for r in plan.resources if r.custom]
+    components = [r for r in plan.resources if not r.custom]
     lines += ["", f"Resources: {len(deployed)} (what `pulumi up` creates, providers included)"]
     lines += _counts(deployed)
     lines += ["", f"Components: {len(components)} (groups in the resource tree; nothing of their own is deployed)"]
@@ -314,26 +289,26 @@ def render_text(capture: Capture, show_secrets: bool = False, tree: bool = False
         "",
         "Access matrix (login roles by schema; read/write/append through group roles, backup through pg_read_all_data)",
     ]
-    for matrix in matrices(capture):
+    for matrix in matrices(plan):
         lines += ["", f"  {matrix.server} / {matrix.database}"]
         lines += _aligned(_matrix_rows(matrix), "    ")
-        others = other_login_roles(capture, matrix)
+        others = other_login_roles(plan, matrix)
         if others:
             lines.append(f"    also: {'; '.join(others)}")
     heading = ""
-    for row in mysql_access(capture):
+    for row in mysql_access(plan):
         if f"  {row['server']} / {row['database']}" != heading:
             heading = f"  {row['server']} / {row['database']}"
             lines += ["", heading]
         lines.append(f"    {row['role']}: {row['privileges']}")
     lines += ["", "Services (env)"]
-    for name, body in services(capture, redactor).items():
+    for name, body in services(plan, redactor).items():
         lines.append(f"  {name}")
         lines += _aligned([[key, value] for key, value in body["env"].items()], "    ") if body["env"] else []
-    lines += budget_text_lines(capture)
+    lines += budget_text_lines(plan)
     if tree:
         lines += ["", "Component tree"]
-        lines += ["  " + line for line in tree_lines(capture)]
+        lines += ["  " + line for line in tree_lines(plan)]
     else:
         lines += ["", "Component tree: add --tree to show it"]
     return "\n".join(lines) + "\n"
@@ -372,14 +347,14 @@ def _access_edge(role: str, target: str, profile: str) -> str:
     return f"{role} -->|{profile}| {target}"
 
 
-def render_mermaid(capture: Capture) -> str:
+def render_mermaid(plan: Plan) -> str:
     """servers -> databases -> schemas; services -> the roles they log in as; roles -> schemas by profile."""
     ids = _Ids()
     lines = ["flowchart LR"]
-    server_info = servers(capture)
-    matrix_rows = access_matrix(capture)
-    mysql_rows = mysql_access(capture)
-    service_logins = logins(capture)
+    server_info = servers(plan)
+    matrix_rows = access_matrix(plan)
+    mysql_rows = mysql_access(plan)
+    service_logins = logins(plan)
     for name, server in server_info.items():
         lines += _server_subgraph(ids, name, server, matrix_rows, mysql_rows, service_logins)
     for service in dict.fromkeys(login.service for login in service_logins):
@@ -441,40 +416,40 @@ def _md_table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     return lines
 
 
-def render_markdown(capture: Capture, show_secrets: bool = False) -> str:
+def render_markdown(plan: Plan, show_secrets: bool = False) -> str:
     """A PR comment: servers, the diagram, access matrices, services' env, resource counts and tree."""
-    redactor = Redactor(capture, show_secrets)
-    command = f"python -m review plan --stack {capture.stack} --format markdown"
-    lines = [f"## Plan for stack `{capture.stack}`", "", f"`{command}`: {_header(redactor)}.", ""]
+    redactor = Redactor(plan, show_secrets)
+    command = f"python -m review plan --stack {plan.stack} --format markdown"
+    lines = [f"## Plan for stack `{plan.stack}`", "", f"`{command}`: {_header(redactor)}.", ""]
     lines += _md_table(
         ["server", "engine", "mode", "endpoint", "database"],
         (
             [name, s["engine"], s["mode"], _md_cell(_endpoint(s)), _md_cell(str(s["database"]))]
-            for name, s in servers(capture).items()
+            for name, s in servers(plan).items()
         ),
     )
-    lines += ["", "### Topology", "", "```mermaid", render_mermaid(capture).rstrip(), "```", "", "### Access matrix"]
-    for matrix in matrices(capture):
+    lines += ["", "### Topology", "", "```mermaid", render_mermaid(plan).rstrip(), "```", "", "### Access matrix"]
+    for matrix in matrices(plan):
         lines += ["", f"**{matrix.server}** / `{matrix.database}`", ""]
         lines += _md_table(
             ["role", *matrix.schemas],
             ([f"`{role}`", *(matrix.cell(role, s) for s in matrix.schemas)] for role in matrix.roles),
         )
-        others = other_login_roles(capture, matrix)
+        others = other_login_roles(plan, matrix)
         if others:
             lines += ["", f"Also: {'; '.join(others)}"]
-    for row in mysql_access(capture):
+    for row in mysql_access(plan):
         lines += ["", f"**{row['server']}** / `{row['database']}`: `{row['role']}` has {row['privileges']}"]
     lines += ["", "### Services", ""]
-    for name, body in services(capture, redactor).items():
+    for name, body in services(plan, redactor).items():
         lines += [f"<details><summary><code>{name}</code> ({len(body['env'])} variables)</summary>", ""]
         lines += _md_table(["variable", "value"], ([f"`{k}`", _md_cell(v)] for k, v in body["env"].items()))
         lines += ["", "</details>", ""]
-    lines += [*budget_markdown_lines(capture), ""]
-    lines += [f"<details><summary>Resources: {len(capture.resources)}</summary>", ""]
-    lines += _md_table(["type", "count"], ([f"`{t}`", str(n)] for t, n in count_by_type(capture.resources)))
+    lines += [*budget_markdown_lines(plan), ""]
+    lines += [f"<details><summary>Resources: {len(plan.resources)}</summary>", ""]
+    lines += _md_table(["type", "count"], ([f"`{t}`", str(n)] for t, n in count_by_type(plan.resources)))
     lines += ["", "</details>", "", "<details><summary>Component tree</summary>", "", "```text"]
-    lines += tree_lines(capture)
+    lines += tree_lines(plan)
     lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"
 
@@ -482,20 +457,20 @@ def render_markdown(capture: Capture, show_secrets: bool = False) -> str:
 # json -----------------------------------------------------------------------------------------
 
 
-def plan_document(capture: Capture, show_secrets: bool = False) -> dict[str, Any]:
+def plan_document(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
     """The plan as one JSON-ready object: resources, access matrix, roles, services' env, servers."""
-    redactor = Redactor(capture, show_secrets)
+    redactor = Redactor(plan, show_secrets)
     return {
-        "stack": capture.stack,
-        "resources": resources(capture, redactor),
-        "accessMatrix": access_matrix(capture),
-        "roles": roles(capture),
-        "services": services(capture, redactor),
-        "servers": servers(capture),
-        "connectionBudget": budgets(capture),
-        "poolers": poolers(capture, show_secrets),
+        "stack": plan.stack,
+        "resources": resources(plan, redactor),
+        "accessMatrix": access_matrix(plan),
+        "roles": roles(plan),
+        "services": services(plan, redactor),
+        "servers": servers(plan),
+        "connectionBudget": budgets(plan),
+        "poolers": poolers(plan, show_secrets),
     }
 
 
-def render_json(capture: Capture, show_secrets: bool = False) -> str:
-    return json.dumps(plan_document(capture, show_secrets), indent=2, ensure_ascii=False) + "\n"
+def render_json(plan: Plan, show_secrets: bool = False) -> str:
+    return json.dumps(plan_document(plan, show_secrets), indent=2, ensure_ascii=False) + "\n"

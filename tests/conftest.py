@@ -1,10 +1,15 @@
-"""Shared fixtures: the real program captured under Pulumi's mocks, once per configuration."""
+"""Shared fixtures: the real program captured under Pulumi's mocks, once per configuration.
+
+`cached_run_program` is the one cache of program runs in the session: the fixtures here and the
+in-process `review` commands (tests/review/conftest.py) both go through it.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +33,29 @@ def stack_file_config(stack: str) -> dict[str, Any]:
 
 
 @functools.cache
+def _run_once(stack: str, config_json: str, secret_keys: tuple[str, ...], replaced: tuple[str, ...]) -> Capture:
+    return run_program(json.loads(config_json), stack, secret_keys=secret_keys, replaced=replaced)
+
+
+def cached_run_program(
+    config: Mapping[str, Any],
+    stack: str,
+    *,
+    secret_keys: tuple[str, ...] = (),
+    program: Path | None = None,
+    replaced: tuple[str, ...] = (),
+) -> Capture:
+    """`run_program`, once per distinct (stack, config, secret keys, replaced URNs) in the session (a run
+    takes about a second)."""
+    assert program is None
+    return _run_once(stack, json.dumps(dict(config), sort_keys=True), tuple(secret_keys), tuple(replaced))
+
+
 def _capture(stack: str, overrides: tuple[tuple[str, Any], ...]) -> Capture:
     config = stack_file_config(stack)
     config.update(dict(overrides))
     secret_keys = tuple(key for key in config if key.endswith("AdminPassword"))
-    return run_program(config, stack, secret_keys=secret_keys)
+    return cached_run_program(config, stack, secret_keys=secret_keys)
 
 
 def capture(stack: str, **overrides: Any) -> Capture:

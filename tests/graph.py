@@ -1,9 +1,42 @@
-"""Questions tests ask of a captured program: which server a resource is on, what it waits for."""
+"""Questions tests ask of a captured program, answered by the review tools' plan model.
+
+The type tokens are `resource_types`' (re-exported under the names the tests use).
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
+from resource_types import (
+    CONTAINER,
+    PG_DATABASE,
+    PG_DEFAULT_PRIVILEGES,
+    PG_GRANT,
+    PG_GRANT_ROLE,
+    PG_ROLE,
+    PG_SCHEMA,
+    RANDOM_PASSWORD,
+    VOLUME,
+)
 from review.capture import Capture, Resource, unwrap_secrets
-from review.lifecycle import PG_DATABASE, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_GRANT_ROLE, PG_ROLE, PG_SCHEMA
+from review.plan_model import Plan
+
+__all__ = [
+    "CONTAINER",
+    "DATABASE",
+    "DEFAULT_PRIVILEGES",
+    "GRANT",
+    "GRANT_ROLE",
+    "PASSWORD",
+    "ROLE",
+    "SCHEMA",
+    "VOLUME",
+    "ancestors",
+    "env_of",
+    "inputs",
+    "plan_of",
+    "server_of",
+]
 
 GRANT = PG_GRANT
 DEFAULT_PRIVILEGES = PG_DEFAULT_PRIVILEGES
@@ -11,19 +44,25 @@ ROLE = PG_ROLE
 SCHEMA = PG_SCHEMA
 GRANT_ROLE = PG_GRANT_ROLE
 DATABASE = PG_DATABASE
+PASSWORD = RANDOM_PASSWORD
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-PASSWORD = "random:index/randomPassword:RandomPassword"
+_PLANS: OrderedDict[int, Plan] = OrderedDict()
+_KEPT_PLANS = 32
 
 
-def server_of(capture: Capture, resource: Resource) -> str:
-    """The server a database resource is on: the name of the server component owning its provider."""
-    by_urn = capture.by_urn()
-    assert resource.provider, f"{resource.name} has no explicit provider"
-    provider = by_urn[resource.provider]
-    assert provider.parent is not None
-    return by_urn[provider.parent].name
+def plan_of(capture: Capture) -> Plan:
+    """The plan of `capture`, built once for the captures a test session keeps asking about."""
+    plan = _PLANS.get(id(capture))
+    if plan is None or plan.capture is not capture:
+        plan = _PLANS[id(capture)] = Plan(capture)
+        while len(_PLANS) > _KEPT_PLANS:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def server_of(capture: Capture, resource: Resource) -> str | None:
+    """The server a database resource is on: the server component owning its provider."""
+    return plan_of(capture).server_of(resource)
 
 
 def inputs(resource: Resource) -> dict[str, object]:
@@ -34,22 +73,8 @@ def inputs(resource: Resource) -> dict[str, object]:
 
 
 def ancestors(capture: Capture, resource: Resource) -> set[str]:
-    """Every URN this resource transitively waits for (a dependency on a component covers its children)."""
-    by_urn = capture.by_urn()
-    children: dict[str, list[str]] = {}
-    for r in capture.resources:
-        if r.parent:
-            children.setdefault(r.parent, []).append(r.urn)
-    seen: set[str] = set()
-    stack = list(resource.depends_on)
-    while stack:
-        urn = stack.pop()
-        if urn in seen or urn not in by_urn:
-            continue
-        seen.add(urn)
-        stack.extend(by_urn[urn].depends_on)
-        stack.extend(children.get(urn, []))
-    return seen
+    """Every resource this one transitively waits for (a dependency on a component covers its children)."""
+    return plan_of(capture).waits_for(resource.urn)
 
 
 def env_of(capture: Capture, service: str) -> dict[str, str]:

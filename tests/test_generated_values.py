@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from psycopg.conninfo import conninfo_to_dict
 from redis.connection import parse_url
 
+from resource_types import MYSQL_USER
 from review.capture import Capture, fabricate_password, unwrap_secrets
 from tests.graph import PASSWORD, ROLE, env_of, inputs, server_of
 from topology.scram import is_verifier_of
@@ -55,7 +56,7 @@ def test_scheduler_password_is_alphanumeric_for_easyappointments(stack: str, req
     password = env_of(result, "egm-scheduler")["DB_PASSWORD"]
     # The image writes it with `sed` into a single-quoted PHP string: nothing but letters and digits.
     assert re.fullmatch(r"[A-Za-z0-9]{32}", password)
-    users = {inputs(r)["user"]: r for r in result.resources if r.type == "mysql:index/user:User"}
+    users = {inputs(r)["user"]: r for r in result.resources if r.type == MYSQL_USER}
     user = users["scheduler_user"]
     assert inputs(user)["plaintextPassword"] == password
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
+from resource_types import POSTGRES_PROVIDER
 from review.capture import Capture, Secret, unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS, capture
 from tests.graph import CONTAINER, ROLE, ancestors, env_of, inputs, server_of
@@ -52,7 +53,7 @@ def test_container_servers_start_with_their_max_connections_and_providers_have_a
     assert "max_connections=200" in inputs(flowdb)["command"]  # type: ignore[operator]
     scheduler = next(c for c in dev.by_type(CONTAINER) if c.name == "scheduler-container")
     assert not inputs(scheduler).get("command")
-    providers = [r for r in dev.resources if r.type == "pulumi:providers:postgresql"]
+    providers = [r for r in dev.resources if r.type == POSTGRES_PROVIDER]
     assert providers and all(inputs(p)["maxConnections"] == str(PROVIDER_MAX_CONNECTIONS) for p in providers)
 
 

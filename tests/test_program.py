@@ -11,6 +11,14 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
+from resource_types import (
+    MYSQL_DATABASE,
+    MYSQL_GRANT,
+    MYSQL_PROVIDER,
+    MYSQL_USER,
+    POSTGRES_PROVIDER,
+    PROVIDER_PREFIX,
+)
 from review.capture import Capture, Secret, unwrap_secrets
 from tests.conftest import capture
 from tests.expected import DEDICATED_MATRIX, OWN, SHARED_MATRIX, A, B, R
@@ -82,8 +90,8 @@ def test_shared_placement_access_matrix(shared: Capture) -> None:
 
 
 def test_dev_registers_two_postgresql_providers_and_one_mysql(dev: Capture) -> None:
-    providers = Counter(r.type for r in dev.resources if r.type.startswith("pulumi:providers:"))
-    assert providers == {"pulumi:providers:postgresql": 2, "pulumi:providers:mysql": 1}
+    providers = Counter(r.type for r in dev.resources if r.type.startswith(PROVIDER_PREFIX))
+    assert providers == {POSTGRES_PROVIDER: 2, MYSQL_PROVIDER: 1}
 
 
 def test_dev_runs_a_container_per_server_redis_and_every_service(dev: Capture) -> None:
@@ -167,7 +175,7 @@ def test_exactly_one_grant_and_default_privileges_per_key(stack: str, request: p
 @pytest.mark.parametrize("stack", ["dev", "prod", "shared"])
 def test_grants_on_one_schema_run_one_after_another(stack: str, request: pytest.FixtureRequest) -> None:
     result: Capture = request.getfixturevalue(stack)
-    by_schema: dict[tuple[str, object, object], list[str]] = {}
+    by_schema: dict[tuple[str | None, object, object], list[str]] = {}
     for resource in result.by_type(GRANT) + result.by_type(DEFAULT_PRIVILEGES):
         key = (server_of(result, resource), inputs(resource)["database"], inputs(resource)["schema"])
         by_schema.setdefault(key, []).append(resource.urn)
@@ -301,10 +309,10 @@ def test_scheduler_password_is_alphanumeric(dev: Capture) -> None:
     assert env["DB_HOST"] == "scheduler"
     assert len(env["DB_PASSWORD"]) >= 24
     assert set(env["DB_PASSWORD"]) <= set(string.ascii_letters + string.digits)
-    user = next(u for u in dev.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user")
+    user = next(u for u in dev.by_type(MYSQL_USER) if inputs(u)["user"] == "scheduler_user")
     assert inputs(user)["plaintextPassword"] == env["DB_PASSWORD"]
     assert isinstance(user.inputs["plaintextPassword"], Secret)
-    grant = next(g for g in map(inputs, dev.by_type("mysql:index/grant:Grant")) if g["user"] == "scheduler_user")
+    grant = next(g for g in map(inputs, dev.by_type(MYSQL_GRANT)) if g["user"] == "scheduler_user")
     assert (grant["user"], grant["database"], grant["privileges"]) == (
         "scheduler_user",
         "easyappointments",
@@ -315,7 +323,7 @@ def test_scheduler_password_is_alphanumeric(dev: Capture) -> None:
 def test_providers_take_host_and_port_from_their_server_container(dev: Capture) -> None:
     by_urn = dev.by_urn()
     for provider in dev.resources:
-        if not provider.type.startswith("pulumi:providers:"):
+        if not provider.type.startswith(PROVIDER_PREFIX):
             continue
         container = next(r for r in dev.by_type(CONTAINER) if r.parent == provider.parent)
         data_inputs = ("host", "port") if provider.type.endswith("postgresql") else ("endpoint",)
@@ -351,15 +359,15 @@ def test_third_party_images_are_pinned(dev: Capture) -> None:
 def test_prod_adopts_external_databases_and_protects_stateful_resources(prod: Capture) -> None:
     assert not prod.by_type(DATABASE), "prod must never create or drop the managed databases"
     assert not prod.by_type(CONTAINER) and not prod.by_type(VOLUME)
-    assert len(prod.by_type("mysql:index/database:Database")) == 1
-    providers = {r.name: inputs(r) for r in prod.resources if r.type == "pulumi:providers:postgresql"}
+    assert len(prod.by_type(MYSQL_DATABASE)) == 1
+    providers = {r.name: inputs(r) for r in prod.resources if r.type == POSTGRES_PROVIDER}
     assert providers["main-provider"]["superuser"] == "false"
     assert providers["main-provider"]["sslmode"] == "require"
     assert providers["main-provider"]["host"] == "postgres.railway.internal"
     assert providers["main-provider"]["database"] == "railway"
     stateful = (
         prod.by_type(SCHEMA)
-        + prod.by_type("mysql:index/database:Database")
+        + prod.by_type(MYSQL_DATABASE)
         + [r for r in prod.by_type(ROLE) if inputs(r)["name"] in {"engarde_app", "langflow_app", "audit_owner"}]
     )
     assert stateful and all(r.protect for r in stateful)
@@ -427,8 +435,8 @@ def test_prod_never_drops_data_through_deletes(prod: Capture) -> None:
             # A role that owns objects is never REASSIGN/DROP OWNED: deleting it fails instead.
             assert attrs.get("skipReassignOwned") is True, attrs["name"]
             assert role.protect, attrs["name"]
-    users = [u for u in prod.by_type("mysql:index/user:User") if inputs(u)["user"] == "scheduler_user"]
-    scheduler = prod.by_type("mysql:index/database:Database") + users
+    users = [u for u in prod.by_type(MYSQL_USER) if inputs(u)["user"] == "scheduler_user"]
+    scheduler = prod.by_type(MYSQL_DATABASE) + users
     assert len(scheduler) == 2 and all(r.protect for r in scheduler)
 
 
@@ -504,9 +512,9 @@ def test_prod_hands_the_backup_jobs_env_to_the_platform(prod: Capture) -> None:
     scheduler = env["backup-scheduler"]["env"]
     assert scheduler["BACKUP_MYSQL_USER"] == "scheduler_backup"
     assert scheduler["BACKUP_MYSQL_DATABASE"] == "easyappointments"
-    user = next(u for u in prod.by_type("mysql:index/user:User") if attrs_of(u)["user"] == "scheduler_backup")
+    user = next(u for u in prod.by_type(MYSQL_USER) if attrs_of(u)["user"] == "scheduler_backup")
     assert attrs_of(user)["plaintextPassword"] == scheduler["BACKUP_MYSQL_PASSWORD"]
-    grant = next(g for g in prod.by_type("mysql:index/grant:Grant") if attrs_of(g)["user"] == "scheduler_backup")
+    grant = next(g for g in prod.by_type(MYSQL_GRANT) if attrs_of(g)["user"] == "scheduler_backup")
     assert sorted(attrs_of(grant)["privileges"]) == ["SELECT", "SHOW VIEW", "TRIGGER"]
 
 

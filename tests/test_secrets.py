@@ -10,21 +10,18 @@ from urllib.parse import quote
 
 import pytest
 
+from resource_types import CONTAINER
 from review.__main__ import main as review_main
 from review.capture import Capture, Secret, known_secrets, run_program
+from review.redact import masked
 from tests.conftest import ADMIN_PASSWORDS, stack_file_config
 
 CREDENTIAL_WORDS = ("PASSWORD", "SECRET", "_URL", "DATA_SOURCE_NAME")
 
 
-def _without_secrets(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return "[secret]"
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items() if k != "__provider"}
-    if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
-    return value
+def _without_secrets(inputs: dict[str, Any]) -> Any:
+    """Inputs with every secret masked, less the dynamic provider's serialized code."""
+    return masked({k: v for k, v in inputs.items() if k != "__provider"})
 
 
 def _leaks(text: str, secrets: frozenset[str]) -> list[str]:
@@ -57,7 +54,7 @@ def test_no_secret_in_plain_stack_outputs(stack: str, request: pytest.FixtureReq
 def test_every_credential_env_var_is_secret(dev: Capture) -> None:
     services = dev.outputs["services"]
     assert isinstance(services, Secret)
-    for container in dev.by_type("docker:index/container:Container"):
+    for container in dev.by_type(CONTAINER):
         envs = container.inputs.get("envs")
         names = [e.split("=", 1)[0] for e in (envs.value if isinstance(envs, Secret) else envs or [])]
         if any(word in name for name in names for word in CREDENTIAL_WORDS):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resource_types import PG_SCHEMA
 from review.capture import Capture, unwrap_secrets
 from tests.conftest import capture
 
@@ -43,6 +44,6 @@ def test_no_config_change_moves_a_schema_to_another_owner(dev: Capture, shared: 
     extended = capture("dev", services={"billing": {"image": "ghcr.io/engardehq/billing:1.0.0", "schema": "bills"}})
     owners: dict[str, set[object]] = {}
     for result in (dev, shared, prod, extended):
-        for schema in result.by_type("postgresql:index/schema:Schema"):
+        for schema in result.by_type(PG_SCHEMA):
             owners.setdefault(schema.name, set()).add(unwrap_secrets(schema.inputs)["owner"])
     assert owners and all(len(found) == 1 for found in owners.values()), owners

@@ -27,6 +27,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy import crossguard, rules
 from policy.rules import PolicyInput, Violation
+from resource_types import COMPONENT_PREFIX
 from review.capture import Capture, Resource, Secret, unwrap_secrets
 from tests.conftest import capture
 
@@ -81,7 +82,7 @@ def inputs_of(stack: Capture) -> list[PolicyInput]:
 
 def named(resources: list[PolicyInput], name: str) -> PolicyInput:
     """The custom resource called `name` (its component, if any, has the same name and an `engarde:` type)."""
-    (match,) = [r for r in resources if r.name == name and not r.type.startswith("engarde:")]
+    (match,) = [r for r in resources if r.name == name and not r.type.startswith(COMPONENT_PREFIX)]
     return match
 
 
@@ -543,9 +544,7 @@ def test_the_pack_boots_and_serves_its_policies(served_pack: analyzer_pb2_grpc.A
 
 
 def test_a_backup_job_with_a_server_image_is_not_a_database_server(dev: Capture) -> None:
-    containers = {
-        str(unwrap_secrets(r.inputs)["name"]): as_input(r) for r in dev.by_type("docker:index/container:Container")
-    }
+    containers = {str(unwrap_secrets(r.inputs)["name"]): as_input(r) for r in dev.by_type(rules.CONTAINER)}
     assert rules.is_database_server(containers["engarde-dev-main"])
     assert not rules.is_database_server(containers["engarde-dev-backup-main"])
     assert containers["engarde-dev-backup-main"].props["image"] == containers["engarde-dev-main"].props["image"]

@@ -8,8 +8,9 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from resource_types import PG_ROLE
 from review.capture import Capture, unwrap_secrets
-from review.graph import server_of
+from tests.graph import server_of
 from tests.realdb.conftest import POSTGRES, Servers, service_dsns
 from topology.sql import quote_ident
 
@@ -66,7 +67,7 @@ def declared_matrix(capture: Capture) -> dict[Cell, str]:
 def login_roles(capture: Capture) -> list[tuple[str, str]]:
     """(server, role) of every login role the stack declares on a PostgreSQL server."""
     found = []
-    for resource in capture.by_type("postgresql:index/role:Role"):
+    for resource in capture.by_type(PG_ROLE):
         server = server_of(capture, resource)
         if server in POSTGRES and resource.inputs.get("login"):
             found.append((server, str(resource.inputs["name"])))

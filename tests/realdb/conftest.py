@@ -22,11 +22,13 @@ import pymysql
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from review.capture import Capture, run_program, unwrap_secrets
+from review.capture import Capture, unwrap_secrets
 from review.catalog import read_mysql_grants, read_postgres
 from review.lifecycle import ServerContext, server_context
 from review.refresh import live_context
 from review.sql import SqlStep, sql_steps
+from tests.conftest import cached_run_program
+from tests.graph import plan_of
 from tests.realdb.matrix import Combination, selected, stack_admin
 from tests.realdb.servers import (
     MARIADB_PACKAGE,
@@ -244,7 +246,7 @@ def apply_mysql(server: RunningServer, steps: list[SqlStep]) -> None:
 def live_server_context(capture: Capture, topology: Topology, server: RunningServer, name: str) -> ServerContext:
     """The provider's view of a PostgreSQL server: the captured stack plus what it would read live
     (memberships, table owners in every database the stack grants in)."""
-    ctx = server_context(capture, name)
+    ctx = server_context(plan_of(capture), name)
     databases = {topology.servers[name].database, *(s.database for s in topology.layouts[name].schemas)}
     connections = {}
     try:
@@ -272,9 +274,9 @@ def apply_all(
             continue
         server = (admins or {}).get(name, servers[name])
         if name == "scheduler":
-            steps = sql_steps(capture, name)
+            steps = sql_steps(plan_of(capture), name)
         else:
-            steps = sql_steps(capture, name, live_server_context(capture, topology, server, name))
+            steps = sql_steps(plan_of(capture), name, live_server_context(capture, topology, server, name))
         steps = [s for s in steps if only is None or only(s)]
         if name == "scheduler":
             apply_mysql(server, steps)
@@ -373,7 +375,7 @@ def deploy(
                     owner = (admins or {}).get(name, servers[name]).admin_user
                     connection.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {quote_ident(owner)}")
     secret_keys = tuple(key for key in config if key.endswith("AdminPassword"))
-    capture = run_program(config, stack, secret_keys=secret_keys)
+    capture = cached_run_program(config, stack, secret_keys=secret_keys)
     deployment = Deployment(capture, topology, servers, [], service_dsns(capture, servers))
     apply_all(capture, topology, servers, only=_owners_only, apply_to=apply_to, admins=admins)
     create_tables_as_owners(deployment, "t_before", apply_to)

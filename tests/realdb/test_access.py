@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.sql import sql_steps
 from tests.expected import DEDICATED_MATRIX
+from tests.graph import plan_of
 from tests.realdb.access_probes import ALLOWED, TABLES, attempt, probe
 from tests.realdb.conftest import POSTGRES, Deployment, admin, apply_mysql, apply_postgres, mysql_admin, snapshot
 from topology import load_topology
@@ -46,11 +47,11 @@ def test_applying_the_create_again_fails_like_the_provider_and_changes_nothing(d
     before = snapshot(deployed.servers, deployed.topology)
     assert any(p.is_default for p in before["main"]["privileges"]), "the snapshot must cover default privileges"
     for name in POSTGRES:
-        steps = sql_steps(deployed.capture, name)
+        steps = sql_steps(plan_of(deployed.capture), name)
         assert steps[0].statements[0].startswith("CREATE ROLE ")
         with pytest.raises(errors.DuplicateObject):
             apply_postgres(deployed.servers[name], steps, deployed.topology.servers[name].database)
-    for step in sql_steps(deployed.capture, "scheduler"):
+    for step in sql_steps(plan_of(deployed.capture), "scheduler"):
         with pytest.raises(pymysql.err.MySQLError) as failure:
             apply_mysql(deployed.servers["scheduler"], [step])
         # ER_CANNOT_USER (CREATE USER), ER_DB_CREATE_EXISTS (CREATE DATABASE); the GRANT alone re-applies

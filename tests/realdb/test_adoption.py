@@ -18,9 +18,11 @@ import psycopg
 import pymysql
 import pytest
 
-from review.capture import Capture, Resource, run_program
+from resource_types import MYSQL_DATABASE, MYSQL_USER
+from review.capture import Capture, Resource
 from review.sql import sql_steps
-from tests.graph import ROLE, env_of, inputs
+from tests.conftest import cached_run_program
+from tests.graph import ROLE, env_of, inputs, plan_of
 from tests.realdb.conftest import Servers, apply_postgres
 from tests.realdb.servers import RunningServer, mariadb_server, postgres_server
 from topology.sql import quote_ident, quote_literal
@@ -28,7 +30,6 @@ from topology.sql import quote_ident, quote_literal
 # Adoption starts servers of its own with objects already in them: the first combination runs it.
 pytestmark = pytest.mark.postgres_independent
 
-MYSQL_DATABASE = "mysql:index/database:Database"
 ADOPTED = "madansara_user"
 ROWS = [(1, "first"), (2, "second"), (3, "third")]
 
@@ -94,7 +95,7 @@ def stack_config(existing: Existing, *, adopt_roles: list[str], **scheduler: Any
 
 def program(existing: Existing, *, adopt_roles: list[str], **scheduler: Any) -> Capture:
     config = stack_config(existing, adopt_roles=adopt_roles, **scheduler)
-    return run_program(config, "prod", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
+    return cached_run_program(config, "prod", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
 
 
 def the(capture: Capture, type_: str, name: str) -> Resource:
@@ -182,7 +183,7 @@ def test_a_collation_unlike_the_servers_would_stop_the_import(existing: Existing
 
 def test_after_the_import_the_user_and_grant_are_created_and_the_rows_stay(existing: Existing) -> None:
     capture = program(existing, adopt_roles=[])
-    user = inputs(the(capture, "mysql:index/user:User", "scheduler-easyappointments-user"))
+    user = inputs(the(capture, MYSQL_USER, "scheduler-easyappointments-user"))
     password = str(user["plaintextPassword"])
     assert env_of(capture, "egm-scheduler")["DB_PASSWORD"] == password
     with mysql_connection(existing.mysql) as cursor:
@@ -225,7 +226,7 @@ def test_the_next_update_sets_password_memberships_and_search_path_and_keeps_the
     role = inputs(the(capture, ROLE, f"main-{ADOPTED}"))
     # Everything else the update creates (group roles, grants), as rendered for the server; the
     # adopted role itself is updated below with the provider's own statements.
-    steps = [s for s in sql_steps(capture, "main") if not s.resource.endswith(f" main-{ADOPTED}")]
+    steps = [s for s in sql_steps(plan_of(capture), "main") if not s.resource.endswith(f" main-{ADOPTED}")]
     apply_postgres(existing.postgres, steps, "railway")
     name = quote_ident(ADOPTED)
     groups = [str(g) for g in role["roles"]]  # type: ignore[attr-defined]

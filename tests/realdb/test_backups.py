@@ -25,7 +25,8 @@ import pymysql
 import pytest
 
 from review.audit import audit_servers
-from review.capture import run_program, unwrap_secrets
+from review.capture import unwrap_secrets
+from tests.conftest import cached_run_program
 from tests.expected import DEDICATED_MATRIX
 from tests.realdb.access_probes import ALLOWED, TABLES, probe
 from tests.realdb.conftest import (
@@ -232,7 +233,9 @@ def apply_stack(servers: Servers) -> Deployment:
     for name in POSTGRES:
         with admin(servers[name], "postgres") as connection:
             connection.execute(f"CREATE DATABASE {quote_ident(topology.servers[name].database)}")
-    capture = run_program(config, "dev", secret_keys=tuple(key for key in config if key.endswith("AdminPassword")))
+    capture = cached_run_program(
+        config, "dev", secret_keys=tuple(key for key in config if key.endswith("AdminPassword"))
+    )
     apply_all(capture, topology, servers)
     return Deployment(capture, topology, servers, [], service_dsns(capture, servers))
 

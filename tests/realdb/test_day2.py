@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,11 +18,14 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from review.capture import Capture, run_program, unwrap_secrets
+from resource_types import DATABASE_ROLE, POSTGRES_SERVER, RANDOM_PASSWORD
+from review.capture import Capture, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, UPDATE
 from review.diff_command import capture_urn, report_of
 from review.diff_refresh import refreshed
 from review.diff_views import DiffReport, sql_steps_of
+from review.plan_model import Plan
+from tests.conftest import cached_run_program
 from tests.graph import GRANT_ROLE, ROLE
 from tests.realdb.access_probes import Cell, cell_count, declared_matrix, matrix_mismatches
 from tests.realdb.conftest import (
@@ -46,8 +47,7 @@ from topology.sql import quote_ident
 STACK = "dev"
 BILLING = {"image": "ghcr.io/engardehq/billing:1.0.0", "reads": ["madansara"]}
 PASSWORD_URN = (
-    "urn:pulumi:dev::engarde::engarde:index:PostgresServer$engarde:index:DatabaseRole"
-    "$random:index/randomPassword:RandomPassword::main-madansara_user-password"
+    f"urn:pulumi:dev::engarde::{POSTGRES_SERVER}${DATABASE_ROLE}${RANDOM_PASSWORD}::main-madansara_user-password"
 )
 
 
@@ -71,16 +71,11 @@ def _reset(servers: Servers) -> None:
                 connection.execute(f"DROP ROLE {quote_ident(role)}")
 
 
-@functools.cache
-def _capture(config_json: str, replaced: tuple[str, ...] = ()) -> Capture:
-    """The program run once per distinct config (a second or more each)."""
-    config = json.loads(config_json)
-    secret_keys = tuple(sorted(key for key in config if key.endswith("AdminPassword")))
-    return run_program(config, STACK, secret_keys=secret_keys, replaced=replaced)
-
-
 def _captured(servers: Servers, overrides: dict[str, Any], replaced: tuple[str, ...] = ()) -> Capture:
-    return _capture(json.dumps(external_config(servers, **overrides), sort_keys=True), replaced)
+    """The program run once per distinct config in the session (a second or more each)."""
+    config = external_config(servers, **overrides)
+    secret_keys = tuple(sorted(key for key in config if key.endswith("AdminPassword")))
+    return cached_run_program(config, STACK, secret_keys=secret_keys, replaced=replaced)
 
 
 def _deployed(servers: Servers, **overrides: Any) -> Deployment:
@@ -112,7 +107,7 @@ def _apply(report: DiffReport, servers: Servers) -> None:
     for name in POSTGRES:
         steps = sql_steps_of(report, name)
         if steps:
-            apply_postgres(servers[name], steps, _database(report.diff.new, name))
+            apply_postgres(servers[name], steps, _database(report.diff.new.capture, name))
 
 
 def _database(capture: Capture, server: str) -> str:
@@ -145,13 +140,13 @@ def expected_cells(report: DiffReport) -> dict[Cell, str | None]:
     lost = lost_memberships(report)
     return {
         (server, schema, role): (None if (f"{schema}_{profile}", role) in lost else profile)
-        for (server, schema, role), profile in declared_matrix(report.diff.new).items()
+        for (server, schema, role), profile in declared_matrix(report.diff.new.capture).items()
     }
 
 
 def _assert_every_cell(report: DiffReport, servers: Servers) -> None:
-    assert cell_count(report.diff.new) >= 30
-    assert matrix_mismatches(report.diff.new, servers, expected_cells(report)) == []
+    assert cell_count(report.diff.new.capture) >= 30
+    assert matrix_mismatches(report.diff.new.capture, servers, expected_cells(report)) == []
 
 
 def _ops(report: DiffReport) -> list[tuple[str, str]]:
@@ -166,7 +161,7 @@ def test_rotating_one_password(day2_servers: Servers) -> None:
     assert ("update", "main-madansara_user") in _ops(report)
     assert not [step for step in report.diff.steps if step.op == DELETE]
     _apply(report, day2_servers)
-    new_dsn = service_dsns(report.diff.new, day2_servers)[("main", "madansara_user")]
+    new_dsn = service_dsns(report.diff.new.capture, day2_servers)[("main", "madansara_user")]
     assert new_dsn != old_dsn
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(old_dsn).close()
@@ -209,7 +204,7 @@ def test_adding_a_service(day2_servers: Servers) -> None:
     assert ("create", "main-billing_user") in _ops(report)
     assert not [step for step in report.diff.steps if step.op == DELETE]
     _apply(report, day2_servers)
-    _create_tables(report.diff.new, day2_servers, "billing", "billing_user")
+    _create_tables(report.diff.new.capture, day2_servers, "billing", "billing_user")
     cells = expected_cells(report)
     assert cells[("main", "billing", "billing_user")] == "owner"
     assert cells[("main", "madansara", "billing_user")] == "read"
@@ -286,7 +281,7 @@ def test_changing_a_services_reads(day2_servers: Servers) -> None:
 def _refresh(deployment: Deployment, servers: Servers) -> Capture:
     connections = {name: admin(servers[name], _database(deployment.capture, name)) for name in POSTGRES}
     try:
-        return refreshed(deployment.capture, connections)
+        return refreshed(Plan(deployment.capture), connections)
     finally:
         for connection in connections.values():
             connection.close()

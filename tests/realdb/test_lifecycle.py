@@ -15,15 +15,9 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
+from resource_types import MYSQL_GRANT, MYSQL_USER, PG_GRANT, PG_GRANT_ROLE, PG_ROLE, PG_SCHEMA, POSTGRESQL_PREFIX
 from review.capture import Capture, Resource, Secret, unwrap_secrets
-from review.graph import server_of
 from review.lifecycle import (
-    MYSQL_GRANT,
-    MYSQL_USER,
-    PG_GRANT,
-    PG_GRANT_ROLE,
-    PG_ROLE,
-    PG_SCHEMA,
     create_steps,
     delete_steps,
     inputs_of,
@@ -31,6 +25,7 @@ from review.lifecycle import (
     update_steps,
 )
 from review.refresh import refreshed_inputs
+from tests.graph import plan_of, server_of
 from tests.realdb.conftest import (
     Deployment,
     Servers,
@@ -150,7 +145,9 @@ def test_rotating_a_password_revokes_memberships_the_role_update_does_not_list(l
         for membership in granted_elsewhere:
             # the refresh finds the GrantRole gone: the next `pulumi up` creates it again
             assert refreshed_inputs(membership, connection, layout.context()) is None
-    layout.apply([step for g in granted_elsewhere for step in create_steps(g, server_context(layout.capture, "main"))])
+    layout.apply(
+        [step for g in granted_elsewhere for step in create_steps(g, server_context(plan_of(layout.capture), "main"))]
+    )
     dsn = make_conninfo(
         layout.deployment.servers.main.dsn("engarde"), user="madansara_user", password="Rotated-Password-1"
     )
@@ -187,7 +184,7 @@ def test_deleting_the_role_that_owns_a_schema_fails_and_changes_nothing(layout: 
 
 
 def test_a_new_schema_and_group_are_created_granted_and_deleted_cleanly(layout: Layout) -> None:
-    ctx = server_context(layout.capture, "main")
+    ctx = server_context(plan_of(layout.capture), "main")
     owner = dataclasses.replace(
         layout.resource(PG_ROLE, name="madansara_read"), urn="urn:scratch-role", name="scratch-role",
         inputs={"name": "scratch_owner"},
@@ -229,7 +226,7 @@ def test_a_grant_update_replaces_its_privileges_on_every_table(layout: Layout) -
 
 def test_mysql_password_update_and_grant_delete(scheduler: Deployment) -> None:
     server = scheduler.servers["scheduler"]
-    ctx = server_context(scheduler.capture, "scheduler")
+    ctx = server_context(plan_of(scheduler.capture), "scheduler")
     user = next(r for r in scheduler.capture.by_type(MYSQL_USER) if inputs_of(r)["user"] == "scheduler_user")
     grant = next(r for r in scheduler.capture.by_type(MYSQL_GRANT) if inputs_of(r)["user"] == "scheduler_user")
     rotated = dataclasses.replace(user, inputs={**user.inputs, "plaintextPassword": Secret("RotatedPassword2")})
@@ -263,7 +260,7 @@ def test_a_refresh_right_after_the_create_reads_back_what_the_stack_declares(lay
     read = 0
     with layout.superuser() as connection:
         for resource in layout.capture.resources:
-            if not resource.type.startswith("postgresql:index/") or server_of(layout.capture, resource) != "main":
+            if not resource.type.startswith(POSTGRESQL_PREFIX) or server_of(layout.capture, resource) != "main":
                 continue
             declared = inputs_of(resource)
             refreshed = refreshed_inputs(resource, connection, ctx)

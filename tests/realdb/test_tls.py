@@ -14,7 +14,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components.sql_script import sql_script_provider
-from review.capture import Capture, run_program, unwrap_secrets
+from resource_types import DYNAMIC_RESOURCE, POSTGRES_PROVIDER
+from review.capture import Capture, unwrap_secrets
+from tests.conftest import cached_run_program
 from tests.graph import env_of
 from tests.realdb.conftest import Servers
 from tests.realdb.servers import RunningServer, ServerTls, postgres_server
@@ -79,7 +81,7 @@ def tls_config(server: RunningServer, ca: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def rendered(tls_server: RunningServer, pki: Pki) -> Capture:
     config = tls_config(tls_server, pki.ca)
-    return run_program(config, "dev", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
+    return cached_run_program(config, "dev", secret_keys=("mainAdminPassword", "schedulerAdminPassword"))
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +125,12 @@ def test_every_dsn_and_the_provider_carry_the_ca(rendered: Capture, pki: Pki) ->
         if value.startswith("postgresql://")
     ]
     assert dsns and all(conninfo_to_dict(d)["sslrootcert"] == str(pki.ca) for d in dsns)
-    provider = next(r for r in rendered.resources if r.type == "pulumi:providers:postgresql")
+    provider = next(r for r in rendered.resources if r.type == POSTGRES_PROVIDER)
     assert (provider.inputs["sslmode"], provider.inputs["sslrootcert"]) == ("verify-full", str(pki.ca))
 
 
 def test_the_audit_scripts_connection_verifies_the_server(rendered: Capture, pki: Pki) -> None:
-    script = next(r for r in rendered.resources if r.type == "pulumi-python:dynamic:Resource")
+    script = next(r for r in rendered.resources if r.type == DYNAMIC_RESOURCE)
     props = unwrap_secrets({k: v for k, v in script.inputs.items() if not k.startswith("__")})
     assert (props["sslmode"], props["sslrootcert"]) == ("verify-full", str(pki.ca))
     probe = {**props, "sql": "SELECT 1", "exists_query": "SELECT 1"}

@@ -1,24 +1,24 @@
 """`python -m review plan` run in-process, each distinct program run done once per session.
 
 The program takes about a second under mocks; the command is run many times with the same
-config (one test per format and per property), so `run_program` is cached by its arguments.
-The same cached capture is what the command rendered, so tests can compare output with it.
+config (one test per format and per property), so the command's `run_program` is the session's
+cached one (tests/conftest.py). The same cached capture is what the command rendered, so tests
+can compare output with it.
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from review import __main__ as cli
-from review.capture import Capture, run_program
+from review.capture import Capture
+from review.plan_model import Plan
+from tests.conftest import cached_run_program
 
 CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dev": ("dev", ()),
@@ -28,19 +28,6 @@ CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
 """Configurations every view is checked with: name -> (stack, --set assignments)."""
 
 FORMATS = ("text", "markdown", "json", "mermaid", "sql")
-
-
-@functools.cache
-def _run_once(stack: str, config_json: str, secret_keys: tuple[str, ...]) -> Capture:
-    return run_program(json.loads(config_json), stack, secret_keys=secret_keys)
-
-
-def cached_run_program(
-    config: Mapping[str, Any], stack: str, *, secret_keys: tuple[str, ...] = (), program: Path | None = None
-) -> Capture:
-    """`run_program`, once per distinct (stack, config, secret keys)."""
-    assert program is None
-    return _run_once(stack, json.dumps(dict(config), sort_keys=True), tuple(secret_keys))
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -82,3 +69,8 @@ def capture_of(stack: str, *assignments: str) -> Capture:
 def capture_for(config: str) -> Capture:
     stack, assignments = CONFIGS[config]
     return capture_of(stack, *assignments)
+
+
+def plan_for(config: str) -> Plan:
+    """The plan the command renders for a named configuration."""
+    return Plan(capture_for(config))

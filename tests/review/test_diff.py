@@ -14,23 +14,24 @@ from urllib.parse import quote
 import pytest
 import yaml
 
+from resource_types import DATABASE_ROLE, PG_SCHEMA, POSTGRES_SERVER, RANDOM_PASSWORD
 from review import __main__ as cli
-from review.capture import PROJECT_DIR, Capture, generated_passwords, run_program, unwrap_secrets
+from review.capture import PROJECT_DIR, Capture, generated_passwords, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
 from review.diff_command import DiffUsageError, capture_urn, report_of
 from review.diff_views import DiffReport, render_json, render_markdown, render_sql, render_text
+from tests.conftest import cached_run_program
 from tests.graph import ROLE
 from tests.review.conftest import Result
 
 BILLING = {"image": "ghcr.io/engardehq/billing:1.0.0", "reads": ["madansara"]}
 PASSWORD_URN = (  # as `pulumi stack --show-urns` prints it (README, "Rotating a password")
-    "urn:pulumi:dev::engarde::engarde:index:PostgresServer$engarde:index:DatabaseRole"
-    "$random:index/randomPassword:RandomPassword::main-madansara_user-password"
+    f"urn:pulumi:dev::engarde::{POSTGRES_SERVER}${DATABASE_ROLE}${RANDOM_PASSWORD}::main-madansara_user-password"
 )
 
 
 def _capture(config: dict[str, Any], replaced: tuple[str, ...] = ()) -> Capture:
-    return run_program(config, "dev", replaced=replaced)
+    return cached_run_program(config, "dev", replaced=replaced)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_a_rotated_password_updates_its_role_and_the_services_output(base: Captu
     new_env = unwrap_secrets(rotation.diff.new.outputs["services"])["madan-sara"]["env"]
     assert old_env["DATABASE_URL"] != new_env["DATABASE_URL"]
     # Only that one password changed: every other generated value is kept.
-    assert len(set(generated_passwords(base)) - set(generated_passwords(rotation.diff.new))) == 1
+    assert len(set(generated_passwords(base)) - set(generated_passwords(rotation.diff.new.capture))) == 1
     sql = render_sql(rotation, "main")
     assert "ALTER ROLE \"madansara_user\" PASSWORD :'main_madansara_user_password';" in sql
     assert "--   main_madansara_user_password: the password in the URL at services.madan-sara.env.DATABASE_URL" in sql
@@ -86,7 +87,7 @@ def test_a_rotated_password_updates_its_role_and_the_services_output(base: Captu
 
 
 def test_no_password_is_printed_in_any_format(base: Capture, rotation: DiffReport) -> None:
-    passwords = set(generated_passwords(base)) | set(generated_passwords(rotation.diff.new))
+    passwords = set(generated_passwords(base)) | set(generated_passwords(rotation.diff.new.capture))
     for render in (render_text, render_markdown, render_json, render_sql):
         output = render(rotation)
         assert [p for p in passwords if p in output or quote(p, safe="") in output] == []
@@ -100,9 +101,7 @@ def test_adding_a_service_creates_in_dependency_order(base: Capture, with_billin
     schema = _index(report, CREATE, "main-billing")
     assert schema < _index(report, CREATE, "main-billing_read-tables")
     document = json.loads(render_json(report, "main"))
-    role = next(
-        s for s in document["steps"] if s["name"] == "main-billing_user" and s["type"] == "postgresql:index/role:Role"
-    )
+    role = next(s for s in document["steps"] if s["name"] == "main-billing_user" and s["type"] == ROLE)
     assert role["sql"]["server"] == "main"
     assert any('CREATE ROLE "billing_user"' in statement for s in role["sql"]["steps"] for statement in s["statements"])
 
@@ -134,16 +133,14 @@ def test_deleting_or_replacing_a_protected_resource_is_an_error() -> None:
         "(pulumi state unprotect, or drop `protect` in the program first)"
         for urn in expected
     )
-    schema = next(
-        r.urn for r in removed.resources if r.name == "main-madansara" and r.type == "postgresql:index/schema:Schema"
-    )
+    schema = next(r.urn for r in removed.resources if r.name == "main-madansara" and r.type == PG_SCHEMA)
     replaced = report_of(removed, removed, "dev", (schema,), False, "test")
     assert [error.partition(" as ")[0] for error in replaced.diff.errors] == [f'unable to replace resource "{schema}"']
 
 
 def test_replacing_a_resource_the_stack_does_not_have_is_a_usage_error(base: Capture) -> None:
     with pytest.raises(DiffUsageError, match="no such resource"):
-        report_of(base, base, "dev", ("urn:pulumi:dev::engarde::random:index/x:X::y",), False, "test")
+        report_of(base, base, "dev", (f"urn:pulumi:dev::engarde::{RANDOM_PASSWORD}::not-registered",), False, "test")
 
 
 # The command, on a repository of its own ---------------------------------------------------------
@@ -223,7 +220,7 @@ def test_an_imported_resource_runs_no_sql_and_ignored_changes_are_no_change(
     base: Capture, with_billing: Capture
 ) -> None:
     adopted = copy.deepcopy(with_billing)
-    schema = next(r for r in adopted.by_type("postgresql:index/schema:Schema") if r.name == "main-billing")
+    schema = next(r for r in adopted.by_type(PG_SCHEMA) if r.name == "main-billing")
     _set_option(schema, "import_id", "billing")
     report = report_of(base, adopted, "dev", (), False, "test")
     step = report.diff.steps[_index(report, IMPORT, "main-billing")]

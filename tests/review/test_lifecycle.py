@@ -12,18 +12,21 @@ from typing import Any
 
 import pytest
 
-from review.capture import Resource, Secret, run_program
-from review.graph import DYNAMIC_RESOURCE
-from review.lifecycle import (
+from resource_types import (
+    DYNAMIC_RESOURCE,
     MYSQL_DATABASE,
     MYSQL_GRANT,
     MYSQL_USER,
     PG_DATABASE,
     PG_DEFAULT_PRIVILEGES,
+    PG_EXTENSION,
     PG_GRANT,
     PG_GRANT_ROLE,
     PG_ROLE,
     PG_SCHEMA,
+)
+from review.capture import Resource, Secret, run_program
+from review.lifecycle import (
     SecretStyle,
     ServerContext,
     UnsupportedResourceError,
@@ -35,7 +38,7 @@ from review.lifecycle import (
     set_order,
     update_steps,
 )
-from tests.review.conftest import capture_for
+from tests.review.conftest import plan_for
 
 SUPERUSER = ServerContext(server="main", engine="postgresql", admin_user="postgres", provider_database="engarde")
 MANAGED = dataclasses.replace(SUPERUSER, admin_user="admin", admin_is_superuser=False)
@@ -311,7 +314,7 @@ def test_mysql_privileges_are_not_normalized_and_secrets_become_placeholders() -
         (MYSQL_USER, {**USER, "authPlugin": "mysql_no_login"}, "authPlugin"),
         (MYSQL_USER, {**USER, "plaintextPassword": Secret("it's")}, "quote"),
         (MYSQL_GRANT, {**MYSQL_GRANT_INPUTS, "user": "o'brien"}, "user"),
-        ("postgresql:index/extension:Extension", {"name": "pgcrypto"}, "Extension"),
+        (PG_EXTENSION, {"name": "pgcrypto"}, "Extension"),
     ],
 )
 def test_inputs_the_model_does_not_know_raise_naming_them(type_: str, inputs: dict[str, Any], named: str) -> None:
@@ -338,12 +341,12 @@ def test_the_sql_script_runs_as_given_in_one_transaction_and_delete_runs_nothing
 
 
 def test_server_context_knows_memberships_from_both_shapes_and_the_admin_kind() -> None:
-    dev = server_context(capture_for("dev"), "main")
+    dev = server_context(plan_for("dev"), "main")
     assert dev.admin_is_superuser and dev.admin_user == "postgres" and dev.provider_database == "postgres"
     assert "pg_monitor" in dev.memberships["engarde_monitor"]  # Role `roles`
     assert "audit_append" in dev.memberships["madansara_user"]  # GrantRole (or `roles`, once moved there)
     assert dev.schema_owners[("engarde", "madansara")] == "madansara_user"
-    prod = server_context(capture_for("prod"), "main")
+    prod = server_context(plan_for("prod"), "main")
     assert not prod.admin_is_superuser and prod.provider_database == "railway"
 
 

@@ -12,16 +12,17 @@ from urllib.parse import quote
 import pytest
 import yaml
 
+from resource_types import PG_ROLE as ROLE_TYPE
 from review import __main__ as cli
 from review.capture import PROJECT_DIR, Capture, Secret, generated_passwords, run_program, unwrap_secrets
-from review.graph import server_of
+from review.plan_model import Plan
 from review.sql import render_sql
 from review.views import render_markdown
+from tests.graph import server_of
 from tests.review.conftest import CONFIGS, FORMATS, argv, capture_for, plan
 from topology.scram import is_verifier_of
 
 NO_ACCESS = "\u2013"
-ROLE_TYPE = "postgresql:index/role:Role"
 
 
 def expected_matrices(capture: Capture) -> dict[tuple[str, str], dict[tuple[str, str], str]]:
@@ -140,7 +141,7 @@ def test_json_roles_are_the_role_resources_on_their_servers(config: str) -> None
     capture = capture_for(config)
     document = json.loads(plan(*argv(config, "--format", "json")).out)
     by_key = {(role["server"], role["name"]): role for role in document["roles"]}
-    resources = capture.by_type("postgresql:index/role:Role")
+    resources = capture.by_type(ROLE_TYPE)
     assert len(by_key) == len(document["roles"]) == len(resources)
     for resource in resources:
         inputs = unwrap_secrets(resource.inputs)
@@ -341,8 +342,8 @@ def test_unexpected_failure_exits_1_with_one_line(monkeypatch: pytest.MonkeyPatc
 def test_the_plan_does_not_change_between_runs() -> None:
     """Resources register in a different order on every run: the posted plan must not follow it."""
     config, _topology = cli.validated_config("dev", [])
-    fresh = run_program(config.values, "dev", secret_keys=tuple(sorted(config.secret_keys)))
-    cached = capture_for("dev")
+    fresh = Plan(run_program(config.values, "dev", secret_keys=tuple(sorted(config.secret_keys))))
+    cached = Plan(capture_for("dev"))
     assert render_markdown(fresh) == render_markdown(cached)
     assert render_sql(fresh) == render_sql(cached)
 

@@ -10,19 +10,18 @@ import pglast
 import pytest
 from pglast import ast, enums
 
+from resource_types import PG_DEFAULT_PRIVILEGES as DEFAULT_PRIVILEGES
+from resource_types import PG_GRANT as GRANT
+from resource_types import PG_ROLE as ROLE
 from review.capture import Capture, Resource, unwrap_secrets
-from review.graph import prerequisites, server_of
 from review.sql import secret_sources, secrets_from_outputs, sql_steps
-from tests.review.conftest import CONFIGS, argv, capture_for, plan
+from tests.graph import plan_of
+from tests.review.conftest import CONFIGS, argv, capture_for, plan, plan_for
 from topology.scram import is_verifier_of
-
-GRANT = "postgresql:index/grant:Grant"
-DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
-ROLE = "postgresql:index/role:Role"
 
 
 def on_server(capture: Capture, type_: str, server: str) -> list[Resource]:
-    return [r for r in capture.by_type(type_) if server_of(capture, r) == server]
+    return [r for r in capture.by_type(type_) if plan_of(capture).server_of(r) == server]
 
 
 def without_psql_meta_commands(script: str) -> str:
@@ -99,10 +98,10 @@ def test_each_role_is_one_plain_create_role_then_its_memberships_and_search_path
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_steps_come_after_everything_their_resource_waits_for(config: str) -> None:
-    capture = capture_for(config)
-    needs = prerequisites(capture)
-    for server in capture.outputs["servers"]:
-        steps = sql_steps(capture, server)
+    stack_plan = plan_for(config)
+    needs = stack_plan.prerequisites
+    for server in stack_plan.outputs["servers"]:
+        steps = sql_steps(stack_plan, server)
         first_step: dict[str, int] = {}
         for position, step in enumerate(steps):
             first_step.setdefault(step.urn, position)
@@ -112,8 +111,7 @@ def test_steps_come_after_everything_their_resource_waits_for(config: str) -> No
 
 
 def test_database_specific_statements_run_after_connecting_to_their_database() -> None:
-    capture = capture_for("dev")
-    expected = {step.resource: step.database for step in sql_steps(capture, "flowdb")}
+    expected = {step.resource: step.database for step in sql_steps(plan_for("dev"), "flowdb")}
     current = None
     checked = 0
     for line in plan(*argv("dev", "--format", "sql", "--server", "flowdb")).out.splitlines():
@@ -189,11 +187,11 @@ def test_all_servers_script_has_a_section_per_server_that_says_how_to_apply_it()
 def test_stack_outputs_fill_every_password_with_the_value_the_role_is_given(config: str) -> None:
     """`pulumi stack output --json --show-secrets` is the outputs, unwrapped: each variable's value
     read from it is the password the resource sets, so the SQL and the DSNs agree."""
-    capture = capture_for(config)
-    document = unwrap_secrets(capture.outputs)
-    for server in capture.outputs["servers"]:
-        sources = secret_sources(capture, server)
-        values = secrets_from_outputs(capture, server, document)
+    stack_plan = plan_for(config)
+    document = unwrap_secrets(stack_plan.outputs)
+    for server in stack_plan.outputs["servers"]:
+        sources = secret_sources(stack_plan, server)
+        values = secrets_from_outputs(stack_plan, server, document)
         assert set(values) == {source.variable for source in sources}
         for source in sources:
             inputs = unwrap_secrets(source.resource.inputs)

@@ -22,7 +22,7 @@ from review.capture import unwrap_secrets
 from review.sql import secrets_from_outputs
 from tests.realdb.conftest import require_packages
 from tests.realdb.servers import MARIADB_PACKAGE, POSTGRES_PACKAGE, RunningServer, mariadb_server, postgres_server
-from tests.review.conftest import argv, capture_for, plan
+from tests.review.conftest import argv, capture_for, plan, plan_for
 
 
 def _endpoint(server: RunningServer) -> list[str]:
@@ -73,9 +73,9 @@ def _script(tmp_path: Path, server: str, *extra: str) -> Path:
 def test_postgres_scripts_apply_once_and_a_second_run_fails_changing_nothing(tmp_path: Path) -> None:
     require_packages(POSTGRES_PACKAGE)
     outputs = _outputs(tmp_path)
-    capture = capture_for("dev")
+    stack_plan = plan_for("dev")
     # main with its passwords given as psql variables, flowdb with them written in by --secrets-from
-    variables = secrets_from_outputs(capture, "main", json.loads(outputs.read_text()))
+    variables = secrets_from_outputs(stack_plan, "main", json.loads(outputs.read_text()))
     runs = [
         (_script(tmp_path, "main"), [arg for name, value in variables.items() for arg in ("-v", f"{name}={value}")]),
         (_script(tmp_path, "flowdb", "--secrets-from", str(outputs)), []),
@@ -90,7 +90,7 @@ def test_postgres_scripts_apply_once_and_a_second_run_fails_changing_nothing(tmp
             assert b"already exists" in failure.value.stderr
             assert _catalog(pg) == after_first_run
 
-        services = unwrap_secrets(capture.outputs["services"])
+        services = unwrap_secrets(stack_plan.outputs["services"])
         for pg, service, variable, expected in (
             (main, "madan-sara", "DATABASE_URL", ("madansara_user", ["search_path=madansara, public"])),
             (flowdb, "langflow-server", "LANGFLOW_DATABASE_URL", ("langflow_app", ["search_path=public"])),
