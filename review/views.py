@@ -18,6 +18,7 @@ from resource_types import MYSQL_GRANT, PG_GRANT_ROLE, PG_ROLE
 from review.budget_views import budget_markdown_lines, budget_text_lines, budgets, poolers
 from review.capture import Resource, unwrap_secrets
 from review.plan_model import Plan, count_by_type, short_type
+from review.privileges import privileges
 from review.redact import Redactor
 
 NO_ACCESS = "\u2013"
@@ -458,13 +459,25 @@ def render_markdown(plan: Plan, show_secrets: bool = False) -> str:
 
 
 def plan_document(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
-    """The plan as one JSON-ready object: resources, access matrix, roles, services' env, servers."""
+    """The plan as one JSON-ready object: resources, access matrix, roles, privileges, services' env, servers."""
     redactor = Redactor(plan, show_secrets)
     return {
         "stack": plan.stack,
         "resources": resources(plan, redactor),
         "accessMatrix": access_matrix(plan),
         "roles": roles(plan),
+        "privileges": [
+            {
+                "server": p.server,
+                "database": p.database,
+                "schema": p.schema,
+                "objectType": p.object_type.value,
+                "grantee": p.grantee,
+                "privilege": p.privilege,
+                "defaultFor": p.default_for,
+            }
+            for p in privileges(plan)
+        ],
         "services": services(plan, redactor),
         "servers": servers(plan),
         "connectionBudget": budgets(plan),
