@@ -73,8 +73,9 @@ class Resource:
     import_id: str | None = None
     """The `import_` option's ID: the engine adopts the object (its provider's Read), creates nothing."""
     ignore_changes: list[str] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)
-    """URNs it was known by before (its `aliases` option), made as the mocks make URNs."""
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """Its `aliases` option as the monitor receives it: `{"urn": ...}`, or a spec with the keys of
+    `alias_pb2.Alias.Spec` that are set (`name`, `type`, `parentUrn`, `noParent`, ...)."""
 
 
 @dataclass
@@ -186,14 +187,12 @@ class CapturingMonitor(MockMonitor):
         super().__init__(mocks)
         self.fabricating = mocks if isinstance(mocks, FabricatingMocks) else None
         self.captured: list[Resource] = []
-        self.root_urn = ""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if self.fabricating is not None:
             self.fabricating.registering.urn = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
-            self.root_urn = response.urn
             return response
         inputs = _wrap_secrets(rpc.deserialize_properties(request.object, keep_internal=True))
         registration = self.resources.get(response.urn)
@@ -213,18 +212,16 @@ class CapturingMonitor(MockMonitor):
                 outputs=dict(registration.state) if registration else {},
                 import_id=request.importId or None,
                 ignore_changes=list(request.ignoreChanges),
-                aliases=[self.alias_urn(request, alias) for alias in request.aliases],
+                aliases=[_alias(alias) for alias in request.aliases],
             )
         )
         return response
 
-    def alias_urn(self, request: Any, alias: Any) -> str:
-        """An alias spec as a URN: unset parts are the resource's own; no parent is the stack's root."""
-        if alias.WhichOneof("alias") == "urn":
-            return str(alias.urn)
-        spec = alias.spec
-        parent = self.root_urn if spec.noParent else (spec.parentUrn or request.parent)
-        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+
+def _alias(alias: Any) -> dict[str, Any]:
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    return {field.name: value for field, value in alias.spec.ListFields()}
 
 
 def encode_config(raw: Mapping[str, Any]) -> dict[str, str]:

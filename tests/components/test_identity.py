@@ -1,9 +1,10 @@
 """A stack deployed with an earlier program keeps every resource: no replace, no delete.
 
-The fixtures hold what the program registered before its components nested (URN, type, inputs;
-secrets masked). Each resource of today's program must claim exactly one of those identities,
-by its URN or one of its aliases, with the same type and inputs (an input change on a resource
-whose provider marks it ForceNew would be a replace); every old identity must be claimed.
+The fixtures hold what the program registered before its components nested (URN, type, parent,
+inputs; secrets masked). Each resource of today's program must claim exactly one of those
+identities, by its URN or one of its aliases, with the same type and inputs (an input change on a
+resource whose provider marks it ForceNew would be a replace); every old identity must be claimed.
+Checked with URNs as the mocks make them and as the Pulumi engine makes them (tests/components/urns.py).
 """
 
 from __future__ import annotations
@@ -15,24 +16,38 @@ import pytest
 
 from review.capture import Capture
 from tests.components.identity import configs, identities, load
+from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
+
+SCHEMES = {"mocks": MockUrns, "engine": EngineUrns}
 
 
-def claims(before: dict[str, dict[str, Any]], after: Capture) -> dict[str, str]:
-    """Old URN -> the new URN claiming it; fails on a resource with no or two old identities."""
+def claims(old_urns: dict[str, str], after: Capture, scheme: str) -> dict[str, str]:
+    """Old URN (mock-made) -> the new resource (mock-made URN) claiming it by its URN or an alias.
+
+    `old_urns`: each old resource's URN in the scheme -> its mock-made URN.
+    """
+    nodes = nodes_of(after)
+    urns = SCHEMES[scheme](nodes)
     claimed: dict[str, str] = {}
-    for resource in after.resources:
-        old = [urn for urn in dict.fromkeys([resource.urn, *resource.aliases]) if urn in before]
-        assert len(old) == 1, f"{resource.urn} is known by {len(old)} old resources: {old}"
-        assert old[0] not in claimed, f"{old[0]} is claimed by {claimed.get(old[0])} and {resource.urn}"
-        claimed[old[0]] = resource.urn
+    for node in nodes:
+        known_as = {urns.urn(node), *urns.aliases(node)}
+        old = sorted(old_urns[urn] for urn in known_as if urn in old_urns)
+        assert len(old) == 1, f"{urns.urn(node)} is known by {len(old)} old resources: {old}"
+        assert old[0] not in claimed, f"{old[0]} is claimed by {claimed.get(old[0])} and {node.urn}"
+        claimed[old[0]] = node.urn
     return claimed
 
 
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
 @pytest.mark.parametrize("config", ["dev", "prod", "shared", "extended"])
-def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str) -> None:
-    before = {entry["urn"]: entry for entry in load(config)}
+def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str, scheme: str) -> None:
+    entries = load(config)
+    old_nodes = nodes_of_entries(entries)
+    old_scheme = SCHEMES[scheme](old_nodes)
+    old_urns = {old_scheme.urn(node): node.urn for node in old_nodes}
+    before = {entry["urn"]: entry for entry in entries}
     after = configs()[config]
-    claimed = claims(before, after)
+    claimed = claims(old_urns, after, scheme)
     assert sorted(set(before) - set(claimed)) == [], "these would be deleted"
     now = {entry["urn"]: entry for entry in json.loads(json.dumps(identities(after)))}
     for old, new in claimed.items():
@@ -42,6 +57,9 @@ def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str) -> N
 
 def test_the_components_did_move(dev: Capture) -> None:
     """The identities are kept through aliases, not by leaving everything where it was."""
-    moved = [r for r in dev.resources if r.aliases]
+    urns = EngineUrns(nodes_of(dev))
+    moved = [node for node in nodes_of(dev) if node.aliases]
     assert len(moved) > 30
-    assert all(r.urn not in r.aliases for r in moved)
+    assert all(urns.urn(node) not in urns.aliases(node) for node in moved)
+
+
