@@ -10,7 +10,6 @@ Checked with URNs as the mocks make them and as the Pulumi engine makes them (te
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -61,5 +60,3 @@ def test_the_components_did_move(dev: Capture) -> None:
     moved = [node for node in nodes_of(dev) if node.aliases]
     assert len(moved) > 30
     assert all(urns.urn(node) not in urns.aliases(node) for node in moved)
-
-

@@ -62,15 +62,16 @@ class MockUrns:
         return node.urn
 
     def aliases(self, node: Node) -> set[str]:
-        root = node.urn if node.parent is None else node.parent
         found = set()
         for alias in node.aliases:
             if "urn" in alias:
                 found.add(alias["urn"])
                 continue
-            parent = self._root(node) if alias.get("noParent") else alias.get("parentUrn") or node.parent or root
+            parent = self._root(node) if alias.get("noParent") else alias.get("parentUrn") or node.parent
+            assert parent is not None, "a mocked resource has a parent (the stack at least)"
             parent_type = _qualified_type(parent).split("$")[-1]
-            found.add(_make(_prefix(node.urn), parent_type, alias.get("type") or node.type, alias.get("name") or node.name))
+            name = alias.get("name") or node.name
+            found.add(_make(_prefix(node.urn), parent_type, alias.get("type") or node.type, name))
         return found
 
     def _root(self, node: Node) -> str:
