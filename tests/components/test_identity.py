@@ -17,7 +17,7 @@ from review.capture import Capture
 from tests.components.identity import configs, identities, load
 from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
 
-SCHEMES = {"mocks": MockUrns, "engine": EngineUrns}
+SCHEMES: dict[str, type[MockUrns] | type[EngineUrns]] = {"mocks": MockUrns, "engine": EngineUrns}
 
 
 def claims(old_urns: dict[str, str], after: Capture, scheme: str) -> dict[str, str]:
