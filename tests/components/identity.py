@@ -47,8 +47,18 @@ def masked(value: Any) -> Any:
 
 
 def identities(result: Capture) -> list[dict[str, Any]]:
-    """Each resource's URN, type, parent and masked inputs, in registration order (URNs as the mocks make them)."""
-    return [{"urn": r.urn, "type": r.type, "parent": r.parent, "inputs": masked(r.inputs)} for r in result.resources]
+    """Each resource's URN, type, parent, masked inputs and what it waits for, in registration order
+    (URNs as the mocks make them)."""
+    return [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "parent": r.parent,
+            "inputs": masked(r.inputs),
+            "depends_on": sorted(r.depends_on),
+        }
+        for r in result.resources
+    ]
 
 
 def fixture_path(name: str) -> Path:

@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from review.capture import Capture
-from tests.components.identity import configs, identities, load
+from review.capture import Capture, known_secrets
+from tests.components.identity import SECRET_MARKER, configs, fixture_path, identities, load
 from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
 
 SCHEMES: dict[str, type[MockUrns] | type[EngineUrns]] = {"mocks": MockUrns, "engine": EngineUrns}
@@ -60,3 +60,24 @@ def test_the_components_did_move(dev: Capture) -> None:
     moved = [node for node in nodes_of(dev) if node.aliases]
     assert len(moved) > 30
     assert all(urns.urn(node) not in urns.aliases(node) for node in moved)
+
+
+@pytest.mark.parametrize("config", ["dev", "prod", "shared", "extended"])
+def test_every_resource_waits_for_what_it_waited_for(config: str) -> None:
+    """The same creation order: each resource's dependencies are the same resources as before."""
+    entries = load(config)
+    before = {entry["urn"]: entry for entry in entries}
+    after = configs()[config]
+    claimed = claims({urn: urn for urn in before}, after, "mocks")
+    renamed = {new: old for old, new in claimed.items()}
+    by_urn = after.by_urn()
+    for old, new in claimed.items():
+        waits_for = sorted(renamed[urn] for urn in by_urn[new].depends_on)
+        assert waits_for == before[old]["depends_on"], new
+
+
+def test_no_fixture_holds_a_password() -> None:
+    for config, result in configs().items():
+        text = fixture_path(config).read_text()
+        assert SECRET_MARKER in text
+        assert not [secret for secret in known_secrets(result) if secret in text], config
