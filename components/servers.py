@@ -141,6 +141,7 @@ class PostgresServer(_DatabaseServer):
     schemas and what each schema grants (in that order: members name their groups, schemas their owners)."""
 
     provider: postgresql.Provider
+    layout: ServerLayout
     roles: dict[str, DatabaseRole]
     """Role name -> its component: login, owner and group roles."""
     database: PostgresDatabase

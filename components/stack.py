@@ -37,7 +37,7 @@ def _resolve_env(
     value: EnvValue,
     topology: Topology,
     postgres: dict[str, PostgresServer],
-    mysql_passwords: dict[str, pulumi.Output[str]],
+    mysql: dict[str, MysqlServer],
     secrets: dict[str, pulumi.Output[str]],
 ) -> pulumi.Input[str]:
     if isinstance(value, Text):
@@ -73,7 +73,7 @@ def _resolve_env(
             password = postgres[value.server].roles[value.role].password
             assert password is not None
             return password
-        return mysql_passwords[value.role]
+        return mysql[value.server].passwords[value.role]
     if isinstance(value, GeneratedSecret):
         return secrets[value.name]
     if isinstance(value, RedisUrl):
@@ -97,70 +97,22 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     network_name = network.name if network is not None else None
 
     postgres, mysql = _servers(topology, network_name, admin_passwords)
-    mysql_passwords = {user: password for server in mysql.values() for user, password in server.passwords.items()}
     secrets = _secrets(topology)
     pooler_files = {
         server: _pooler_files(topology, pooler, postgres[server]) for server, pooler in topology.poolers.items()
     }
     envs = {
         service.name: {
-            key: _resolve_env(value, topology, postgres, mysql_passwords, secrets) for key, value in service.env.items()
+            key: _resolve_env(value, topology, postgres, mysql, secrets) for key, value in service.env.items()
         }
         for service in topology.services
     }
 
     if network is not None and network_name is not None:
         poolers = _poolers(topology, network_name, postgres, pooler_files)
-        if topology.redis is not None:
-            Redis(
-                "redis",
-                RedisArgs(
-                    redis=topology.redis,
-                    password=secrets[REDIS_PASSWORD],
-                    container_name=f"{topology.network}-redis",
-                    network=network_name,
-                ),
-            )
-        for service in topology.services:
-            if service.image is None:
-                continue
-            logins = _logins_used(service.env.values())
-            ServiceContainer(
-                service.name,
-                ServiceContainerArgs(
-                    service=service,
-                    env=envs[service.name],
-                    container_name=f"{topology.network}-{service.name}",
-                    network=network_name,
-                    depends_on=[
-                        *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(role)],
-                        *(db for s in sorted({s for s, _ in logins if s in mysql}) for db in mysql[s].databases),
-                        *(poolers[s] for s in _pooled_servers(service.env.values()) if s in poolers),
-                    ],
-                    ca_files=sorted(
-                        {ca for s, _ in logins if s in postgres and (ca := topology.servers[s].sslrootcert)}
-                    ),
-                ),
-            )
-
+        _containers(topology, network_name, secrets, envs, postgres, mysql, poolers)
         if topology.backups:
-            BackupJobs(
-                "backups",
-                BackupJobsArgs(
-                    jobs=topology.backups,
-                    envs={job.service: envs[job.service] for job in topology.backups},
-                    volume_name=f"{topology.network}-backups",
-                    container_prefix=topology.network,
-                    network=network_name,
-                    depends_on={
-                        job.service: postgres[job.server].ready_for(job.login)
-                        if job.server in postgres
-                        else [*mysql[job.server].databases, *mysql[job.server].backup_users]
-                        for job in topology.backups
-                    },
-                    protect=topology.protect,
-                ),
-            )
+            _backups(topology, network_name, envs, postgres, mysql)
 
     services_output: dict[str, Any] = {name: {"env": env} for name, env in envs.items()}
     for server, pooler in topology.poolers.items():
@@ -253,6 +205,74 @@ def _poolers(
             opts=moved_from_root(postgres[server]),
         )
     return poolers
+
+
+def _containers(
+    topology: Topology,
+    network: pulumi.Input[str],
+    secrets: dict[str, pulumi.Output[str]],
+    envs: dict[str, dict[str, pulumi.Input[str]]],
+    postgres: dict[str, PostgresServer],
+    mysql: dict[str, MysqlServer],
+    poolers: dict[str, PgBouncer],
+) -> None:
+    """Redis and each service's container, started once the logins and grants it uses exist."""
+    if topology.redis is not None:
+        Redis(
+            "redis",
+            RedisArgs(
+                redis=topology.redis,
+                password=secrets[REDIS_PASSWORD],
+                container_name=f"{topology.network}-redis",
+                network=network,
+            ),
+        )
+    for service in topology.services:
+        if service.image is None:
+            continue
+        logins = _logins_used(service.env.values())
+        ServiceContainer(
+            service.name,
+            ServiceContainerArgs(
+                service=service,
+                env=envs[service.name],
+                container_name=f"{topology.network}-{service.name}",
+                network=network,
+                depends_on=[
+                    *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(role)],
+                    *(db for s in sorted({s for s, _ in logins if s in mysql}) for db in mysql[s].databases),
+                    *(poolers[s] for s in _pooled_servers(service.env.values()) if s in poolers),
+                ],
+                ca_files=sorted({ca for s, _ in logins if s in postgres and (ca := topology.servers[s].sslrootcert)}),
+            ),
+        )
+
+
+def _backups(
+    topology: Topology,
+    network: pulumi.Input[str],
+    envs: dict[str, dict[str, pulumi.Input[str]]],
+    postgres: dict[str, PostgresServer],
+    mysql: dict[str, MysqlServer],
+) -> None:
+    """The dumps' volume and one job container per database, each after the login it dumps with."""
+    BackupJobs(
+        "backups",
+        BackupJobsArgs(
+            jobs=topology.backups,
+            envs={job.service: envs[job.service] for job in topology.backups},
+            volume_name=f"{topology.network}-backups",
+            container_prefix=topology.network,
+            network=network,
+            depends_on={
+                job.service: postgres[job.server].ready_for(job.login)
+                if job.server in postgres
+                else [*mysql[job.server].databases, *mysql[job.server].backup_users]
+                for job in topology.backups
+            },
+            protect=topology.protect,
+        ),
+    )
 
 
 def _pooler_files(topology: Topology, pooler: Pooler, layout: PostgresServer) -> tuple[str, pulumi.Output[str]]:
