@@ -1,8 +1,10 @@
-"""What a deployed stack knows each resource by: its URN, its type and its inputs (secrets masked).
+"""What a deployed stack knows each resource by: its URN, type, parent, inputs (secrets masked), dependencies.
 
 `python -m tests.components.identity` writes `fixtures/urns-before-<config>.json` from the program
-as it is: the identities a stack deployed with that program holds, which every later program must
-keep (tests/components/test_identity.py).
+as it is. The fixtures in the repository were written by the program before its components nested
+(every component at the root of the stack): they are what stacks deployed with it hold, which every
+later program must keep (tests/components/test_identity.py). Rewriting them from a later program
+would drop that proof.
 """
 
 from __future__ import annotations
