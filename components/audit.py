@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 
 from components.common import TYPE_PREFIX, child
+from components.ordering import SchemaGrants
 from components.sql_script import SqlScript, SqlScriptArgs
 from topology.sql import quote_ident, quote_literal
 
@@ -85,10 +86,12 @@ class AuditLogArgs:
     """Database of the audit schema."""
     sslmode: str
     """libpq sslmode."""
+    grants: SchemaGrants
+    """The audit schema's grants: the table joins their chain (its default privileges apply to it)."""
+    owner_role: pulumi.Resource
+    """The owner role's component: `SET ROLE` needs the role to exist."""
     sslrootcert: str | None = None
     """CA bundle verifying the server (verify-ca / verify-full)."""
-    after: list[pulumi.Resource] = field(default_factory=list)
-    """The schema (and anything else) the table is created after."""
     protect: bool = False
     """Protect the table's resource (prod)."""
 
@@ -96,11 +99,9 @@ class AuditLogArgs:
 class AuditLog(pulumi.ComponentResource):
     """`audit.cross_schema_access`, append-only for the services (they INSERT through `audit_append`)."""
 
-    last: pulumi.Resource
-
     def __init__(self, name: str, args: AuditLogArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:AuditLog", name, None, opts)
-        self.last = SqlScript(
+        table = SqlScript(
             f"{name}-table",
             SqlScriptArgs(
                 host=args.host,
@@ -113,6 +114,7 @@ class AuditLog(pulumi.ComponentResource):
                 sql=audit_table_sql(args.schema, args.owner),
                 exists_query=audit_table_exists_query(args.schema),
             ),
-            opts=child(self, depends_on=args.after, protect=args.protect),
+            opts=child(self, depends_on=args.grants.depends_on(args.owner_role), protect=args.protect),
         )
+        args.grants.add(table)
         self.register_outputs({})

@@ -45,3 +45,19 @@ def secret_env(items: list[pulumi.Input[str]]) -> pulumi.Output[list[str]]:
 def child(parent: pulumi.Resource, **kwargs: object) -> pulumi.ResourceOptions:
     """Options for a child resource: `parent=parent` plus anything given."""
     return pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]
+
+
+def moved_from_root(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """Options of a component once registered at the root of the stack, now under `parent`.
+
+    The alias is its old URN; the engine derives its descendants' old URNs from it (their names
+    and types are unchanged), so a deployed stack keeps every resource under it.
+    """
+    return pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+
+
+def moved_from(parent: pulumi.Resource, old_parent_type: str, old_parent_name: str) -> pulumi.ResourceOptions:
+    """Options of a component once the child of a root component (`old_parent_type`, `old_parent_name`),
+    now under `parent`; its old URN is its alias, as in `moved_from_root`."""
+    old_parent = pulumi.create_urn(old_parent_name, old_parent_type)
+    return pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(parent=old_parent)])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_postgresql as postgresql
 
+from components.access import privilege_resource
 from components.common import TYPE_PREFIX, child
-from topology.model import PROFILE_PRIVILEGES, Profile, Schema, Server
+from components.ordering import SchemaGrants
+from topology.model import Schema, Server, privilege_sets
 
 
 @dataclass
@@ -62,55 +64,60 @@ class ServiceSchemaArgs:
     """Name of the owner role (an Output of the role, so the schema waits for it)."""
     protect: bool = False
     """Protect the schema (prod)."""
-    after: list[pulumi.Resource] = field(default_factory=list)
-    """Resources this schema's grants come after."""
 
 
 class ServiceSchema(pulumi.ComponentResource):
     """A service's schema, owned by the login role that runs its migrations.
 
     On the existing `public` schema, PUBLIC loses every privilege (older servers and managed
-    providers still grant it CREATE) and the owner role gets USAGE and CREATE instead.
+    providers still grant it CREATE) and the owner role gets USAGE and CREATE instead. Everything
+    that grants on the schema joins `grants`, the schema's chain.
     """
 
     name: pulumi.Output[str]
-    last: pulumi.Resource
-    """The last grant touching this schema: the next grant on it is ordered after this one."""
+    grants: SchemaGrants
 
     def __init__(self, name: str, args: ServiceSchemaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:ServiceSchema", name, None, opts)
         schema = args.schema
+        self.grants = SchemaGrants()
         if schema.created:
-            created = postgresql.Schema(
-                name,
-                name=schema.name,
-                database=args.database,
-                owner=args.owner,
-                if_not_exists=True,
-                drop_cascade=False,
-                opts=child(self, provider=args.provider, protect=args.protect, depends_on=args.after),
+            created = self.grants.add(
+                postgresql.Schema(
+                    name,
+                    name=schema.name,
+                    database=args.database,
+                    owner=args.owner,
+                    if_not_exists=True,
+                    drop_cascade=False,
+                    opts=child(self, provider=args.provider, protect=args.protect, depends_on=self.grants.depends_on()),
+                )
             )
             self.name = created.name
-            self.last = created
         else:
-            revoke = postgresql.Grant(
-                f"{name}-public-revoke",
-                database=args.database,
-                schema=schema.name,
-                role="public",
-                object_type="schema",
-                privileges=[],
-                opts=child(self, provider=args.provider, depends_on=args.after),
+            self.grants.add(
+                postgresql.Grant(
+                    f"{name}-public-revoke",
+                    database=args.database,
+                    schema=schema.name,
+                    role="public",
+                    object_type="schema",
+                    privileges=[],
+                    opts=child(self, provider=args.provider, depends_on=self.grants.depends_on()),
+                )
             )
-            owner_grant = postgresql.Grant(
-                f"{name}-owner",
-                database=args.database,
-                schema=schema.name,
-                role=args.owner,
-                object_type="schema",
-                privileges=list(PROFILE_PRIVILEGES[Profile.OWNER].schema),
-                opts=child(self, provider=args.provider, depends_on=[revoke]),
+            (owner_privileges,) = privilege_sets(schema.owner_privileges)
+            owner_grant = self.grants.add(
+                privilege_resource(
+                    f"{name}-owner",
+                    owner_privileges,
+                    database=args.database,
+                    schema=schema.name,
+                    role=args.owner,
+                    owner=None,
+                    opts=child(self, provider=args.provider, depends_on=self.grants.depends_on()),
+                )
             )
+            assert isinstance(owner_grant, postgresql.Grant)
             self.name = owner_grant.schema.apply(lambda value: value or schema.name)
-            self.last = owner_grant
         self.register_outputs({"name": self.name})

@@ -10,9 +10,16 @@ import pulumi_docker as docker
 import pulumi_mysql as mysql
 import pulumi_postgresql as postgresql
 
-from components.common import TYPE_PREFIX, child, secret_env, secret_password
+from components.access import AccessGroup, AccessGroupArgs
+from components.audit import AuditLog, AuditLogArgs
+from components.backups import MysqlBackupUser, MysqlBackupUserArgs
+from components.common import TYPE_PREFIX, child, moved_from, moved_from_root, secret_env, secret_password
+from components.roles import DatabaseRole, DatabaseRoleArgs
+from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
+from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
 from topology.budget import PROVIDER_MAX_CONNECTIONS
-from topology.model import Engine, Mode, Server
+from topology.layout import AUDIT_SCHEMA
+from topology.model import BackupJob, Engine, Mode, Schema, Server, ServerLayout
 
 _DATA_DIRS = {Engine.POSTGRESQL: "/var/lib/postgresql/data", Engine.MYSQL: "/var/lib/mysql"}
 
@@ -28,8 +35,8 @@ _HEALTHCHECKS = {
 class ServerArgs:
     """Inputs of a database server component."""
 
-    server: Server
-    """The server as the topology describes it."""
+    layout: ServerLayout
+    """The server and what the topology puts on it."""
     container_name: str
     """Docker container name (container mode)."""
     network: pulumi.Input[str] | None = None
@@ -37,7 +44,13 @@ class ServerArgs:
     admin_password: pulumi.Input[str] | None = None
     """Admin password of an external server (secret config); generated for containers."""
     protect: bool = False
-    """Protect the container and its volume (prod)."""
+    """Protect the container and its volume (prod), and what holds data on the server."""
+    backups: tuple[BackupJob, ...] = ()
+    """MySQL: the backup jobs of the server, each with the user it logs in as."""
+
+    @property
+    def server(self) -> Server:
+        return self.layout.server
 
 
 def _container_env(engine: Engine, admin_user: str, password: pulumi.Output[str]) -> pulumi.Output[list[str]]:
@@ -124,13 +137,21 @@ class _DatabaseServer(pulumi.ComponentResource):
 
 
 class PostgresServer(_DatabaseServer):
-    """A PostgreSQL server and its `postgresql.Provider`."""
+    """A PostgreSQL server, its `postgresql.Provider` and its layout: roles, then the database, its
+    schemas and what each schema grants (in that order: members name their groups, schemas their owners)."""
 
     provider: postgresql.Provider
+    layout: ServerLayout
+    roles: dict[str, DatabaseRole]
+    """Role name -> its component: login, owner and group roles."""
+    database: PostgresDatabase
+    schemas: dict[str, ServiceSchema]
+    """Schema name -> its component."""
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("PostgresServer", name, args, opts)
         server = args.server
+        self.layout = args.layout
         self.provider = postgresql.Provider(
             f"{name}-provider",
             host=self.provider_host,
@@ -145,13 +166,108 @@ class PostgresServer(_DatabaseServer):
             max_connections=PROVIDER_MAX_CONNECTIONS,
             opts=child(self),
         )
+        self.roles = self._roles(name, args)
+        owner = self.roles[server.database_owner].name if server.database_owner else None
+        self.database = PostgresDatabase(
+            f"{name}-{server.database}",
+            DatabaseArgs(server=server, provider=self.provider, owner=owner, protect=args.protect),
+            opts=moved_from_root(self),
+        )
+        self.schemas = {schema.name: self._schema(name, schema, args.protect) for schema in self.layout.schemas}
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})
+
+    def _roles(self, name: str, args: ServerArgs) -> dict[str, DatabaseRole]:
+        # Group roles first: each login role names its groups in its own `roles` (its only memberships).
+        layout = args.layout
+        groups = {
+            group.name: DatabaseRole(
+                f"{name}-{group.name}",
+                DatabaseRoleArgs(role=layout.role(group.name), provider=self.provider),
+                opts=moved_from(self, f"{TYPE_PREFIX}:AccessGroup", f"{name}-{group.name}"),
+            )
+            for group in layout.groups
+        }
+        members = {
+            role.name: DatabaseRole(
+                f"{name}-{role.name}",
+                DatabaseRoleArgs(
+                    role=role,
+                    provider=self.provider,
+                    protect=args.protect,
+                    groups=[groups[g.name].name for g in layout.groups_of(role.name)],
+                    adopt=role.name in layout.server.adopt_roles,
+                ),
+                opts=moved_from_root(self),
+            )
+            for role in layout.roles
+            if role.name not in groups
+        }
+        return {**groups, **members}
+
+    def _schema(self, name: str, schema: Schema, protect: bool) -> ServiceSchema:
+        created = ServiceSchema(
+            f"{name}-{schema.name}",
+            ServiceSchemaArgs(
+                schema=schema,
+                provider=self.provider,
+                database=self.database.name,
+                owner=self.roles[schema.owner].name,
+                protect=protect,
+            ),
+            opts=moved_from_root(self.database),
+        )
+        if schema.name == AUDIT_SCHEMA:
+            server = self.layout.server
+            AuditLog(
+                f"{name}-audit-log",
+                AuditLogArgs(
+                    schema=schema.name,
+                    owner=schema.owner,
+                    host=self.provider_host,
+                    port=self.provider_port,
+                    admin_user=server.admin_user,
+                    admin_password=self.admin_password,
+                    database=self.database.name,
+                    sslmode=server.sslmode or "disable",
+                    sslrootcert=server.sslrootcert,
+                    grants=created.grants,
+                    owner_role=self.roles[schema.owner],
+                    protect=protect,
+                ),
+                opts=moved_from_root(created),
+            )
+        for group in self.layout.groups_on(schema.name):
+            AccessGroup(
+                f"{name}-{group.name}",
+                AccessGroupArgs(
+                    group=group,
+                    role=self.roles[group.name].name,
+                    creator=self.roles[group.creator].name,
+                    database=self.database.name,
+                    schema=created.name,
+                    grants=created.grants,
+                    provider=self.provider,
+                ),
+                opts=moved_from_root(created),
+            )
+        return created
+
+    def ready_for(self, role: str) -> list[pulumi.Resource]:
+        """What a service logging in as `role` waits for: the role (it holds its memberships), and the
+        last grant on each schema it has access to."""
+        schemas = dict.fromkeys(cell.schema for cell in self.layout.access if cell.role == role)
+        return [self.roles[role].resource, *(self.schemas[schema].grants.last for schema in schemas)]
 
 
 class MysqlServer(_DatabaseServer):
-    """A MySQL server and its `mysql.Provider`."""
+    """A MySQL server, its `mysql.Provider`, its databases with their users, and its backup users."""
 
     provider: mysql.Provider
+    databases: list[SchedulerDatabase]
+    """One per user of the layout (each user has all privileges on its own database)."""
+    backup_users: list[MysqlBackupUser]
+    passwords: dict[str, pulumi.Output[str]]
+    """User name -> its generated password (secret)."""
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("MysqlServer", name, args, opts)
@@ -165,4 +281,32 @@ class MysqlServer(_DatabaseServer):
             tls=tls,
             opts=child(self),
         )
+        self.databases = [
+            SchedulerDatabase(
+                f"{name}-{user.database}",
+                SchedulerDatabaseArgs(
+                    user=user,
+                    provider=self.provider,
+                    protect=args.protect,
+                    character_set=server.character_set,
+                    collation=server.collation,
+                    adopt=server.import_database,
+                ),
+                opts=moved_from_root(self),
+            )
+            for user in args.layout.users
+        ]
+        self.passwords = {
+            user.name: database.password for user, database in zip(args.layout.users, self.databases, strict=True)
+        }
+        databases = {user.database: database for user, database in zip(args.layout.users, self.databases, strict=True)}
+        self.backup_users = []
+        for job in args.backups:
+            backup_user = MysqlBackupUser(
+                f"{name}-{job.login}",
+                MysqlBackupUserArgs(user=job.login, database=databases[job.database].database, provider=self.provider),
+                opts=moved_from_root(self),
+            )
+            self.backup_users.append(backup_user)
+            self.passwords[job.login] = backup_user.password
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})

@@ -75,6 +75,9 @@ class Resource:
     import_id: str | None = None
     """The `import_` option's ID: the engine adopts the object (its provider's Read), creates nothing."""
     ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """Its `aliases` option as the monitor receives it: `{"urn": ...}`, or a spec with the keys of
+    `alias_pb2.Alias.Spec` that are set (`name`, `type`, `parentUrn`, `noParent`, ...)."""
 
 
 @dataclass
@@ -211,9 +214,16 @@ class CapturingMonitor(MockMonitor):
                 outputs=dict(registration.state) if registration else {},
                 import_id=request.importId or None,
                 ignore_changes=list(request.ignoreChanges),
+                aliases=[_alias(alias) for alias in request.aliases],
             )
         )
         return response
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    return {field.name: value for field, value in alias.spec.ListFields()}
 
 
 def encode_config(raw: Mapping[str, Any]) -> dict[str, str]:

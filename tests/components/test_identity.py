@@ -1,0 +1,83 @@
+"""A stack deployed with an earlier program keeps every resource: no replace, no delete.
+
+The fixtures hold what the program registered before its components nested (URN, type, parent,
+inputs; secrets masked). Each resource of today's program must claim exactly one of those
+identities, by its URN or one of its aliases, with the same type and inputs (an input change on a
+resource whose provider marks it ForceNew would be a replace); every old identity must be claimed.
+Checked with URNs as the mocks make them and as the Pulumi engine makes them (tests/components/urns.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from review.capture import Capture, known_secrets
+from tests.components.identity import SECRET_MARKER, configs, fixture_path, identities, load
+from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
+
+SCHEMES: dict[str, type[MockUrns] | type[EngineUrns]] = {"mocks": MockUrns, "engine": EngineUrns}
+
+
+def claims(old_urns: dict[str, str], after: Capture, scheme: str) -> dict[str, str]:
+    """Old URN (mock-made) -> the new resource (mock-made URN) claiming it by its URN or an alias.
+
+    `old_urns`: each old resource's URN in the scheme -> its mock-made URN.
+    """
+    nodes = nodes_of(after)
+    urns = SCHEMES[scheme](nodes)
+    claimed: dict[str, str] = {}
+    for node in nodes:
+        known_as = {urns.urn(node), *urns.aliases(node)}
+        old = sorted(old_urns[urn] for urn in known_as if urn in old_urns)
+        assert len(old) == 1, f"{urns.urn(node)} is known by {len(old)} old resources: {old}"
+        assert old[0] not in claimed, f"{old[0]} is claimed by {claimed.get(old[0])} and {node.urn}"
+        claimed[old[0]] = node.urn
+    return claimed
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+@pytest.mark.parametrize("config", ["dev", "prod", "shared", "extended"])
+def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str, scheme: str) -> None:
+    entries = load(config)
+    old_nodes = nodes_of_entries(entries)
+    old_scheme = SCHEMES[scheme](old_nodes)
+    old_urns = {old_scheme.urn(node): node.urn for node in old_nodes}
+    before = {entry["urn"]: entry for entry in entries}
+    after = configs()[config]
+    claimed = claims(old_urns, after, scheme)
+    assert sorted(set(before) - set(claimed)) == [], "these would be deleted"
+    now = {entry["urn"]: entry for entry in json.loads(json.dumps(identities(after)))}
+    for old, new in claimed.items():
+        assert now[new]["type"] == before[old]["type"], new
+        assert now[new]["inputs"] == before[old]["inputs"], new
+
+
+def test_the_components_did_move(dev: Capture) -> None:
+    """The identities are kept through aliases, not by leaving everything where it was."""
+    urns = EngineUrns(nodes_of(dev))
+    moved = [node for node in nodes_of(dev) if node.aliases]
+    assert len(moved) > 30
+    assert all(urns.urn(node) not in urns.aliases(node) for node in moved)
+
+
+@pytest.mark.parametrize("config", ["dev", "prod", "shared", "extended"])
+def test_every_resource_waits_for_what_it_waited_for(config: str) -> None:
+    """The same creation order: each resource's dependencies are the same resources as before."""
+    entries = load(config)
+    before = {entry["urn"]: entry for entry in entries}
+    after = configs()[config]
+    claimed = claims({urn: urn for urn in before}, after, "mocks")
+    renamed = {new: old for old, new in claimed.items()}
+    by_urn = after.by_urn()
+    for old, new in claimed.items():
+        waits_for = sorted(renamed[urn] for urn in by_urn[new].depends_on)
+        assert waits_for == before[old]["depends_on"], new
+
+
+def test_no_fixture_holds_a_password() -> None:
+    for config, result in configs().items():
+        text = fixture_path(config).read_text()
+        assert SECRET_MARKER in text
+        assert not [secret for secret in known_secrets(result) if secret in text], config

@@ -1,0 +1,101 @@
+"""Grants on one schema run one after another; a group's resources are its privilege sets."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from review.capture import Capture, Resource
+from tests.components.tree import component, descendants
+from tests.conftest import ADMIN_PASSWORDS, capture, stack_file_config
+from tests.graph import CONTAINER, DEFAULT_PRIVILEGES, GRANT, SCHEMA, inputs, server_of
+from topology import load_topology
+from topology.model import privilege_sets
+
+SQL_SCRIPT = "pulumi-python:dynamic:Resource"
+ON_A_SCHEMA = {GRANT, DEFAULT_PRIVILEGES, SCHEMA, SQL_SCRIPT}
+
+
+def chain(result: Capture, schema: Resource) -> list[Resource]:
+    """What the schema component holds that grants on the schema, in registration order."""
+    return [r for r in descendants(result, schema) if r.type in ON_A_SCHEMA]
+
+
+def schemas(result: Capture) -> list[Resource]:
+    return result.by_type("engarde:index:ServiceSchema")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_everything_on_one_schema_forms_one_chain(stack: str) -> None:
+    result = capture(stack, **(ADMIN_PASSWORDS if stack == "prod" else {}))
+    chained: set[str] = set()
+    for schema in schemas(result):
+        links = chain(result, schema)
+        assert len(links) >= 2, schema.name
+        assert not set(links[0].depends_on) & {r.urn for r in links}
+        for previous, resource in itertools.pairwise(links):
+            assert previous.urn in resource.depends_on, (schema.name, resource.name)
+        chained.update(r.urn for r in links)
+    every_grant = [*result.by_type(GRANT), *result.by_type(DEFAULT_PRIVILEGES)]
+    assert {r.urn for r in every_grant} <= chained
+
+
+def test_the_audit_chain_is_schema_then_table_then_each_groups_grants(dev: Capture) -> None:
+    links = chain(dev, component(dev, "ServiceSchema", "main-audit"))
+    assert [r.type for r in links[:2]] == [SCHEMA, SQL_SCRIPT]
+    assert [r.name for r in links[2:]] == [
+        f"main-audit_{profile}-{suffix}"
+        for profile in ("append", "read")
+        for suffix in ("schema", "tables", "sequences", "default-tables", "default-sequences")
+    ]
+
+
+def test_the_existing_public_schema_revokes_public_then_grants_its_owner(dev: Capture) -> None:
+    topology = load_topology(stack_file_config("dev"), "dev")
+    public = next(s for s in topology.layouts["main"].schemas if s.name == "public")
+    revoke, owner, *groups = chain(dev, component(dev, "ServiceSchema", "main-public"))
+    assert revoke.name == "main-public-public-revoke"
+    assert (inputs(revoke)["role"], inputs(revoke)["privileges"]) == ("public", [])
+    (wanted,) = privilege_sets(public.owner_privileges)
+    assert (owner.name, inputs(owner)["role"]) == ("main-public-owner", public.owner)
+    assert (inputs(owner)["objectType"], inputs(owner)["privileges"]) == ("schema", list(wanted.privileges))
+    assert groups and all(g.name.startswith("main-public_") for g in groups)
+
+
+@pytest.mark.parametrize("placement", ["dedicated", "shared"])
+def test_each_group_holds_exactly_its_privilege_sets(placement: str) -> None:
+    result = capture("dev", langflowPlacement=placement)
+    topology = load_topology({**stack_file_config("dev"), "langflowPlacement": placement}, "dev")
+    for layout in topology.layouts.values():
+        for group in layout.groups:
+            held = descendants(result, component(result, "AccessGroup", f"{layout.name}-{group.name}"))
+            found = [
+                (r.name, inputs(r)["objectType"], inputs(r)["role"], inputs(r).get("owner"), inputs(r)["privileges"])
+                for r in held
+            ]
+            wanted = [
+                (
+                    f"{layout.name}-{group.name}-{s.resource_suffix}",
+                    s.object_type.value,
+                    s.grantee,
+                    s.default_for,
+                    list(s.privileges),
+                )
+                for s in privilege_sets(group.privileges)
+            ]
+            assert found == wanted
+
+
+def test_a_service_waits_for_the_last_link_of_each_schema_its_role_uses(dev: Capture) -> None:
+    topology = load_topology(stack_file_config("dev"), "dev")
+    last = {
+        (server_of(dev, links[-1]), schema.name.split("-", 1)[1]): links[-1].urn
+        for schema in schemas(dev)
+        if (links := chain(dev, schema))
+    }
+    onside = next(c for c in dev.by_type(CONTAINER) if c.name == "onside")
+    cells = [a for a in topology.access if a.role == "onside_user"]
+    assert cells
+    for cell in cells:
+        assert last[(cell.server, cell.schema)] in onside.depends_on, cell

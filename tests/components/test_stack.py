@@ -1,0 +1,34 @@
+"""The stack's top level: the network, the servers, the secrets, Redis, services, backups; nothing else."""
+
+from __future__ import annotations
+
+from review.capture import Capture
+from tests.components.tree import depth, roots
+
+TOP_LEVEL_TYPES = {
+    "docker:index/network:Network",
+    "engarde:index:PostgresServer",
+    "engarde:index:MysqlServer",
+    "engarde:index:GeneratedSecrets",
+    "engarde:index:Redis",
+    "engarde:index:ServiceContainer",
+    "engarde:index:BackupJobs",
+}
+
+
+def test_dev_has_one_root_per_server_service_and_shared_part(dev: Capture) -> None:
+    top = roots(dev)
+    assert {r.type for r in top} <= TOP_LEVEL_TYPES
+    services = [r for r in top if r.type == "engarde:index:ServiceContainer"]
+    assert sorted(r.name for r in top if r.type.endswith("Server")) == ["flowdb", "main", "scheduler"]
+    assert len(top) == len(services) + 3 + 4  # the servers; network, secrets, Redis, backups
+    # server -> database -> schema -> access group -> grant
+    assert depth(dev) == 5
+
+
+def test_prod_runs_no_container_so_only_servers_and_secrets_are_roots(prod: Capture) -> None:
+    assert {r.type for r in roots(prod)} == {
+        "engarde:index:PostgresServer",
+        "engarde:index:MysqlServer",
+        "engarde:index:GeneratedSecrets",
+    }
