@@ -3,7 +3,7 @@ spelled here once.
 
 Plain strings with no import, so the policy pack (whose runtime has no provider SDKs) and the
 review tools share them. The program itself gets provider tokens from the provider SDKs and its
-component tokens from `components.common.TYPE_PREFIX` (which `COMPONENT_PREFIX` equals).
+component prefix from here (`components.common.TYPE_PREFIX` is `COMPONENT_PREFIX`).
 """
 
 from __future__ import annotations

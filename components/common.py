@@ -5,7 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_random as random
 
-TYPE_PREFIX = "engarde:index"
+from resource_types import COMPONENT_PREFIX
+
+TYPE_PREFIX = COMPONENT_PREFIX
+"""Every component's type is `<TYPE_PREFIX>:<Class>`."""
 
 URL_SAFE_SPECIALS = "!#%&*()-_=+[]{}<>:?@/^~."
 """Specials for generated database passwords: URL-hostile on purpose (DSNs must encode them),

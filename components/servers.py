@@ -18,7 +18,7 @@ from components.roles import DatabaseRole, DatabaseRoleArgs
 from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
 from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
 from topology.budget import PROVIDER_MAX_CONNECTIONS
-from topology.layout import AUDIT_SCHEMA
+from topology.catalog import AUDIT_SCHEMA
 from topology.model import BackupJob, Engine, Mode, Schema, Server, ServerLayout
 
 _DATA_DIRS = {Engine.POSTGRESQL: "/var/lib/postgresql/data", Engine.MYSQL: "/var/lib/mysql"}

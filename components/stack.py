@@ -14,8 +14,8 @@ from components.common import moved_from_root, secret_fernet_key, secret_passwor
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
 from components.pooler import PgBouncer, PgBouncerArgs
 from components.servers import MysqlServer, PostgresServer, ServerArgs
+from resource_types import GENERATED_SECRETS
 from topology.budget import connection_budgets
-from topology.catalog import AUDIT_SCHEMA
 from topology.dsn import postgres_url, redis_url
 from topology.layout import REDIS_PASSWORD
 from topology.model import (
@@ -31,7 +31,7 @@ from topology.model import (
     Topology,
 )
 from topology.monitoring import alert_rules
-from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, render_auth_file, render_ini
+from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, pooler_service_name, render_auth_file, render_ini
 
 
 def _resolve_env(
@@ -119,7 +119,7 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     for server, pooler in topology.poolers.items():
         config, auth_file = pooler_files[server]
         # What a platform needs to run the pooler itself (prod): its image and its two files.
-        services_output[f"pgbouncer-{server}"] = {
+        services_output[pooler_service_name(server)] = {
             "env": {},
             "image": pooler.image,
             "files": {CONFIG_FILE: config, AUTH_FILE: auth_file},
@@ -172,7 +172,7 @@ def _servers(
 
 def _secrets(topology: Topology) -> dict[str, pulumi.Output[str]]:
     """The generated secrets, under one component."""
-    holder = pulumi.ComponentResource("engarde:index:GeneratedSecrets", "secrets")
+    holder = pulumi.ComponentResource(GENERATED_SECRETS, "secrets")
     secrets = {
         spec.name: secret_fernet_key(spec.name, parent=holder)
         if spec.kind is SecretKind.FERNET_KEY

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from resource_types import COMPONENT_PREFIX
 from review.capture import Capture, Resource
 from tests.components.tree import component, descendants
 from tests.conftest import ADMIN_PASSWORDS, capture, stack_file_config
@@ -23,7 +24,7 @@ def chain(result: Capture, schema: Resource) -> list[Resource]:
 
 
 def schemas(result: Capture) -> list[Resource]:
-    return result.by_type("engarde:index:ServiceSchema")
+    return result.by_type(f"{COMPONENT_PREFIX}:ServiceSchema")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from resource_types import COMPONENT_PREFIX
 from review.capture import Capture
 from tests.components.identity import EXTRA_SERVICE, MAIN_POOLED
 from tests.components.tree import ancestors, component
@@ -16,7 +17,7 @@ CONFIGS = {
     "shared": lambda: capture("dev", langflowPlacement="shared"),
     "extended": lambda: capture("dev", services=EXTRA_SERVICE, servers=MAIN_POOLED),
 }
-SERVER_TYPES = {"engarde:index:PostgresServer", "engarde:index:MysqlServer"}
+SERVER_TYPES = {f"{COMPONENT_PREFIX}:PostgresServer", f"{COMPONENT_PREFIX}:MysqlServer"}
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
@@ -38,7 +39,7 @@ def test_every_grant_is_under_the_schema_it_is_on(config: str) -> None:
         values = inputs(resource)
         schema = str(values["name"] if resource.type == SCHEMA else values["schema"])
         server = server_of(result, resource)
-        path = [a.type.removeprefix("engarde:index:") for a in ancestors(result, resource)]
+        path = [a.type.removeprefix(f"{COMPONENT_PREFIX}:") for a in ancestors(result, resource)]
         owner = ancestors(result, resource)[path.index("ServiceSchema")]
         assert owner.name == f"{server}-{schema}", resource.urn
         assert path[path.index("ServiceSchema") :] == ["ServiceSchema", "PostgresDatabase", "PostgresServer"]
@@ -47,7 +48,7 @@ def test_every_grant_is_under_the_schema_it_is_on(config: str) -> None:
 def test_roles_audit_log_and_pooler_hang_under_their_server_and_schema() -> None:
     result = CONFIGS["extended"]()
     main = component(result, "PostgresServer", "main")
-    roles = result.by_type("engarde:index:DatabaseRole")
+    roles = result.by_type(f"{COMPONENT_PREFIX}:DatabaseRole")
     assert roles and all(r.parent == component(result, "PostgresServer", r.name.split("-")[0]).urn for r in roles)
     assert {r.name for r in roles} >= {"main-onside_read", "main-onside_user", "main-audit_owner"}
     assert component(result, "PgBouncer", "main-pgbouncer").parent == main.urn
@@ -61,5 +62,5 @@ def test_the_mysql_server_holds_its_database_and_backup_user(config: str) -> Non
     result: Capture = CONFIGS[config]()
     scheduler = component(result, "MysqlServer", "scheduler")
     for type_name in ("SchedulerDatabase", "MysqlBackupUser"):
-        found = result.by_type(f"engarde:index:{type_name}")
+        found = result.by_type(f"{COMPONENT_PREFIX}:{type_name}")
         assert found and all(r.parent == scheduler.urn for r in found), type_name

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from resource_types import CONTAINER
 from tests.conftest import PROJECT_DIR
 from tests.graph import GRANT_ROLE, ROLE
-
-CONTAINER = "docker:index/container:Container"
 
 
 def readme_jq_program() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resource_types import COMPONENT_PREFIX
 from review.capture import Capture, Resource
 
 
@@ -32,5 +33,5 @@ def depth(capture: Capture) -> int:
 
 def component(capture: Capture, type_name: str, name: str) -> Resource:
     """The component `engarde:index:<type_name>` named `name`."""
-    (found,) = [r for r in capture.resources if r.type == f"engarde:index:{type_name}" and r.name == name]
+    (found,) = [r for r in capture.resources if r.type == f"{COMPONENT_PREFIX}:{type_name}" and r.name == name]
     return found

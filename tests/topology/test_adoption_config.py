@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
+from resource_types import MYSQL_DATABASE
 from review.capture import Capture
 from tests.conftest import ADMIN_PASSWORDS, capture
 from tests.graph import ROLE, inputs
 from topology import ConfigError, load_topology
-
-MYSQL_DATABASE = "mysql:index/database:Database"
 
 
 def servers(main: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None) -> dict[str, Any]:
