@@ -139,6 +139,12 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
             }
             for name, spec in topology.servers.items()
         },
+        # Who logs in where, without a secret: what dashboards and the review views need.
+        "logins": [
+            {"service": service.name, "server": server, "role": role}
+            for service in topology.services
+            for server, role in service.logins
+        ],
         "accessMatrix": [
             {"server": a.server, "database": a.database, "schema": a.schema, "role": a.role, "profile": a.profile.value}
             for a in topology.access
@@ -231,7 +237,7 @@ def _containers(
     for service in topology.services:
         if service.image is None:
             continue
-        logins = _logins_used(service.env.values())
+        logins = service.logins
         ServiceContainer(
             service.name,
             ServiceContainerArgs(
@@ -242,7 +248,7 @@ def _containers(
                 depends_on=[
                     *[r for s, role in logins if s in postgres for r in postgres[s].ready_for(role)],
                     *(db for s in sorted({s for s, _ in logins if s in mysql}) for db in mysql[s].databases),
-                    *(poolers[s] for s in _pooled_servers(service.env.values()) if s in poolers),
+                    *(poolers[s] for s in service.pooled_servers if s in poolers),
                 ],
                 ca_files=sorted({ca for s, _ in logins if s in postgres and (ca := topology.servers[s].sslrootcert)}),
             ),
@@ -284,12 +290,3 @@ def _pooler_files(topology: Topology, pooler: Pooler, layout: PostgresServer) ->
         lambda values: render_auth_file(dict(zip(names, values, strict=True)))
     )
     return render_ini(pooler, topology.servers[pooler.server]), pulumi.Output.secret(auth_file)
-
-
-def _pooled_servers(values: Any) -> set[str]:
-    return {value.server for value in values if isinstance(value, PostgresUrl) and value.pooled}
-
-
-def _logins_used(values: Any) -> set[tuple[str, str]]:
-    """(server, role) of every credential in a service's env."""
-    return {(value.server, value.role) for value in values if isinstance(value, (PostgresUrl, RolePassword))}

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from resource_types import MYSQL_GRANT, PG_GRANT_ROLE, PG_ROLE
 from review.budget_views import budget_markdown_lines, budget_text_lines, budgets, poolers
@@ -123,28 +122,8 @@ class Login:
 
 
 def logins(plan: Plan) -> list[Login]:
-    """Who each service logs in as, read from its env: PostgreSQL URLs, and DB_HOST + DB_USERNAME.
-
-    The `services` output is the only place that says it for every stack: with `runContainers:
-    false` there is no container resource, and no resource links a service to a role (a service
-    gets a role's password as an Output, which the capture records as a dependency on the password,
-    not on the role). So this reads the env the service receives, the one thing both kinds of stack
-    share; nothing else in the review tools parses DSNs for topology."""
-    by_endpoint = {(s["serviceHost"], s["servicePort"]): name for name, s in servers(plan).items()}
-    by_host = {s["serviceHost"]: name for name, s in servers(plan).items()}
-    found: list[Login] = []
-    for service, body in unwrap_secrets(plan.outputs.get("services", {})).items():
-        env = {key: str(value) for key, value in (body.get("env") or {}).items()}
-        for value in env.values():
-            if value.startswith(("postgresql://", "postgres://")):
-                url = urlsplit(value)
-                server = by_endpoint.get((url.hostname, url.port)) or by_host.get(url.hostname)
-                if server is not None and url.username:
-                    found.append(Login(service, server, unquote(url.username)))
-        # EasyAppointments takes discrete settings (DB_HOST, DB_NAME, ...) rather than a URL.
-        if "DB_HOST" in env and "DB_USERNAME" in env and env["DB_HOST"] in by_host:
-            found.append(Login(service, by_host[env["DB_HOST"]], env["DB_USERNAME"]))
-    return list(dict.fromkeys(found))
+    """Who each service logs in as: the stack's plain `logins` output, which the topology writes."""
+    return [Login(row["service"], row["server"], row["role"]) for row in plan.outputs.get("logins", [])]
 
 
 def mysql_access(plan: Plan) -> list[dict[str, str]]:

@@ -535,3 +535,24 @@ def test_exporters_get_their_servers_queries_as_a_file(dev: Capture) -> None:
     assert "'langflow_app'" in queries["engarde_role_connections"]["query"]
     env = dict(e.split("=", 1) for e in attrs_of(exporter)["envs"])
     assert env["PG_EXPORTER_EXTEND_QUERY_PATH"] == upload["file"]
+
+
+def test_logins_output_names_each_services_roles_in_clear_and_matches_its_credentials(dev: Capture) -> None:
+    rows = dev.outputs["logins"]
+    assert not isinstance(rows, Secret)
+    logins = {(row["service"], row["server"], row["role"]) for row in rows}
+    assert {
+        ("backend", "main", "engarde_app"),
+        ("backend", "flowdb", "engarde_flow_reader"),
+        ("compliance", "flowdb", "audit_user"),
+        ("egm-scheduler", "scheduler", "scheduler_user"),
+        ("backup-scheduler", "scheduler", "scheduler_backup"),
+        ("postgres-exporter-flowdb", "flowdb", "engarde_monitor"),
+    } <= logins
+    servers = unwrap_secrets(dev.outputs["servers"])
+    for service, body in unwrap_secrets(dev.outputs["services"]).items():
+        for value in body["env"].values():
+            if str(value).startswith("postgresql://"):
+                dsn = conninfo_to_dict(str(value))
+                host_server = next(n for n, b in servers.items() if b["serviceHost"] == dsn["host"])
+                assert (service, host_server, unquote(str(dsn["user"]))) in logins

@@ -331,6 +331,17 @@ class Service:
     files: dict[str, str] = field(default_factory=dict)
     """Files uploaded into the container: path -> content (e.g. an exporter's queries)."""
 
+    @property
+    def logins(self) -> tuple[tuple[str, str], ...]:
+        """(server, role) of every credential in its env, once each, in env order."""
+        credentials = (v for v in self.env.values() if isinstance(v, (PostgresUrl, RolePassword)))
+        return tuple(dict.fromkeys((value.server, value.role) for value in credentials))
+
+    @property
+    def pooled_servers(self) -> tuple[str, ...]:
+        """Servers it reaches through their pooler."""
+        return tuple(dict.fromkeys(v.server for v in self.env.values() if isinstance(v, PostgresUrl) and v.pooled))
+
 
 class SecretKind(StrEnum):
     """What a generated secret is, so it is generated in the form its consumer accepts."""

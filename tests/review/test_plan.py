@@ -190,6 +190,7 @@ def test_mermaid_draws_logins_and_read_access_dashed(config: str) -> None:
         assert re.search(rf"^  {role} \S+\|{row['profile']}\| {schema}$", diagram, re.MULTILINE), row
     assert "  svc_madan_sara --> role_main_madansara_user\n" in diagram
     assert "  svc_egm_scheduler --> role_scheduler_scheduler_user\n" in diagram
+    assert "  svc_backup_scheduler --> role_scheduler_scheduler_backup\n" in diagram
     langflow_login = "role_main_langflow_app" if config == "shared" else "role_flowdb_langflow_app"
     assert f"  svc_langflow_server --> {langflow_login}\n" in diagram
 
