@@ -157,9 +157,16 @@ def diff_captures(old: Plan, new: Plan, lifecycle: Lifecycle, replace: Collectio
     """The engine's steps from the deployed `old` run to the `new` one (`replace`: `--replace` URNs)."""
     result = StackDiff(old, new)
     olds = old.by_urn()
+    # A resource whose alias names an old URN is that resource, moved: the engine keeps its identity.
+    moved: dict[str, str] = {}
+    for resource in new.resources:
+        if resource.urn not in olds:
+            claimed = next((alias for alias in new.alias_urns(resource) if alias in olds), None)
+            if claimed is not None:
+                moved[resource.urn] = claimed
     condemned: list[Resource] = []
     for resource in new.creation_order:
-        previous = olds.get(resource.urn)
+        previous = olds.get(moved.get(resource.urn, resource.urn))
         if previous is None:
             # A resource with an import ID adopts an existing object: the engine reads it, runs nothing.
             adopted = resource.custom and getattr(resource, "import_id", None)
@@ -183,7 +190,7 @@ def diff_captures(old: Plan, new: Plan, lifecycle: Lifecycle, replace: Collectio
             result.steps.append(_step(CREATE_REPLACEMENT, resource, changed, forced, previous, resource))
         elif changed:
             result.steps.append(_step(UPDATE, resource, changed, (), previous, resource))
-    registered = {resource.urn for resource in new.resources}
+    registered = {resource.urn for resource in new.resources} | set(moved.values())
     condemned_urns = {resource.urn for resource in condemned}
     for resource in reversed(old.creation_order):
         if resource.urn in condemned_urns:

@@ -123,6 +123,23 @@ class Plan:
         """Every resource after everything it waits for; among those ready, by kind, then by name.
         A deterministic tie-break rather than registration order, which varies between runs."""
 
+    def alias_urns(self, resource: Resource) -> list[str]:
+        """The URNs its `aliases` name, as this run's URNs are made (the mocks': a type qualified by
+        its parent's type alone, so a child keeps its URN when only an ancestor moves)."""
+        found = []
+        for alias in resource.aliases:
+            if "urn" in alias:
+                found.append(str(alias["urn"]))
+                continue
+            parent = self.stack_urn if alias.get("noParent") else alias.get("parentUrn") or resource.parent
+            prefix, _, _ = resource.urn.rpartition("::")
+            prefix = prefix.rpartition("::")[0]
+            qualifier = "" if parent is None else parent.split("::")[2].split("$")[-1] + "$"
+            found.append(
+                f"{prefix}::{qualifier}{alias.get('type') or resource.type}::{alias.get('name') or resource.name}"
+            )
+        return found
+
     # What a capture holds ------------------------------------------------------------------------
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import shutil
@@ -16,10 +17,11 @@ import yaml
 
 from resource_types import DATABASE_ROLE, PG_SCHEMA, POSTGRES_SERVER, RANDOM_PASSWORD
 from review import __main__ as cli
-from review.capture import PROJECT_DIR, Capture, generated_passwords, unwrap_secrets
+from review.capture import PROJECT_DIR, Capture, Resource, generated_passwords, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
 from review.diff_command import DiffUsageError, capture_urn, report_of
 from review.diff_views import DiffReport, render_json, render_markdown, render_sql, render_text
+from review.plan_model import Plan
 from tests.conftest import cached_run_program
 from tests.graph import ROLE
 from tests.review.conftest import Result
@@ -232,3 +234,44 @@ def test_an_imported_resource_runs_no_sql_and_ignored_changes_are_no_change(
     assert [s.name for s in report_of(base, ignoring, "dev", (), False, "t").diff.steps] == ["main-madansara_user"]
     _set_option(role, "ignore_changes", ["connectionLimit"])
     assert report_of(base, ignoring, "dev", (), False, "test").diff.steps == []
+
+
+def _before_the_move(capture: Capture) -> Capture:
+    """The same run as a stack deployed before its components moved: each aliased resource at the URN
+    its alias names (under its old parent), every reference to it rewritten, no aliases."""
+    plan = Plan(capture)
+    old_urn = {r.urn: plan.alias_urns(r)[0] for r in capture.resources if r.aliases}
+
+    def old(urn: str | None) -> str | None:
+        return old_urn.get(urn, urn) if urn is not None else None
+
+    def old_parent(resource: Resource) -> str | None:
+        if not resource.aliases:
+            return old(resource.parent)
+        alias = resource.aliases[0]
+        return plan.stack_urn if alias.get("noParent") else str(alias.get("parentUrn") or old(resource.parent))
+
+    resources = [
+        dataclasses.replace(
+            r,
+            urn=old_urn.get(r.urn, r.urn),
+            parent=old_parent(r),
+            depends_on=[old_urn.get(u, u) for u in r.depends_on],
+            property_dependencies={k: [old_urn.get(u, u) for u in v] for k, v in r.property_dependencies.items()},
+            aliases=[],
+        )
+        for r in capture.resources
+    ]
+    return dataclasses.replace(capture, resources=resources)
+
+
+def test_components_moved_under_their_server_with_aliases_keep_their_identity(base: Capture) -> None:
+    """`review diff` against a commit before the tree nested shows no step: the engine follows aliases."""
+    before = _before_the_move(base)
+    moved = [r for r in base.resources if r.aliases]
+    assert len(moved) > 30 and all(r.urn not in before.by_urn() for r in moved)
+    report = report_of(before, base, "dev", (), True, "test")
+    assert report.diff.steps == [] and report.diff.errors == []
+    without_aliases = dataclasses.replace(base, resources=[dataclasses.replace(r, aliases=[]) for r in base.resources])
+    naive = report_of(before, without_aliases, "dev", (), True, "test")
+    assert {step.op for step in naive.diff.steps} == {CREATE, DELETE}
