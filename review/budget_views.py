@@ -11,9 +11,9 @@ from typing import Any
 from review.capture import unwrap_secrets
 from review.plan_model import Plan
 from review.redact import MASK
-from topology.pgbouncer import AUTH_FILE, CONFIG_FILE
+from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, pooler_service_name
 
-POOLER_PREFIX = "pgbouncer-"
+POOLER_PREFIX = pooler_service_name("")
 
 
 def budgets(plan: Plan) -> dict[str, dict[str, Any]]:

@@ -15,13 +15,13 @@ CONFIG_FILE = "/etc/pgbouncer/pgbouncer.ini"
 AUTH_FILE = "/etc/pgbouncer/userlist.txt"
 
 
+SERVER_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+"""CA bundle of the image: `verify-ca` / `verify-full` to a server that names no `sslrootcert`."""
+
+
 def pooler_service_name(server: str) -> str:
     """The pooler of `server` in the `services` output (its image and files)."""
     return f"pgbouncer-{server}"
-
-
-SERVER_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
-"""CA bundle of the image: `verify-ca` / `verify-full` to a server that names no `sslrootcert`."""
 
 
 def _quoted(value: str) -> str:
