@@ -6,7 +6,8 @@ the program is captured under mocks and each server's create steps (`review.sql.
 would run them on empty servers.
 
 Every test that uses the servers runs once per selected (PostgreSQL version, admin kind): see
-`tests/realdb/matrix.py`. Tests marked `postgres_independent` (MySQL only) run on the first one.
+`tests/realdb/matrix.py`. Tests marked `postgres_independent` run once, on Debian's PostgreSQL 15
+(with the first selected admin kind).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from review.sql import SqlStep, sql_steps
 from tests.conftest import cached_run_program
 from tests.graph import plan_of
 from tests.realdb.matrix import Combination, selected, stack_admin
+from tests.realdb.postgres_builds import DEBIAN_MAJOR
 from tests.realdb.servers import (
     MARIADB_PACKAGE,
     RunningServer,
@@ -75,7 +77,7 @@ def require_packages(*packages: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "postgres_independent: runs on the first selected PostgreSQL combination only")
+    config.addinivalue_line("markers", "postgres_independent: runs once, on PostgreSQL 15, whatever the selection")
     config.addinivalue_line("markers", "admin_kind_independent: runs once per selected PostgreSQL version")
 
 
@@ -84,7 +86,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     combinations = selected()
     if metafunc.definition.get_closest_marker("postgres_independent"):
-        combinations = combinations[:1]
+        # Debian's PostgreSQL, whatever the selection: its pg_dump is the backup tests' client, and
+        # the tests that build their own admin shapes assume its CREATEROLE rules.
+        combinations = [Combination(DEBIAN_MAJOR, combinations[0].kind)]
     if metafunc.definition.get_closest_marker("admin_kind_independent"):
         combinations = list({c.version: c for c in reversed(combinations)}.values())[::-1]
     metafunc.parametrize("servers", combinations, indirect=True, ids=[c.id for c in combinations], scope="session")

@@ -47,7 +47,7 @@ from topology.model import Engine
 from topology.sql import quote_ident, quote_mysql_ident
 
 # Backup and restore are not a question of the server version or the admin kind (and Debian's pg_dump 15
-# dumps servers up to 15): the first selected combination runs them.
+# dumps servers up to 15): they run once, on PostgreSQL 15.
 pytestmark = pytest.mark.postgres_independent
 
 ROWS = 200

@@ -63,7 +63,8 @@ def managed(servers: Servers) -> Iterator[ManagedDatabase]:
         connection.execute(f"CREATE DATABASE {quote_ident(database.name)} OWNER {quote_ident(database.admin_user)}")
     with admin(servers.main, database.name) as connection:
         connection.execute(f"SET ROLE {quote_ident(database.admin_user)}")
-        if not connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AUDIT_OWNER,)).fetchone():
+        created_owner = not connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AUDIT_OWNER,)).fetchone()
+        if created_owner:
             connection.execute(f"CREATE ROLE {AUDIT_OWNER} NOLOGIN")
         connection.execute("RESET ROLE")
         # The provider's Schema create elevates the same way (resource_postgresql_schema.go).
@@ -72,6 +73,8 @@ def managed(servers: Servers) -> Iterator[ManagedDatabase]:
     with admin(servers.main, "postgres") as connection:
         connection.execute(f"DROP DATABASE {quote_ident(database.name)}")
         connection.execute(f"DROP ROLE {quote_ident(database.admin_user)}")
+        if created_owner:  # roles are server-wide: a deployment on this server creates its own
+            connection.execute(f"DROP ROLE {AUDIT_OWNER}")
 
 
 def table_owner(servers: Servers, database: str) -> str | None:
@@ -89,7 +92,7 @@ def admin_is_member(servers: Servers, database: ManagedDatabase) -> bool:
     return bool(row[0])
 
 
-# These set up their own admin shapes on the first combination (PostgreSQL 15); the audit table under a
+# These set up their own admin shapes on PostgreSQL 15 (postgres_independent); the audit table under a
 # managed admin on 16+ is covered by the deployment of the `managed` matrix cells.
 pytestmark = pytest.mark.postgres_independent
 
