@@ -22,9 +22,16 @@ plan: $(STAMP)
 plan-prod: $(STAMP)
 	$(PY) -m review plan --stack prod
 
-## test: the whole test suite (mocks; real MariaDB and PostgreSQL 15 and 17 servers, as CI runs it)
+## test: the whole test suite (mocks; real MariaDB and PostgreSQL 15 and 17 servers, as CI runs it).
+## The real-server tests (half waiting on the servers) run alongside the others; their report follows.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	@log=$$(mktemp); \
+	$(PY) -m pytest -q tests/realdb > "$$log" 2>&1 & realdb=$$!; \
+	trap 'kill $$realdb 2>/dev/null; rm -f "$$log"' INT TERM; \
+	$(PY) -m pytest -q --ignore=tests/realdb; mocks=$$?; \
+	wait $$realdb; servers=$$?; \
+	echo "--- tests/realdb (ran alongside):"; cat "$$log"; rm -f "$$log"; \
+	[ $$mocks -eq 0 ] && [ $$servers -eq 0 ]
 
 ## test-matrix: the real-server tests on PostgreSQL 15, 16, 17 and 18, each with a superuser and a managed admin
 test-matrix: $(STAMP)
