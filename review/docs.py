@@ -12,20 +12,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
+from review.config_files import stack_values
 from topology import Topology, load_topology
 from topology.model import EnvValue, GeneratedSecret, PostgresUrl, RedisUrl, RolePassword, Text
 
 DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "access-model.md"
-PROJECT_DIR = DOCS_PAGE.parent.parent
 NO_ACCESS = "\u2013"
 
 
 def _stack_topology(placement: str) -> Topology:
-    document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
-    config = {key.split(":", 1)[1]: value for key, value in (document.get("config") or {}).items()}
-    return load_topology(config | {"langflowPlacement": placement}, "dev")
+    return load_topology(stack_values("dev").values | {"langflowPlacement": placement}, "dev")
 
 
 def access_matrix_table(topology: Topology) -> str:

@@ -132,8 +132,7 @@ class Plan:
                 found.append(str(alias["urn"]))
                 continue
             parent = self.stack_urn if alias.get("noParent") else alias.get("parentUrn") or resource.parent
-            prefix, _, _ = resource.urn.rpartition("::")
-            prefix = prefix.rpartition("::")[0]
+            prefix = "::".join(resource.urn.split("::")[:2])  # urn:pulumi:<stack>::<project>
             qualifier = "" if parent is None else parent.split("::")[2].split("$")[-1] + "$"
             found.append(
                 f"{prefix}::{qualifier}{alias.get('type') or resource.type}::{alias.get('name') or resource.name}"

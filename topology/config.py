@@ -117,6 +117,11 @@ class ExtraServiceConfig:
     connection_limit: int = DEFAULT_SERVICE_CONNECTION_LIMIT
     pool_mode: str = "session"
 
+    @property
+    def role(self) -> str:
+        """Its login role, owner of its schema."""
+        return f"{self.schema}_user"
+
 
 @dataclass(frozen=True)
 class BackupConfig:

@@ -145,7 +145,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
             App(
                 extra.name,
                 extra.schema,
-                f"{extra.schema}_user",
+                extra.role,
                 extra.image,
                 extra.port,
                 extra.reads,
@@ -290,7 +290,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
 
 
 def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role]:
-    extra = {f"{e.schema}_user": e for e in config.extra_services}
+    extra = {e.role: e for e in config.extra_services}
     limited: list[Role] = []
     for role in roles:
         if not role.login:
@@ -336,7 +336,7 @@ def _pooled(
             if value.role not in pooled_roles[value.server]:
                 pooled_roles[value.server].append(value.role)
         rewritten.append(replace(service, env=env))
-    pool_modes = {f"{e.schema}_user": e.pool_mode for e in config.extra_services}
+    pool_modes = {e.role: e.pool_mode for e in config.extra_services}
     poolers: dict[str, Pooler] = {}
     for name in sorted(pooled_servers):
         server = config.servers[name]

@@ -58,7 +58,7 @@ def _langflow_schema(topology: Topology, server: str) -> str | None:
 def exporter_queries(topology: Topology, server: str) -> dict[str, Any]:
     """postgres_exporter's `--extend.query-path` content for `server` (catalog and statistics views only:
     the monitor role reads no table of any schema)."""
-    logins = [r.name for r in topology.layouts[server].roles if r.login]
+    logins = [r.name for r in topology.layouts[server].logins]
     schemas = [s.name for s in topology.layouts[server].schemas]
     queries: dict[str, Any] = {
         ROLE_CONNECTIONS: {

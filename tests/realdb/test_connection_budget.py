@@ -55,7 +55,7 @@ def _count(deployment: Deployment, role: str) -> int:
 def test_every_login_role_has_the_configured_connection_limit(direct: Deployment) -> None:
     with admin(direct.servers.main, "engarde") as connection:
         limits = dict(connection.execute("SELECT rolname, rolconnlimit FROM pg_roles WHERE rolcanlogin").fetchall())
-    expected = {role.name: role.connection_limit for role in direct.topology.layouts["main"].roles if role.login}
+    expected = {role.name: role.connection_limit for role in direct.topology.layouts["main"].logins}
     assert expected[LIMITED] == LIMIT and expected["engarde_app"] == 30
     assert {name: limits[name] for name in expected} == expected
 

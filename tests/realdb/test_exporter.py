@@ -108,7 +108,7 @@ def test_main_exporter_reports_up_connections_per_role_and_schema_sizes(deployed
     assert value(metrics, "engarde_role_connections_in_use", role="engarde_monitor") >= 1
     assert value(metrics, "engarde_role_connections_limit", role="madansara_user") in (-1, 15)
     roles = {text for text in metrics["engarde_role_connections_in_use"]}
-    assert len(roles) == len([r for r in deployed.topology.layouts["main"].roles if r.login])
+    assert len(roles) == len(deployed.topology.layouts["main"].logins)
     sizes = {
         s.name: value(metrics, "engarde_schema_size_bytes", schema=s.name)
         for s in deployed.topology.layouts["main"].schemas
