@@ -11,12 +11,16 @@ upstream file and function it follows:
   `mysql/resource_*.go`.
 * `pulumi-python:dynamic:Resource` -- `components/sql_script.py` (the program's own provider).
 
-What the model leaves out, on purpose: the providers' advisory locks (`pgLockRole`,
-`pgLockDatabase` in helpers.go run `SET statement_timeout = 0` and `SELECT
-pg_advisory_xact_lock(...)`: they serialize concurrent provider runs and change no catalog) and
-the reads each operation ends with. Where a provider decides from live state (who owns the tables
-of a schema, which memberships a role holds, whether the admin is already a member of an owner),
-the model takes that state from a `ServerContext`; `server_context` derives it from a captured
+What the model leaves out, on purpose: the providers' SELECTs: the catalog reads each operation
+makes and ends with (`review.refresh` models the reads), and the advisory locks of `pgLockRole` /
+`pgLockDatabase` in helpers.go (`SELECT pg_advisory_xact_lock(...)`: they serialize concurrent
+provider runs, last until the transaction ends and change no catalog). The `SET statement_timeout
+= 0` those helpers run first is rendered: it is a statement of the transaction. The end-to-end tests
+(tests/e2e) hold the model to the statements real providers send, read from the servers' logs.
+
+Where a provider decides from live state (who owns the tables of a schema, which memberships a
+role holds, whether the admin is already a member of an owner, whether a schema exists), the model
+takes that state from a `ServerContext`; `server_context` derives it from a captured
 stack (the state that stack leaves behind), callers with a live server can pass what they read.
 
 Inputs are the wire inputs of a captured `Resource` (camelCase, secrets wrapped in `Secret`). An
@@ -146,6 +150,10 @@ class ServerContext:
     table_owners: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     """(database, schema) -> owners of its tables (helpers.go `getTablesOwner`, live). Default none:
     a schema the stack creates holds no tables yet."""
+    existing_schemas: frozenset[tuple[str, str]] | None = None
+    """(database, schema) of every schema that exists, read live; None when unknown. Schema create
+    and delete branch on it as the provider does (`createSchema`'s `SELECT TRUE FROM pg_namespace`):
+    known, the model renders the branch taken; unknown, a DO block holding both."""
     admin_member_of: frozenset[str] = frozenset()
     """Roles the admin is already a member of (with SET): `withRolesGranted` and the Database
     resource skip their temporary GRANT/REVOKE of these."""
@@ -278,6 +286,16 @@ def _unsupported(resource: Resource, key: str, value: Any) -> UnsupportedResourc
 
 
 # Shared PostgreSQL pieces -------------------------------------------------------------------------
+
+
+LOCK_TIMEOUT = "SET statement_timeout = 0"
+"""helpers.go pgLockRole / pgLockDatabase: run first, so that waiting for the advisory lock cannot
+time out (the lock itself is a SELECT, which the model leaves out)."""
+
+
+def _locked(body: list[str], locks: int = 1) -> list[str]:
+    """`body` after the statements of `locks` pgLockRole / pgLockDatabase calls."""
+    return [LOCK_TIMEOUT] * locks + body
 
 
 def _with_roles_granted(ctx: ServerContext, roles: Iterable[str], body: list[str]) -> list[str]:
@@ -449,7 +467,7 @@ def _role_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], c
     statements += [f"REVOKE {quote_ident(group)} FROM {role}" for group in ctx.memberships.get(old_name, ())]
     statements += _grant_roles(role, new)
     statements.append(_search_path(role, new, resource))
-    return statements
+    return _locked(statements)  # pgLockRole(oldName) first
 
 
 def _role_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
@@ -557,10 +575,16 @@ def _grant_owners(inputs: Mapping[str, Any], ctx: ServerContext) -> list[str]:
     return owners
 
 
+def _grant_locks(inputs: Mapping[str, Any]) -> int:
+    """pgLockRole(role), and pgLockDatabase(database) for a database grant."""
+    return 2 if _text(inputs, "objectType") == "database" else 1
+
+
 def _grant_create(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
-    """resourcePostgreSQLGrantCreateOrUpdate: revoke, then grant, inside withRolesGranted(owners)."""
+    """resourcePostgreSQLGrantCreateOrUpdate: the locks, then revoke and grant inside withRolesGranted(owners)."""
     _check_grant(resource, inputs)
-    return _with_roles_granted(ctx, _grant_owners(inputs, ctx), [_grant_revoke_query(inputs), *_grant_query(inputs)])
+    body = _with_roles_granted(ctx, _grant_owners(inputs, ctx), [_grant_revoke_query(inputs), *_grant_query(inputs)])
+    return _locked(body, _grant_locks(inputs))
 
 
 def _grant_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], ctx: ServerContext) -> list[str]:
@@ -568,13 +592,15 @@ def _grant_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], 
     (every other input forces a replacement)."""
     _check_grant(resource, new)
     previous = {**new, "privileges": old["privileges"]}
-    return _with_roles_granted(ctx, _grant_owners(new, ctx), [_grant_revoke_query(previous), *_grant_query(new)])
+    body = _with_roles_granted(ctx, _grant_owners(new, ctx), [_grant_revoke_query(previous), *_grant_query(new)])
+    return _locked(body, _grant_locks(new))
 
 
 def _grant_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
-    """resourcePostgreSQLGrantDelete: the revoke alone, inside withRolesGranted(owners)."""
+    """resourcePostgreSQLGrantDelete: the locks, then the revoke alone inside withRolesGranted(owners)."""
     _check_grant(resource, inputs)
-    return _with_roles_granted(ctx, _grant_owners(inputs, ctx), [_grant_revoke_query(inputs)])
+    body = _with_roles_granted(ctx, _grant_owners(inputs, ctx), [_grant_revoke_query(inputs)])
+    return _locked(body, _grant_locks(inputs))
 
 
 # postgresql:DefaultPrivileges -- resource_postgresql_default_privileges.go ----------------------
@@ -619,10 +645,10 @@ def _default_privileges_statements(resource: Resource, inputs: Mapping[str, Any]
 
 
 def _default_privileges_create(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
-    """resourcePostgreSQLDefaultPrivilegesCreate (also its Update): revoke all, grant, inside
-    withRolesGranted([owner])."""
+    """resourcePostgreSQLDefaultPrivilegesCreate (also its Update): pgLockRole(owner), then revoke
+    all and grant inside withRolesGranted([owner])."""
     body = _default_privileges_statements(resource, inputs, grant=True)
-    return _with_roles_granted(ctx, [_text(inputs, "owner")], body)
+    return _locked(_with_roles_granted(ctx, [_text(inputs, "owner")], body))
 
 
 def _default_privileges_update(
@@ -632,9 +658,10 @@ def _default_privileges_update(
 
 
 def _default_privileges_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
-    """resourcePostgreSQLDefaultPrivilegesDelete: the revoke, inside withRolesGranted([owner])."""
+    """resourcePostgreSQLDefaultPrivilegesDelete: pgLockRole(owner), then the revoke inside
+    withRolesGranted([owner])."""
     body = _default_privileges_statements(resource, inputs, grant=False)
-    return _with_roles_granted(ctx, [_text(inputs, "owner")], body)
+    return _locked(_with_roles_granted(ctx, [_text(inputs, "owner")], body))
 
 
 # postgresql:Schema -- resource_postgresql_schema.go ---------------------------------------------
@@ -654,14 +681,17 @@ def _schema_create(resource: Resource, inputs: dict[str, Any], ctx: ServerContex
     if owner:
         create += f" AUTHORIZATION {quote_ident(owner)}"
     adopt = [f"ALTER SCHEMA {schema} OWNER TO {quote_ident(owner)}"] if owner else []  # setSchemaOwner
-    branch = (
-        _if_block(_schema_exists(name), adopt, [create])
-        if adopt
-        else _if_block(f"NOT {_schema_exists(name)}", [create])
-    )
-    database_owner = ctx.owner_of_database(_schema_database(inputs, ctx))
+    database = _schema_database(inputs, ctx)
+    branch: list[str]
+    if ctx.existing_schemas is not None:
+        branch = adopt if (database, name) in ctx.existing_schemas else [create]
+    elif adopt:
+        branch = [_if_block(_schema_exists(name), adopt, [create])]
+    else:
+        branch = [_if_block(f"NOT {_schema_exists(name)}", [create])]
+    database_owner = ctx.owner_of_database(database)
     roles = [database_owner] + ([owner] if owner and owner != database_owner else [])
-    return _with_roles_granted(ctx, roles, [branch])
+    return _with_roles_granted(ctx, roles, branch)
 
 
 def _schema_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], _ctx: ServerContext) -> list[str]:
@@ -687,6 +717,8 @@ def _schema_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerContex
         raise _unsupported(resource, "owner", "")
     mode = "CASCADE" if _plain(inputs, "dropCascade") else "RESTRICT"
     body = _with_roles_granted(ctx, [owner], [f"DROP SCHEMA {quote_ident(name)} {mode}"])
+    if ctx.existing_schemas is not None:
+        return body if (_schema_database(inputs, ctx), name) in ctx.existing_schemas else []
     return [_if_block(_schema_exists(name), body)]
 
 
@@ -1003,7 +1035,7 @@ def _step(
     lifecycle = _lifecycle(resource.type)
     database = lifecycle.database(inputs, ctx) if ctx.engine == "postgresql" else None
     label = f"{short_type(resource.type)} {resource.name}"
-    transaction = lifecycle.transaction and (len(statements) > 1 or resource.type == DYNAMIC_RESOURCE)
+    transaction = lifecycle.transaction
     return [SqlStep(label, resource.urn, database, tuple(statements), transaction, operation)]
 
 

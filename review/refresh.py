@@ -262,7 +262,7 @@ _READERS = {
 
 def live_context(ctx: ServerContext, connections: dict[str, Any]) -> ServerContext:
     """`ctx` with what the provider would find live: each role's memberships, the admin's own
-    memberships, and table owners per schema (helpers.go getTablesOwner), read through
+    memberships, table owners per schema (helpers.go getTablesOwner) and the schemas that exist, read through
     `connections` (database -> psycopg connection; server-wide facts from any of them)."""
     if ctx.engine != "postgresql" or not connections:
         return ctx
@@ -281,16 +281,20 @@ def live_context(ctx: ServerContext, connections: dict[str, Any]) -> ServerConte
         ).fetchall()
     }
     table_owners: dict[tuple[str, str], tuple[str, ...]] = {}
+    existing_schemas: set[tuple[str, str]] = set()
     for database, connection in connections.items():
         for schema, owner in connection.execute(
             "SELECT DISTINCT schemaname, tableowner FROM pg_tables ORDER BY 1, 2"
         ).fetchall():
             table_owners[(database, schema)] = (*table_owners.get((database, schema), ()), owner)
+        # resource_postgresql_schema.go createSchema / schemaExists
+        existing_schemas |= {(database, row[0]) for row in connection.execute("SELECT nspname FROM pg_namespace")}
     return dataclasses.replace(
         ctx,
         memberships={member: tuple(groups) for member, groups in memberships.items()},
         admin_member_of=frozenset(member_of),
         table_owners=table_owners,
+        existing_schemas=frozenset(existing_schemas),
     )
 
 

@@ -76,6 +76,8 @@ class RunningServer:
     admin_user: str
     admin_password: str = field(repr=False)
     database: str  # default database to connect to
+    statement_log: Path | None = field(default=None, compare=False)
+    """With `log_statements`: the CSV log of every statement the server ran (PostgreSQL's csvlog)."""
 
     def dsn(self, database: str | None = None) -> str:
         """URL for the admin user, e.g. ``postgresql://u:p@127.0.0.1:5432/db``."""
@@ -457,12 +459,14 @@ def start_postgres(
     version: int = postgres_builds.DEBIAN_MAJOR,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     tls: ServerTls | None = None,
+    log_statements: bool = False,
 ) -> tuple[RunningServer, Callable[[], None]]:
     """Start PostgreSQL ``version`` (15: Debian's; 16+: a pinned npm build) in a new directory under ``workdir``.
 
     Returns the server and an idempotent ``stop`` that shuts it down and
     deletes its directory. Nothing is left behind if starting fails.
     With ``tls``, the server also accepts TLS connections with that certificate.
+    With ``log_statements``, it logs every statement to ``RunningServer.statement_log``.
     """
     binaries = _postgres_binaries(version)
     if binaries is None:
@@ -516,6 +520,16 @@ def start_postgres(
                     os.chown(target, run_as.uid, run_as.gid)
             tls_settings = ["-c", "ssl=on", "-c", f"ssl_cert_file={base / 'server.crt'}",
                             "-c", f"ssl_key_file={base / 'server.key'}"]  # fmt: skip
+        log_settings: list[str] = []
+        if log_statements:
+            log_dir = base / "log"
+            log_dir.mkdir()
+            if run_as is not None:
+                os.chown(log_dir, run_as.uid, run_as.gid)
+            log_settings = [f"-c{setting}" for setting in (
+                "logging_collector=on", "log_destination=csvlog", f"log_directory={log_dir}",
+                "log_filename=statements.log", "log_rotation_age=0", "log_rotation_size=0", "log_statement=all",
+            )]  # fmt: skip
 
         def launch(port: int) -> subprocess.Popen[bytes]:
             return _spawn(
@@ -540,6 +554,7 @@ def start_postgres(
                     "-c",
                     f"cluster_name=realdb-{safe}",
                     *tls_settings,
+                    *log_settings,
                 ],
                 cwd=base,
                 log_path=log_path,
@@ -586,6 +601,7 @@ def start_postgres(
             admin_user="postgres",
             admin_password=password,
             database="postgres",
+            statement_log=base / "log" / "statements.csv" if log_statements else None,
         )
         return server, stack.pop_all().close
     raise AssertionError("unreachable")  # pragma: no cover  (for type checkers)
@@ -599,9 +615,11 @@ def postgres_server(
     workdir: Path | None = None,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     tls: ServerTls | None = None,
+    log_statements: bool = False,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_postgres` (default workdir: system temp)."""
-    yield from _running(functools.partial(start_postgres, version=version), name, workdir, startup_timeout, tls=tls)
+    yield from _running(functools.partial(start_postgres, version=version), name, workdir, startup_timeout, tls=tls,
+                        log_statements=log_statements)  # fmt: skip
 
 
 def _running(

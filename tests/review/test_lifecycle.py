@@ -50,6 +50,10 @@ def resource(type_: str, inputs: dict[str, Any], label: str = "r") -> Resource:
     return Resource(urn, type_, label, None, True, inputs, [], {}, None, False, False)
 
 
+LOCK = "SET statement_timeout = 0"
+"""helpers.go pgLockRole / pgLockDatabase, first in their transaction."""
+
+
 def statements(steps: list[Any]) -> list[str]:
     return [statement for step in steps for statement in step.statements]
 
@@ -88,6 +92,7 @@ def test_role_update_revokes_every_membership_and_grants_back_only_roles() -> No
     old = resource(PG_ROLE, LOGIN)
     new = resource(PG_ROLE, {**LOGIN, "password": Secret("rotated")})
     assert statements(update_steps(old, new, ctx)) == [
+        LOCK,
         "ALTER ROLE \"madansara_user\" PASSWORD 'rotated'",
         'REVOKE "audit_append" FROM "madansara_user"',
         'REVOKE "madansara_read" FROM "madansara_user"',
@@ -95,11 +100,12 @@ def test_role_update_revokes_every_membership_and_grants_back_only_roles() -> No
     ]
     with_roles = resource(PG_ROLE, {**LOGIN, "roles": ["audit_append", "madansara_read"]})
     unchanged = statements(update_steps(with_roles, with_roles, ctx))
-    assert unchanged[:2] == [
+    assert unchanged[:3] == [
+        LOCK,
         'REVOKE "audit_append" FROM "madansara_user"',
         'REVOKE "madansara_read" FROM "madansara_user"',
     ]
-    assert sorted(unchanged[2:4]) == [
+    assert sorted(unchanged[3:5]) == [
         'GRANT "audit_append" TO "madansara_user"',
         'GRANT "madansara_read" TO "madansara_user"',
     ]
@@ -109,6 +115,7 @@ def test_role_update_sets_only_changed_attributes_in_the_providers_order() -> No
     old = resource(PG_ROLE, LOGIN)
     new = resource(PG_ROLE, {**LOGIN, "login": False, "createDatabase": True, "searchPaths": []})
     assert statements(update_steps(old, new, SUPERUSER)) == [
+        LOCK,
         'ALTER ROLE "madansara_user" WITH CREATEDB',
         'ALTER ROLE "madansara_user" WITH NOLOGIN',
         'ALTER ROLE "madansara_user" SET search_path TO DEFAULT',
@@ -151,12 +158,13 @@ def test_grant_create_revokes_all_then_grants_and_elevates_to_table_and_schema_o
         'REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA "madansara" FROM "madansara_read"',
         'GRANT SELECT ON ALL TABLES IN SCHEMA "madansara" TO "madansara_read"',
     ]
-    assert statements(create_steps(grant, SUPERUSER)) == expected
+    assert statements(create_steps(grant, SUPERUSER)) == [LOCK, *expected]
     assert create_steps(grant, SUPERUSER)[0].database == "engarde"
     managed = dataclasses.replace(
         MANAGED, schema_owners=SCHEMA_OWNERS, table_owners={("engarde", "madansara"): ("migrator", "madansara_user")}
     )
     assert statements(create_steps(grant, managed)) == [
+        LOCK,
         'GRANT "migrator" TO "admin"',
         'GRANT "madansara_user" TO "admin"',
         *expected,
@@ -166,8 +174,12 @@ def test_grant_create_revokes_all_then_grants_and_elevates_to_table_and_schema_o
     # public belongs to pg_database_owner: the database owner, here the admin itself
     public = resource(PG_GRANT, {**TABLES, "schema": "public", "objectType": "schema", "privileges": []})
     assert statements(create_steps(public, MANAGED)) == [
-        'REVOKE ALL PRIVILEGES ON SCHEMA "public" FROM "madansara_read"'
+        LOCK,
+        'REVOKE ALL PRIVILEGES ON SCHEMA "public" FROM "madansara_read"',
     ]
+    # a database grant also takes pgLockDatabase's lock
+    database = resource(PG_GRANT, {**TABLES, "objectType": "database", "schema": "", "privileges": ["CONNECT"]})
+    assert statements(create_steps(database, SUPERUSER))[:2] == [LOCK, LOCK]
 
 
 def test_grant_update_revokes_the_old_privileges_and_delete_revokes() -> None:
@@ -175,10 +187,14 @@ def test_grant_update_revokes_the_old_privileges_and_delete_revokes() -> None:
     new = resource(PG_GRANT, {**TABLES, "objects": ["t2", "t1"], "privileges": ["INSERT"]})
     listed = ",".join(f'"madansara"."{t}"' for t in set_order(["t2", "t1"]))
     assert statements(update_steps(old, new, SUPERUSER)) == [
+        LOCK,
         f'REVOKE {",".join(set_order(["SELECT", "UPDATE"]))} ON TABLE {listed} FROM "madansara_read"',
         f'GRANT INSERT ON TABLE {listed} TO "madansara_read"',
     ]
-    assert statements(delete_steps(new, SUPERUSER)) == [f'REVOKE INSERT ON TABLE {listed} FROM "madansara_read"']
+    assert statements(delete_steps(new, SUPERUSER)) == [
+        LOCK,
+        f'REVOKE INSERT ON TABLE {listed} FROM "madansara_read"',
+    ]
     assert "privileges" not in replace_keys(PG_GRANT) and "schema" in replace_keys(PG_GRANT)
 
 
@@ -190,20 +206,35 @@ def test_default_privileges_revoke_then_grant_inside_the_owners_elevation() -> N
         f'{scope} GRANT SELECT ON TABLES TO "madansara_read"',
     ]
     dp = resource(PG_DEFAULT_PRIVILEGES, inputs)
-    assert statements(create_steps(dp, SUPERUSER)) == body
+    assert statements(create_steps(dp, SUPERUSER)) == [LOCK, *body]
     assert statements(create_steps(dp, MANAGED)) == [
+        LOCK,
         'GRANT "madansara_user" TO "admin"',
         *body,
         'REVOKE "madansara_user" FROM "admin"',
     ]
-    assert statements(delete_steps(dp, SUPERUSER)) == body[:1]
+    assert statements(delete_steps(dp, SUPERUSER)) == [LOCK, *body[:1]]
     no_schema = resource(PG_DEFAULT_PRIVILEGES, {**inputs, "schema": ""})
-    assert statements(create_steps(no_schema, SUPERUSER))[0] == (
+    assert statements(create_steps(no_schema, SUPERUSER))[1] == (
         'ALTER DEFAULT PRIVILEGES FOR ROLE "madansara_user"  REVOKE ALL ON TABLES FROM "madansara_read"'
     )
 
 
 # Schema, GrantRole, Database --------------------------------------------------------------------
+
+
+def test_schema_create_and_delete_take_the_branch_the_live_catalog_decides() -> None:
+    # createSchema reads pg_namespace first: with the catalog known, the statement it then sends
+    schema = resource(PG_SCHEMA, {"name": "onside", "owner": "onside_user", "database": "engarde"})
+    absent = dataclasses.replace(SUPERUSER, existing_schemas=frozenset({("engarde", "public")}))
+    present = dataclasses.replace(SUPERUSER, existing_schemas=frozenset({("engarde", "onside")}))
+    assert statements(create_steps(schema, absent)) == [
+        'CREATE SCHEMA IF NOT EXISTS "onside" AUTHORIZATION "onside_user"'
+    ]
+    assert create_steps(schema, absent)[0].transaction
+    assert statements(create_steps(schema, present)) == ['ALTER SCHEMA "onside" OWNER TO "onside_user"']
+    assert statements(delete_steps(schema, present)) == ['DROP SCHEMA "onside" RESTRICT']
+    assert delete_steps(schema, absent) == []
 
 
 def test_schema_create_adopts_an_existing_schema_delete_restricts_and_owner_change_is_not_elevated() -> None:

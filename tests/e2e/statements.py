@@ -1,0 +1,164 @@
+"""What a real PostgreSQL server ran, read from its statement log, in the SQL model's terms.
+
+The servers log every statement (`log_statement=all`, csvlog). A window of the log (between two
+markers the test writes) is read back as *units*: the statements of one transaction of one session,
+or one statement run outside a transaction. Each statement is parsed with pglast and printed back in
+its canonical form, with role passwords masked, so the provider's text and the model's compare as
+parse trees. The provider's own catalog reads (SELECT, SHOW) are set apart: the model renders what
+changes the server, `review.refresh` models the reads.
+
+The model's side is the same shape: a `review.lifecycle.SqlStep` in a transaction is one unit
+(BEGIN, its statements, COMMIT), a step outside one is a unit per statement.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pglast
+import psycopg
+from pglast import ast
+from pglast.stream import RawStream
+
+from review.lifecycle import SqlStep
+from tests.realdb.servers import RunningServer
+
+MASKED = "<password>"
+USER, DATABASE, SESSION, SEVERITY, MESSAGE = 1, 2, 5, 11, 13
+"""Columns of PostgreSQL's csvlog."""
+MARKER = "engarde-e2e-marker"
+READS = (ast.SelectStmt, ast.VariableShowStmt)
+TRANSACTION_END = ("COMMIT", "ROLLBACK")
+
+Unit = tuple[str, ...]
+"""The canonical statements of one transaction (BEGIN ... COMMIT) or of one statement on its own."""
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One statement the server logged."""
+
+    session: str
+    user: str
+    database: str
+    text: str
+
+
+def _statement_text(message: str) -> str | None:
+    for prefix in ("statement: ", "execute "):
+        if message.startswith(prefix):
+            text = message[len(prefix) :]
+            if prefix == "execute ":  # `execute <unnamed>: SELECT ...` (the extended protocol)
+                text = text.split(": ", 1)[1]
+            return text
+    return None
+
+
+def read_log(path: Path) -> list[Logged]:
+    with path.open(newline="") as log:
+        rows = list(csv.reader(log))
+    logged = []
+    for row in rows:
+        if row[SEVERITY] != "LOG":
+            continue
+        text = _statement_text(row[MESSAGE])
+        if text is not None:
+            logged.append(Logged(row[SESSION], row[USER], row[DATABASE], text))
+    return logged
+
+
+def _mask(node: Any) -> Any:
+    """The node with every role password replaced by MASKED (CREATE/ALTER ROLE ... PASSWORD)."""
+    if isinstance(node, ast.CreateRoleStmt | ast.AlterRoleStmt):
+        for option in node.options or ():
+            if option.defname == "password" and option.arg is not None:
+                option.arg = ast.String(sval=MASKED)
+    return node
+
+
+def canonical(statement: str) -> list[str]:
+    """The statements in `statement` (one, mostly), parsed and printed back, passwords masked."""
+    return [RawStream()(_mask(raw.stmt)) for raw in pglast.parse_sql(statement)]
+
+
+def is_read(statement: str) -> bool:
+    return all(isinstance(raw.stmt, READS) for raw in pglast.parse_sql(statement))
+
+
+def _is_begin(statement: str) -> bool:
+    return statement.startswith(("BEGIN", "START TRANSACTION"))
+
+
+def units_of_log(logged: Iterable[Logged], user: str) -> list[Unit]:
+    """The units the `user` ran, in the order their first statement reached the server."""
+    open_units: dict[str, list[str]] = {}
+    units: list[tuple[int, Unit]] = []
+    started: dict[str, int] = {}
+    for position, entry in enumerate(logged):
+        if entry.user != user or not entry.text.strip(" ;"):
+            continue
+        statements = canonical(entry.text)
+        for statement in statements:
+            if _is_begin(statement):
+                open_units[entry.session] = ["BEGIN"]
+                started[entry.session] = position
+            elif entry.session in open_units:
+                open_units[entry.session].append(statement)
+                if statement in TRANSACTION_END:
+                    units.append((started.pop(entry.session), tuple(open_units.pop(entry.session))))
+            else:
+                units.append((position, (statement,)))
+    kept = []
+    for _, unit in sorted(units, key=lambda item: item[0]):
+        changes = tuple(statement for statement in unit if not is_read(statement))
+        if changes and changes not in (("BEGIN", "COMMIT"), ("BEGIN", "ROLLBACK")) and changes != ("COMMIT",):
+            kept.append(changes)
+    return kept
+
+
+def units_of_model(steps: Sequence[SqlStep]) -> list[tuple[SqlStep, Unit]]:
+    """Each step's units, in the steps' order."""
+    units: list[tuple[SqlStep, Unit]] = []
+    for step in steps:
+        statements = [canonical_statement for text in step.statements for canonical_statement in canonical(text)]
+        if step.transaction:
+            units.append((step, ("BEGIN", *statements, "COMMIT")))
+        else:
+            units.extend((step, (statement,)) for statement in statements)
+    return units
+
+
+@contextmanager
+def log_window(server: RunningServer) -> Iterator[list[Logged]]:
+    """The statements the server logs while the block runs (filled in when it ends)."""
+    assert server.statement_log is not None, "the server was started without log_statements"
+    window: list[Logged] = []
+    begin = _mark(server)
+    yield window
+    end = _mark(server)
+    logged = read_log(server.statement_log)
+    texts = [entry.text for entry in logged]
+    first = next(i for i, text in enumerate(texts) if begin in text)
+    last = next(i for i, text in enumerate(texts) if end in text)
+    window.extend(logged[first + 1 : last])
+
+
+def _mark(server: RunningServer) -> str:
+    """Log a marker statement and wait until the log collector has written it."""
+    assert server.statement_log is not None
+    marker = f"{MARKER} {uuid.uuid4()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as connection:
+        connection.execute(f"SELECT '{marker}'")
+    deadline = time.monotonic() + 10
+    while marker not in server.statement_log.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the marker never reached {server.statement_log}")
+        time.sleep(0.05)
+    return marker
