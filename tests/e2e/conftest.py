@@ -1,0 +1,126 @@
+"""The stack through the real Pulumi engine and providers, against real servers the tests start.
+
+Every server is `external` (no Docker engine here: `runContainers: false`), on loopback: main and
+flowdb on one PostgreSQL version per combination, each logging every statement, and a MariaDB for
+the scheduler. The combinations are PostgreSQL 15 with its bootstrap superuser as the stack's admin
+and PostgreSQL 17 with a managed-style admin (LOGIN CREATEROLE CREATEDB, owner of the databases).
+
+The mysql provider (hashicorp/terraform-provider-mysql v1.9.0) reads `@@GLOBAL.innodb_version`
+before it creates a user or a grant, a variable MariaDB 10.10+ does not have: every `up` here
+excludes the MySQL resources (`--exclude ... --exclude-dependents`), and one test asserts that
+failure, so the day it changes is seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+
+from resource_types import MYSQL_PREFIX
+from review.capture import Capture
+from review.plan_model import Plan
+from tests.components.urns import EngineUrns, nodes_of
+from tests.conftest import cached_run_program
+from tests.e2e.engine import EngineStack, engine_stack
+from tests.realdb.conftest import POSTGRES, Servers, external_config
+from tests.realdb.matrix import Combination, stack_admin
+from tests.realdb.servers import RunningServer, mariadb_server, missing_postgres_build, postgres_server
+from topology import Topology, load_topology
+from topology.sql import quote_ident
+
+STACK = "dev"
+COMBINATIONS = (Combination(15, "superuser"), Combination(17, "managed"))
+PLUGINS = ("postgresql", "mysql", "random")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine_servers" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "engine_servers", COMBINATIONS, indirect=True, ids=[c.id for c in COMBINATIONS], scope="module"
+        )
+
+
+@pytest.fixture(scope="module")
+def engine_servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    """Fresh servers for one module and combination: the stack's databases exist, owned by its admin."""
+    combination: Combination = request.param
+    missing = missing_postgres_build(combination.version) if combination.version != 15 else None
+    if missing:
+        pytest.fail(f"{combination.id} needs PostgreSQL {combination.version}: run {missing}")
+    with contextlib.ExitStack() as stack:
+        bootstrap = {
+            name: stack.enter_context(postgres_server(f"e2e-{name}", version=combination.version, log_statements=True))
+            for name in POSTGRES
+        }
+        admins = {name: stack_admin(server, combination) for name, server in bootstrap.items()}
+        for name, database in (("main", "engarde"), ("flowdb", "langflow")):
+            with psycopg.connect(bootstrap[name].dsn(), autocommit=True) as connection:
+                owner = quote_ident(admins[name].admin_user)
+                connection.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {owner}")
+        yield Servers(
+            main=admins["main"],
+            flowdb=admins["flowdb"],
+            scheduler=stack.enter_context(mariadb_server("e2e-scheduler")),
+            combination=combination,
+            superusers=bootstrap,
+        )
+
+
+@dataclass
+class Deployed:
+    """A stack on the real engine, with what the program registers for its config under the mocks."""
+
+    engine: EngineStack
+    servers: Servers
+    config: dict[str, Any]
+    capture: Capture
+    topology: Topology
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def plan(self) -> Plan:
+        return Plan(self.capture)
+
+    def bootstrap(self, name: str) -> RunningServer:
+        return self.servers.superusers[name]
+
+    def mysql_urns(self) -> list[str]:
+        """The engine's URNs of the MySQL resources, which every `up` here leaves out."""
+        urns = EngineUrns(nodes_of(self.capture))
+        return [urns.urn(node) for node in nodes_of(self.capture) if node.type.startswith(MYSQL_PREFIX)]
+
+    def with_real_outputs(self) -> Capture:
+        """The capture with the real stack's outputs (its DSNs hold the real generated passwords)."""
+        return dataclasses.replace(self.capture, outputs=self.outputs)
+
+    def reconfigure(self, **overrides: Any) -> None:
+        """New config on the same stack (as `pulumi config set`), and what the program registers for it."""
+        self.config = external_config(self.servers, **overrides)
+        self.capture = program_capture(self.config)
+        self.topology = load_topology(self.config, STACK)
+        self.engine.configure(self.config)
+
+    def up(self, **options: Any) -> Any:
+        result = self.engine.stack.up(exclude=self.mysql_urns(), exclude_dependents=True, **options)
+        self.outputs = self.engine.outputs()
+        return result
+
+
+def program_capture(config: Mapping[str, Any], replaced: tuple[str, ...] = ()) -> Capture:
+    secret_keys = tuple(sorted(key for key in config if key.endswith("AdminPassword")))
+    return cached_run_program(config, STACK, secret_keys=secret_keys, replaced=replaced)
+
+
+@contextlib.contextmanager
+def deployed_stack(servers: Servers, ref: str | None = None, **overrides: Any) -> Iterator[Deployed]:
+    """A stack of the program (at `ref`; None: the working tree) configured for `servers`, not yet up."""
+    config = external_config(servers, **overrides)
+    with engine_stack(STACK, ref, *PLUGINS) as engine:
+        engine.configure(config)
+        yield Deployed(engine, servers, config, program_capture(config), load_topology(config, STACK))

@@ -1,0 +1,32 @@
+"""The plugins the real-engine tests run are the releases the program's SDKs are."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PROJECT_DIR
+from toolchain.build import versions
+
+
+def pinned() -> dict[str, str]:
+    """requirements.txt's exact pins: package -> version."""
+    pins = {}
+    for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines():
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][^\s;#]*)", line.strip())
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def test_requirements_pin_the_sdks_of_the_plugins_the_toolchain_provides() -> None:
+    chosen = versions()
+    pins = pinned()
+    assert pins["pulumi"] == chosen["python"]["sdk"]
+    for provider, entry in chosen["providers"].items():
+        assert pins[f"pulumi-{provider}"] == entry["version"], provider
+
+
+def test_every_provider_the_program_uses_is_in_the_toolchain() -> None:
+    sdks = {name.removeprefix("pulumi-") for name in pinned() if name.startswith("pulumi-")}
+    # docker: the real-engine stack runs no container (no Docker engine here)
+    assert sdks - {"docker"} == set(versions()["providers"])
