@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +23,11 @@ import psycopg
 import pytest
 
 from resource_types import MYSQL_PREFIX
-from review.capture import Capture
+from review.capture import Capture, Resource
 from review.plan_model import Plan
-from tests.components.urns import EngineUrns, nodes_of
+from tests.components.urns import EngineUrns, Node, nodes_of
 from tests.conftest import cached_run_program
-from tests.e2e.engine import EngineStack, engine_stack
+from tests.e2e.engine import EngineStack, Recorder, engine_stack
 from tests.realdb.conftest import POSTGRES, Servers, external_config
 from tests.realdb.matrix import Combination, stack_admin
 from tests.realdb.servers import RunningServer, mariadb_server, missing_postgres_build, postgres_server
@@ -106,10 +106,17 @@ class Deployed:
         self.topology = load_topology(self.config, STACK)
         self.engine.configure(self.config)
 
-    def up(self, **options: Any) -> Any:
-        result = self.engine.stack.up(exclude=self.mysql_urns(), exclude_dependents=True, **options)
+    def engine_urn(self, resource: Resource) -> str:
+        return EngineUrns(nodes_of(self.capture)).urn(Node(resource.urn, resource.type, resource.parent))
+
+    def up(self, excluding: Iterable[str] = (), **options: Any) -> Recorder:
+        """`pulumi up` without the MySQL resources (and `excluding`, engine URNs) and their dependents."""
+        recorder = Recorder()
+        self.engine.stack.up(
+            exclude=[*self.mysql_urns(), *excluding], exclude_dependents=True, on_event=recorder, **options
+        )
         self.outputs = self.engine.outputs()
-        return result
+        return recorder
 
 
 def program_capture(config: Mapping[str, Any], replaced: tuple[str, ...] = ()) -> Capture:

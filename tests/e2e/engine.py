@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -142,3 +142,39 @@ def engine_stack(name: str, ref: str | None = None, *plugins: str) -> Iterator[E
         workspace = auto.LocalWorkspace(work_dir=str(program), env_vars=env, pulumi_command=command)
         stack = auto.Stack.create(name, workspace)
         yield EngineStack(stack, program, env)
+
+
+@dataclass(frozen=True)
+class EngineStep:
+    """One step the engine reported (`ResourcePreEvent`): what it did to which resource."""
+
+    op: str
+    urn: str
+    type: str
+    parent: str | None
+
+
+@dataclass
+class Recorder:
+    """The steps of one engine operation, from its events (`on_event=recorder`)."""
+
+    steps: list[EngineStep] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    """URNs whose step finished (`ResOutputsEvent`), in the order they did."""
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            metadata = event.resource_pre_event.metadata
+            state = metadata.new or metadata.old
+            parent = state.parent if state is not None and state.parent else None
+            self.steps.append(EngineStep(str(metadata.op.value), metadata.urn, metadata.type, parent))
+        elif event.res_outputs_event is not None:
+            self.done.append(event.res_outputs_event.metadata.urn)
+
+    def urns(self, *ops: str) -> set[str]:
+        """URNs of the custom and component resources stepped with one of `ops` (all ops if none)."""
+        return {step.urn for step in self.steps if not ops or step.op in ops}
+
+    def changes(self) -> list[EngineStep]:
+        """The steps that change something (neither `same` nor a read)."""
+        return [step for step in self.steps if step.op not in ("same", "read", "refresh")]

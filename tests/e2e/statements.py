@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,43 +97,62 @@ def _is_begin(statement: str) -> bool:
     return statement.startswith(("BEGIN", "START TRANSACTION"))
 
 
-def units_of_log(logged: Iterable[Logged], user: str) -> list[Unit]:
-    """The units the `user` ran, in the order their first statement reached the server."""
+Placed = tuple[str, Unit]
+"""(the database it ran on, the unit)"""
+
+
+def units_of_log(logged: Iterable[Logged], user: str) -> list[Placed]:
+    """The units the `user` ran that change something, in the order their first statement reached the server.
+
+    A transaction holding only reads (the provider's `BEGIN; SET statement_timeout TO 0; ... ROLLBACK`
+    around a Read) changes nothing and is left out, as are the reads inside the others.
+    """
     open_units: dict[str, list[str]] = {}
-    units: list[tuple[int, Unit]] = []
+    units: list[tuple[int, str, Unit]] = []
     started: dict[str, int] = {}
     for position, entry in enumerate(logged):
         if entry.user != user or not entry.text.strip(" ;"):
             continue
-        statements = canonical(entry.text)
-        for statement in statements:
+        for statement in canonical(entry.text):
             if _is_begin(statement):
                 open_units[entry.session] = ["BEGIN"]
                 started[entry.session] = position
             elif entry.session in open_units:
                 open_units[entry.session].append(statement)
                 if statement in TRANSACTION_END:
-                    units.append((started.pop(entry.session), tuple(open_units.pop(entry.session))))
+                    units.append((started.pop(entry.session), entry.database, tuple(open_units.pop(entry.session))))
             else:
-                units.append((position, (statement,)))
-    kept = []
-    for _, unit in sorted(units, key=lambda item: item[0]):
+                units.append((position, entry.database, (statement,)))
+    kept: list[Placed] = []
+    for _, database, unit in sorted(units, key=lambda item: item[0]):
+        if unit[-1] == "ROLLBACK":
+            continue
         changes = tuple(statement for statement in unit if not is_read(statement))
-        if changes and changes not in (("BEGIN", "COMMIT"), ("BEGIN", "ROLLBACK")) and changes != ("COMMIT",):
-            kept.append(changes)
+        if changes and changes not in (("BEGIN", "COMMIT"), ("COMMIT",)):
+            kept.append((database, changes))
     return kept
 
 
-def units_of_model(steps: Sequence[SqlStep]) -> list[tuple[SqlStep, Unit]]:
-    """Each step's units, in the steps' order."""
-    units: list[tuple[SqlStep, Unit]] = []
+def units_of_model(steps: Sequence[SqlStep], default_database: str) -> list[tuple[SqlStep, Placed]]:
+    """Each step's units, in the steps' order, on the database it runs on."""
+    units: list[tuple[SqlStep, Placed]] = []
     for step in steps:
+        database = step.database or default_database
         statements = [canonical_statement for text in step.statements for canonical_statement in canonical(text)]
         if step.transaction:
-            units.append((step, ("BEGIN", *statements, "COMMIT")))
+            units.append((step, (database, ("BEGIN", *statements, "COMMIT"))))
         else:
-            units.extend((step, (statement,)) for statement in statements)
+            units.extend((step, (database, (statement,))) for statement in statements)
     return units
+
+
+def unit_differences(logged: Sequence[Placed], modelled: Sequence[Placed]) -> list[str]:
+    """What the server ran that the model does not render, and the reverse, one line per unit."""
+    ran, rendered = Counter(logged), Counter(modelled)
+    lines = []
+    for label, extra in (("ran, not modelled", ran - rendered), ("modelled, not run", rendered - ran)):
+        lines += [f"{label}, on {db}: {' '.join(unit)}" for (db, unit), n in extra.items() for _ in range(n)]
+    return lines
 
 
 @contextmanager
