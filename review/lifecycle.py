@@ -471,9 +471,9 @@ def _role_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], c
 
 
 def _role_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
-    """resourcePostgreSQLRoleDelete: unless skipReassignOwned, REASSIGN OWNED BY the role TO the admin
-    and DROP OWNED BY it (in the provider's database only, inside withRolesGranted); then DROP ROLE
-    unless skipDropRole. A role that still owns objects elsewhere makes DROP ROLE fail."""
+    """resourcePostgreSQLRoleDelete: pgLockRole, then unless skipReassignOwned, REASSIGN OWNED BY the
+    role TO the admin and DROP OWNED BY it (in the provider's database only, inside withRolesGranted);
+    then DROP ROLE unless skipDropRole. A role that still owns objects elsewhere makes DROP ROLE fail."""
     role = quote_ident(_text(inputs, "name"))
     statements: list[str] = []
     if not _plain(inputs, "skipReassignOwned"):
@@ -481,7 +481,7 @@ def _role_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerContext)
         statements += _with_roles_granted(ctx, [_text(inputs, "name")], body)
     if not _plain(inputs, "skipDropRole"):
         statements.append(f"DROP ROLE {role}")
-    return statements
+    return _locked(statements)
 
 
 # postgresql:Grant -- resource_postgresql_grant.go -----------------------------------------------

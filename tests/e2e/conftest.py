@@ -25,7 +25,7 @@ import pytest
 from resource_types import MYSQL_PREFIX
 from review.capture import Capture, Resource
 from review.plan_model import Plan
-from tests.components.urns import EngineUrns, Node, nodes_of
+from tests.components.urns import EngineUrns, nodes_of
 from tests.conftest import cached_run_program
 from tests.e2e.engine import EngineStack, Recorder, engine_stack
 from tests.realdb.conftest import POSTGRES, Servers, external_config
@@ -99,24 +99,27 @@ class Deployed:
         """The capture with the real stack's outputs (its DSNs hold the real generated passwords)."""
         return dataclasses.replace(self.capture, outputs=self.outputs)
 
-    def reconfigure(self, **overrides: Any) -> None:
-        """New config on the same stack (as `pulumi config set`), and what the program registers for it."""
-        self.config = external_config(self.servers, **overrides)
-        self.capture = program_capture(self.config)
-        self.topology = load_topology(self.config, STACK)
-        self.engine.configure(self.config)
-
     def engine_urn(self, resource: Resource) -> str:
-        return EngineUrns(nodes_of(self.capture)).urn(Node(resource.urn, resource.type, resource.parent))
+        return engine_urns(self.capture)[resource.urn]
 
-    def up(self, excluding: Iterable[str] = (), **options: Any) -> Recorder:
-        """`pulumi up` without the MySQL resources (and `excluding`, engine URNs) and their dependents."""
-        recorder = Recorder()
-        self.engine.stack.up(
-            exclude=[*self.mysql_urns(), *excluding], exclude_dependents=True, on_event=recorder, **options
-        )
-        self.outputs = self.engine.outputs()
+    def up(self, excluding: Iterable[str] = (), recorder: Recorder | None = None, **options: Any) -> Recorder:
+        """`pulumi up` without the MySQL resources (and `excluding`, engine URNs) and their dependents;
+        its steps go to `recorder` (a new one if None), also when it fails."""
+        recorder = recorder or Recorder()
+        try:
+            self.engine.stack.up(
+                exclude=[*self.mysql_urns(), *excluding], exclude_dependents=True, on_event=recorder, **options
+            )
+        finally:
+            self.outputs = self.engine.outputs()
         return recorder
+
+
+def engine_urns(capture: Capture) -> dict[str, str]:
+    """Each resource's URN as the mocks make it -> as the engine does."""
+    nodes = nodes_of(capture)
+    urns = EngineUrns(nodes)
+    return {node.urn: urns.urn(node) for node in nodes}
 
 
 def program_capture(config: Mapping[str, Any], replaced: tuple[str, ...] = ()) -> Capture:
