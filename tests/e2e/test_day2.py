@@ -43,15 +43,22 @@ SERVICE_PATH = 'path = ("public",) if app.schema == "public" else (app.schema, "
 SERVICE_PATH_WITHOUT_PUBLIC = 'path = ("public",) if app.schema == "public" else (app.schema,)'
 
 
+LIVE_FACTS = ("memberships", "admin_member_of", "table_owners", "existing_schemas")
+"""What a provider reads from the server as it runs (review/refresh.py live_context)."""
+
+
 class LiveLifecycle(ProviderLifecycle):
-    """`review diff`'s model (secrets shown), each server's context read live before the `up`."""
+    """`review diff`'s model (secrets shown), with what each server holds, read before the `up`."""
 
     def __init__(self, live: Mapping[str, ServerContext]) -> None:
         super().__init__(SecretStyle.VALUES)
         self.live = live
 
     def context(self, plan: Plan, server: str) -> ServerContext:
-        return self.live.get(server) or super().context(plan, server)
+        declared = super().context(plan, server)
+        if server not in self.live:
+            return declared
+        return dataclasses.replace(declared, **{fact: getattr(self.live[server], fact) for fact in LIVE_FACTS})
 
 
 @dataclass
