@@ -120,9 +120,20 @@ class EngineStack:
         return {key: output.value for key, output in self.stack.outputs().items()}
 
 
+SMALL_PROJECT = """name: engarde
+runtime:
+  name: python
+  options:
+    toolchain: pip
+    virtualenv: venv
+"""
+"""A project file for a program of a test's own (`main`), beside the stack's modules."""
+
+
 @contextmanager
-def engine_stack(name: str, ref: str | None = None, *plugins: str) -> Iterator[EngineStack]:
-    """A fresh stack on a file backend of its own, its program from `ref` (None: the working tree)."""
+def engine_stack(name: str, ref: str | None = None, *plugins: str, main: str | None = None) -> Iterator[EngineStack]:
+    """A fresh stack on a file backend of its own, its program from `ref` (None: the working tree),
+    or `main` in place of its `__main__.py` (importing the stack's modules, under a bare project file)."""
     tools = require_toolchain(*plugins)
     with tempfile.TemporaryDirectory(prefix=f"e2e-{name}-") as root:
         base = Path(root)
@@ -138,6 +149,9 @@ def engine_stack(name: str, ref: str | None = None, *plugins: str) -> Iterator[E
             "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         program = program_tree(base / "program", ref)
+        if main is not None:
+            (program / "__main__.py").write_text(main)
+            (program / "Pulumi.yaml").write_text(SMALL_PROJECT)
         command = auto.PulumiCommand(root=str(tools.parent), skip_version_check=True)
         workspace = auto.LocalWorkspace(work_dir=str(program), env_vars=env, pulumi_command=command)
         stack = auto.Stack.create(name, workspace)
