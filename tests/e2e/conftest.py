@@ -128,7 +128,7 @@ def program_capture(config: Mapping[str, Any], replaced: tuple[str, ...] = ()) -
 
 
 @contextlib.contextmanager
-def deployed_stack(servers: Servers, ref: str | None = None, **overrides: Any) -> Iterator[Deployed]:
+def deployed_stack(servers: Servers, /, ref: str | None = None, **overrides: Any) -> Iterator[Deployed]:
     """A stack of the program (at `ref`; None: the working tree) configured for `servers`, not yet up."""
     config = external_config(servers, **overrides)
     with engine_stack(STACK, ref, *PLUGINS) as engine:

@@ -65,7 +65,10 @@ def program_tree(destination: Path, ref: str | None = None) -> Path:
             elif source.exists():
                 shutil.copyfile(source, destination / name)
     else:
-        archive = subprocess.run(["git", "archive", "--format=tar", ref, "--", *PROGRAM_FILES],
+        listed = subprocess.run(["git", "ls-tree", "--name-only", ref], cwd=PROJECT_DIR,
+                                capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        present = [name for name in PROGRAM_FILES if name in listed]
+        archive = subprocess.run(["git", "archive", "--format=tar", ref, "--", *present],
                                  cwd=PROJECT_DIR, capture_output=True, check=True).stdout  # fmt: skip
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(destination, filter="data")
