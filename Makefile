@@ -4,7 +4,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan plan-prod test test-matrix lint bench
+.PHONY: plan plan-prod test test-matrix lint bench toolchain e2e e2e-engine bench-deploy
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ test: $(STAMP)
 	@log=$$(mktemp); \
 	$(PY) -m pytest -q tests/realdb > "$$log" 2>&1 & realdb=$$!; \
 	trap 'kill $$realdb 2>/dev/null; rm -f "$$log"' INT TERM; \
-	$(PY) -m pytest -q --ignore=tests/realdb; mocks=$$?; \
+	$(PY) -m pytest -q --ignore=tests/realdb --ignore=tests/e2e; mocks=$$?; \
 	wait $$realdb; servers=$$?; \
 	echo "--- tests/realdb (ran alongside):"; cat "$$log"; rm -f "$$log"; \
 	[ $$mocks -eq 0 ] && [ $$servers -eq 0 ]
@@ -48,3 +48,24 @@ lint: $(STAMP)
 ## bench: program cost against the SDK floor, and the deployment's critical path
 bench: $(STAMP)
 	$(PY) benchmarks/program.py
+
+## toolchain: the Pulumi CLI, its Python language host and the random provider, built from Go modules
+## into $(ENGARDE_TOOLCHAIN_DIR) (default /var/cache/engarde-toolchain); a second run takes seconds
+toolchain: $(STAMP)
+	$(PY) toolchain/build.py
+
+## e2e: the stack through the real engine and providers against real servers (needs the postgresql
+## and mysql plugins in the toolchain's bin/: README "The real engine")
+e2e: $(STAMP)
+	$(PY) toolchain/build.py --check
+	$(PY) -m pytest -q tests/e2e
+
+## e2e-engine: the real-engine tests that need only what `make toolchain` builds (CI runs them)
+e2e-engine: $(STAMP)
+	$(PY) -m pytest -q tests/e2e/test_dynamic_provider.py \
+	  "tests/e2e/test_plugin_schemas.py::test_the_plugin_schema_matches_the_sdk_for_every_resource_the_program_uses[random]"
+
+## bench-deploy: up, no-change up, preview and destroy through the real engine, beside psql's floor
+bench-deploy: $(STAMP)
+	$(PY) toolchain/build.py --check
+	$(PY) benchmarks/deploy.py

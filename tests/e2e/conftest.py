@@ -92,8 +92,7 @@ class Deployed:
 
     def mysql_urns(self) -> list[str]:
         """The engine's URNs of the MySQL resources, which every `up` here leaves out."""
-        urns = EngineUrns(nodes_of(self.capture))
-        return [urns.urn(node) for node in nodes_of(self.capture) if node.type.startswith(MYSQL_PREFIX)]
+        return mysql_urns_of(self.capture)
 
     def with_real_outputs(self) -> Capture:
         """The capture with the real stack's outputs (its DSNs hold the real generated passwords)."""
@@ -113,6 +112,12 @@ class Deployed:
         finally:
             self.outputs = self.engine.outputs()
         return recorder
+
+
+def mysql_urns_of(capture: Capture) -> list[str]:
+    """The engine's URNs of the capture's MySQL resources."""
+    urns = engine_urns(capture)
+    return [urns[r.urn] for r in capture.resources if r.type.startswith(MYSQL_PREFIX)]
 
 
 def engine_urns(capture: Capture) -> dict[str, str]:
