@@ -122,14 +122,16 @@ def test_role_update_sets_only_changed_attributes_in_the_providers_order() -> No
     ]
 
 
-def test_role_delete_reassigns_and_drops_owned_unless_skipped() -> None:
+def test_role_delete_locks_then_reassigns_and_drops_owned_unless_skipped() -> None:
     group = resource(PG_ROLE, {"name": "onside_read"})
     assert statements(delete_steps(group, SUPERUSER)) == [
+        LOCK,
         'REASSIGN OWNED BY "onside_read" TO "postgres"',
         'DROP OWNED BY "onside_read"',
         'DROP ROLE "onside_read"',
     ]
     assert statements(delete_steps(group, MANAGED)) == [
+        LOCK,
         'GRANT "onside_read" TO "admin"',
         'REASSIGN OWNED BY "onside_read" TO "admin"',
         'DROP OWNED BY "onside_read"',
@@ -137,12 +139,13 @@ def test_role_delete_reassigns_and_drops_owned_unless_skipped() -> None:
         'DROP ROLE "onside_read"',
     ]
     circular = dataclasses.replace(MANAGED, memberships={"onside_read": ("admin",)})
-    assert statements(delete_steps(group, circular))[:2] == [
+    assert statements(delete_steps(group, circular))[:3] == [
+        LOCK,
         'REVOKE "admin" FROM "onside_read"',
         'GRANT "onside_read" TO "admin"',
     ]
     owner = resource(PG_ROLE, {**LOGIN, "skipReassignOwned": True})
-    assert statements(delete_steps(owner, MANAGED)) == ['DROP ROLE "madansara_user"']
+    assert statements(delete_steps(owner, MANAGED)) == [LOCK, 'DROP ROLE "madansara_user"']
 
 
 # Grant, DefaultPrivileges -----------------------------------------------------------------------
