@@ -11,13 +11,14 @@ if not __package__:
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policy.crossguard import PACK_NAME, policies, track_request_secrets
+from policy.crossguard import PACK_NAME, policies, track_request_secrets, track_stack_name
 
 
 def main() -> None:
     """Serve the pack to the engine (PolicyPack blocks, answering the engine's requests)."""
     # Without the hook, the credential policy fails closed on containers with credentials (see crossguard.py).
     track_request_secrets()
+    track_stack_name()
     PolicyPack(name=PACK_NAME, policies=policies(), enforcement_level=EnforcementLevel.MANDATORY)
 
 

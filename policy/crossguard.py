@@ -212,6 +212,33 @@ def track_request_secrets() -> bool:
     return True
 
 
+def track_stack_name() -> bool:
+    """Take the stack's name from the engine's ConfigureStack request; True when in place.
+
+    The CLI this project runs (v3.277) names the stack to a policy pack in ConfigureStack only, no
+    longer in `PULUMI_STACK`, the one place pulumi_policy 1.21 reads it from: without this the pack
+    saw no stack name and took every stack, prod included, for an unprotected one.
+    """
+    servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    configure = getattr(servicer, "ConfigureStack", None)
+    if servicer is None or not callable(configure):
+        return False
+    if not getattr(configure, _HOOK_MARK, False):
+        setattr(servicer, "ConfigureStack", _naming_stack(configure))  # noqa: B010 - private to the SDK
+    return True
+
+
+def _naming_stack(configure: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(configure)
+    def configure_stack_naming_it(self: object, request: Any, context: Any) -> Any:
+        if getattr(request, "stack", ""):
+            pulumi.runtime.settings._set_stack(request.stack)
+        return configure(self, request, context)
+
+    setattr(configure_stack_naming_it, _HOOK_MARK, True)
+    return configure_stack_naming_it
+
+
 def request_secrets() -> frozenset[Path] | None:
     """Secret property paths of the request being analysed; None when `track_request_secrets` is not in place."""
     paths: frozenset[Path] | None = getattr(_request, "secrets", None)

@@ -548,3 +548,22 @@ def test_a_backup_job_with_a_server_image_is_not_a_database_server(dev: Capture)
     assert rules.is_database_server(containers["engarde-dev-main"])
     assert not rules.is_database_server(containers["engarde-dev-backup-main"])
     assert containers["engarde-dev-backup-main"].props["image"] == containers["engarde-dev-main"].props["image"]
+
+
+def test_the_stack_name_comes_from_the_engines_configure_stack_request() -> None:
+    # The real CLI (v3.277) names the stack in ConfigureStack only: without the hook the pack saw
+    # no name, and prod's protection policy never applied (tests/e2e/test_policy.py shows it end to end).
+    from pulumi.runtime import settings
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy import policy as sdk
+
+    from policy.crossguard import track_stack_name
+
+    previous = pulumi.get_stack()
+    assert track_stack_name()
+    servicer = sdk._PolicyAnalyzerServicer.__new__(sdk._PolicyAnalyzerServicer)
+    try:
+        servicer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack="prod"), None)
+        assert pulumi.get_stack() == "prod"
+    finally:
+        settings._set_stack(previous)
