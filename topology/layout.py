@@ -119,6 +119,31 @@ def _server(config: ServerConfig) -> Server:
     )
 
 
+def _server_and_pooler_hosts(config: StackConfig, servers: Mapping[str, Server]) -> dict[str, str]:
+    """Each server's and enabled pooler's container name (`<network>-<name>`) and network alias ->
+    what it names; refuses a pooler alias that is a server container's (its DSNs would reach the
+    server). External servers and poolers are reached by host and port: only their names count."""
+    hosts: dict[str, str] = {}
+    for name, server in servers.items():
+        hosts[name] = f"server {name}"
+        if server.mode is Mode.CONTAINER:
+            hosts[server.service_host] = f"server {name}"
+    for name, server_config in config.servers.items():
+        if server_config.pooler == "none" or server_config.pooler_host is None:
+            continue
+        hosts[pooler_service_name(name)] = f"the pooler of server {name}"
+        if not config.run_containers:
+            continue
+        host = server_config.pooler_host
+        if host in hosts:
+            raise ConfigError(
+                f"servers.{name}.poolerHost",
+                f"{host!r} is the container name or network alias of {hosts[host]}: choose another",
+            )
+        hosts[host] = f"the pooler of server {name}"
+    return hosts
+
+
 def build_topology(config: StackConfig, stack: str) -> Topology:
     """The whole layout: roles, schemas, the access matrix, groups and service wiring."""
     servers = {name: _server(server) for name, server in config.servers.items()}
@@ -126,7 +151,9 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     main_db = servers[MAIN].database
 
     apps = list(ENGARDE_APPS)
-    # Names a configured service may not take: every service and schema the layout has without it.
+    # Names a configured service may not take: every service and schema the layout has without it,
+    # and the container names and network aliases of its servers and poolers (`<network>-<name>`).
+    hosts = _server_and_pooler_hosts(config, servers)
     taken_services = {
         *(service.name for service in _services(config, servers, apps, shared)),
         *(pooler_service_name(name) for name in servers),
@@ -135,6 +162,11 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
+        if extra.name in hosts:
+            raise ConfigError(
+                f"services.{extra.name}",
+                f"is the container name or network alias of {hosts[extra.name]}: choose another",
+            )
         if extra.name in taken_services:
             raise ConfigError(f"services.{extra.name}", "is already a service of the layout")
         if extra.schema in taken_schemas:

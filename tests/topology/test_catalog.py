@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.conftest import stack_file_config
+from tests.conftest import ADMIN_PASSWORDS, stack_file_config
 from topology import ConfigError, load_topology
 from topology.catalog import (
     BUILTIN_CONNECTION_LIMITS,
@@ -51,3 +53,40 @@ def test_a_configured_service_cannot_take_a_name_the_layout_uses(name: str) -> N
     config = stack_file_config("dev") | {"services": {name: {"image": "example/app:1.0", "schema": "extra"}}}
     with pytest.raises(ConfigError, match=f"engarde:services.{name}: is already a service of the layout"):
         load_topology(config, "dev")
+
+
+@pytest.mark.parametrize(
+    ("name", "servers", "named"),
+    [
+        ("main", {}, "server main"),
+        ("flowdb", {}, "server flowdb"),
+        ("scheduler", {}, "server scheduler"),
+        ("main-pgbouncer", {"main": {"pooler": "pgbouncer"}}, "the pooler of server main"),
+        ("main-pool", {"main": {"pooler": "pgbouncer", "poolerHost": "main-pool"}}, "the pooler of server main"),
+    ],
+)
+def test_a_configured_service_cannot_take_a_servers_or_poolers_container_name_or_alias(
+    name: str, servers: dict[str, Any], named: str
+) -> None:
+    config = stack_file_config("dev") | {"services": {name: {"image": "example/app:1.0", "schema": "extra"}}}
+    if servers:
+        config["servers"] = servers
+    with pytest.raises(
+        ConfigError, match=f"engarde:services.{name}: is the container name or network alias of {named}"
+    ):
+        load_topology(config, "dev")
+
+
+@pytest.mark.parametrize("host", ["main", "flowdb"])
+def test_a_poolers_alias_cannot_be_a_server_containers(host: str) -> None:
+    config = stack_file_config("dev") | {"servers": {"main": {"pooler": "pgbouncer", "poolerHost": host}}}
+    with pytest.raises(ConfigError, match=f"engarde:servers.main.poolerHost: '{host}' is the container name"):
+        load_topology(config, "dev")
+
+
+def test_an_external_pooler_may_share_its_servers_host() -> None:
+    config = stack_file_config("prod") | ADMIN_PASSWORDS
+    main = config["servers"]["main"]
+    main.update(pooler="pgbouncer", poolerHost=main["host"])
+    pooler = load_topology(config, "prod").poolers["main"]
+    assert (pooler.host, pooler.port) == (main["host"], 6432)
