@@ -88,8 +88,15 @@ def check_connection_budgets(topology: Topology) -> None:
         if budget.headroom >= 0:
             continue
         parts = ", ".join(f"{line.key or 'admin'}={line.connections}" for line in budget.lines if line.connections)
+        assumed = topology.servers[name].max_connections_assumed
+        given = (
+            f"{budget.max_connections} (not declared: PostgreSQL's default is assumed for an external server; "
+            f"declare the server's max_connections as servers.{name}.maxConnections)"
+            if assumed
+            else str(budget.max_connections)
+        )
         raise ConfigError(
             f"servers.{name}.maxConnections",
-            f"{budget.max_connections} does not fit the connection budget of {budget.used} ({parts}); "
+            f"{given} does not fit the connection budget of {budget.used} ({parts}); "
             f"raise servers.{name}.maxConnections or lower the connection limits",
         )

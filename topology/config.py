@@ -90,6 +90,7 @@ class ServerConfig:
     sslmode: str | None = None
     superuser: bool = True
     max_connections: int = 100
+    max_connections_assumed: bool = False
     reserved_connections: int = 3
     pooler: str = "none"
     pooler_host: str | None = None
@@ -473,7 +474,8 @@ def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:
     reads_raw: list[Any] = _decode(f"{key}.reads", body.get("reads", []), list)
     reads = tuple(check_identifier(f"{key}.reads[{i}]", schema) for i, schema in enumerate(reads_raw))
     if len(set(reads)) != len(reads):
-        raise ConfigError(f"{key}.reads", "lists a schema twice")
+        twice = next(schema for i, schema in enumerate(reads) if schema in reads[:i])
+        raise ConfigError(f"{key}.reads", f"lists schema {twice!r} twice")
     return ExtraServiceConfig(
         name=name,
         image=check_image(f"{key}.image", body["image"]),
@@ -523,6 +525,7 @@ def _with_connections(config: ServerConfig, raw: Any) -> ServerConfig:
     return replace(
         config,
         max_connections=_bounded(f"{key}.maxConnections", body.get("maxConnections", default_max), 1, 262143),
+        max_connections_assumed=config.mode is Mode.EXTERNAL and "maxConnections" not in body,
         reserved_connections=_bounded(f"{key}.reservedConnections", body.get("reservedConnections", 3), 0, 1000),
         pooler=_choice(f"{key}.pooler", body.get("pooler", "none"), POOLERS),
         pooler_host=_hostname(f"{key}.poolerHost", body.get("poolerHost", f"{config.name}-pgbouncer")),

@@ -110,6 +110,7 @@ def _server(config: ServerConfig) -> Server:
         sslmode=config.sslmode,
         superuser=config.superuser,
         max_connections=config.max_connections,
+        max_connections_assumed=config.max_connections_assumed,
         reserved_connections=config.reserved_connections,
         sslrootcert=config.sslrootcert,
         import_database=config.adopt_database,

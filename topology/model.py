@@ -151,6 +151,8 @@ class Server:
     """Owner of a database the stack creates; None keeps the admin as owner."""
     max_connections: int = 100
     """PostgreSQL `max_connections`: set on a container, declared for an external server."""
+    max_connections_assumed: bool = False
+    """An external server whose `maxConnections` was not declared: PostgreSQL's default is assumed."""
     reserved_connections: int = 3
     """PostgreSQL `superuser_reserved_connections` (set on a container, declared for an external server)."""
     sslrootcert: str | None = None

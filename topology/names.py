@@ -79,8 +79,8 @@ def check_service_name(key: str, value: object) -> str:
         offender = _first_offender(value, re.compile(r"[a-z0-9-]")) if isinstance(value, str) else ""
         raise ConfigError(
             key,
-            "must be lower-case letters and digits joined by single '-', at most 40 characters "
-            f"(got {_shown(value)}{offender})",
+            "must start with a letter and be lower-case letters and digits joined by single '-', "
+            f"at most 40 characters (got {_shown(value)}{offender})",
         )
     return value
 

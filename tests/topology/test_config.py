@@ -44,6 +44,16 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"services": {"billing": {"image": "x/billing"}}}, "services.billing.image", "pinned"),
     ({"services": {"billing": {"schema": "billing"}}}, "services.billing.image", "required"),
     ({"services": {"Billing": {"image": "x/billing:1"}}}, "services.Billing", "lower-case"),
+    ({"services": {"1walker": {"image": "x/walker:1"}}}, "services.1walker", "start with a letter"),
+    ({"services": {"billing": {"image": "x/billing:1", "reads": ["onside", "sankore", "onside"]}}},
+     "services.billing.reads", "lists schema 'onside' twice"),
+    ({"runContainers": False, "servers": {
+        "main": {"mode": "external", "host": "db.example.internal", "version": 15},
+        "flowdb": {"mode": "external", "host": "flow.example.internal", "version": 15, "maxConnections": 200},
+        "scheduler": {"mode": "external", "host": "mysql.example.internal"}},
+      "mainAdminPassword": "x", "flowdbAdminPassword": "y", "schedulerAdminPassword": "z"},
+     "servers.main.maxConnections", "not declared: PostgreSQL's default is assumed for an external server; "
+     "declare the server's max_connections as servers.main.maxConnections"),
     ({"services": {"billing": {"image": "x/billing:1", "color": "red"}}}, "services.billing.color", "unknown key"),
     ({"servers": {"main": {"mode": "container", "hostPort": 70000}}}, "servers.main.hostPort", "65535"),
     ({"servers": {"main": {"mode": "container", "hostPort": "high"}}}, "servers.main.hostPort", "integer"),
