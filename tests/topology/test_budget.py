@@ -68,7 +68,8 @@ def test_over_budget_is_refused_with_one_line_naming_the_keys_and_numbers() -> N
 
 def test_an_external_server_is_checked_against_its_declared_max_connections() -> None:
     external = {"mode": "external", "host": "db.internal", "version": 15}
-    with pytest.raises(ConfigError, match=r"servers\.main\.maxConnections: 100 \(not declared: .*\) does not fit .* of 116"):
+    assumed = r"servers\.main\.maxConnections: 100 \(not declared: .*\) does not fit .* of 116"
+    with pytest.raises(ConfigError, match=assumed):
         load_topology({"servers": {"main": external}, "mainAdminPassword": "x"}, "prod")
     topology = load_topology(
         {"servers": {"main": {**external, "maxConnections": 116}}, "mainAdminPassword": "x"}, "prod"
