@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from topology.capabilities import check_postgres_version
+from topology.capabilities import POSTGRES_VERSIONS, check_postgres_version
 from topology.catalog import (
     BUILTIN_CONNECTION_LIMITS,
     DEFAULT_IMAGES,
@@ -31,7 +31,7 @@ from topology.names import (
 
 NAMESPACE = "engarde"
 
-CONTAINER_KEYS = ("mode", "image", "hostPort", "database")
+CONTAINER_KEYS = ("mode", "image", "imageVersion", "hostPort", "database")
 EXTERNAL_KEYS = (
     "host", "port", "adminUser", "sslmode", "superuser", "sslrootcert",
     "adoptDatabase", "characterSet", "collation", "adoptRoles", "version", "adminGrantsPgMonitor",
@@ -247,7 +247,7 @@ SERVER_SETTING_CHECKS: dict[str, Callable[[str, Any], object]] = {
 
 IGNORED_SETTINGS: dict[Mode, tuple[str, ...]] = {
     Mode.CONTAINER: EXTERNAL_KEYS,
-    Mode.EXTERNAL: ("image", "hostPort"),
+    Mode.EXTERNAL: ("image", "imageVersion", "hostPort"),
 }
 """Settings a server keeps but does not use in this mode (one `mode` change switches it)."""
 
@@ -329,6 +329,43 @@ def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
     return notices
 
 
+SERVER_IMAGES = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql"}
+"""The official image of each engine: a server of that engine runs it, or says its version."""
+MYSQL_VERSIONS = (8,)
+
+
+def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> str:
+    """A container server's image: the engine's official image at a supported major version, or any
+    other image with `imageVersion` (the major version it runs) declared."""
+    image = check_image(f"{key}.image", body.get("image", ENGINES[engine].image))
+    supported = POSTGRES_VERSIONS if engine is Engine.POSTGRESQL else MYSQL_VERSIONS
+    allowed = ", ".join(map(str, supported))
+    official = SERVER_IMAGES[engine]
+    reference = image.partition("@")[0]
+    repository, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] else (reference, "", "")
+    name = repository.rsplit("/", 1)[-1]
+    other_engines = {other for other, image_name in SERVER_IMAGES.items() if image_name == name and other != engine}
+    if other_engines or (engine is Engine.POSTGRESQL and name == "mariadb"):
+        raise ConfigError(
+            f"{key}.image", f"runs another engine than the server's ({engine.value}): use a {official} image"
+        )
+    if "imageVersion" in body:
+        version: int = _decode(f"{key}.imageVersion", body["imageVersion"], int)
+        if version not in supported:
+            raise ConfigError(f"{key}.imageVersion", f"must be one of {allowed} (got {version})")
+        return image
+    if name != official or not tag:
+        raise ConfigError(
+            f"{key}.imageVersion",
+            f"is required for image {image!r}: the {engine.value} major version it runs ({allowed}); "
+            f"an official {official}:<version> image needs none",
+        )
+    major = tag.split(".", 1)[0].split("-", 1)[0]
+    if not major.isdigit() or int(major) not in supported:
+        raise ConfigError(f"{key}.image", f"must run {engine.value} {allowed} (got {image!r})")
+    return image
+
+
 def _server(name: str, raw: Any) -> ServerConfig:
     key = f"servers.{name}"
     body: dict[str, Any] = _decode(key, raw, dict)
@@ -347,7 +384,7 @@ def _server(name: str, raw: Any) -> ServerConfig:
             engine=engine,
             mode=mode,
             database=check_identifier(f"{key}.database", body.get("database", entry.container_database)),
-            image=check_image(f"{key}.image", body.get("image", ENGINES[engine].image)),
+            image=_server_image(key, body, engine),
             host_port=_port(f"{key}.hostPort", body.get("hostPort", entry.host_port)),
             admin_user=ENGINES[engine].admin_user,
         )

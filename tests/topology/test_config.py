@@ -45,6 +45,14 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"services": {"billing": {"schema": "billing"}}}, "services.billing.image", "required"),
     ({"services": {"Billing": {"image": "x/billing:1"}}}, "services.Billing", "lower-case"),
     ({"services": {"1walker": {"image": "x/walker:1"}}}, "services.1walker", "start with a letter"),
+    ({"servers": {"main": {"image": "mysql:8.0.39"}}}, "servers.main.image", "use a postgres image"),
+    ({"servers": {"main": {"image": "postgres:12.20"}}}, "servers.main.image", "postgresql 15, 16, 17, 18"),
+    ({"servers": {"scheduler": {"image": "postgres:15.8"}}}, "servers.scheduler.image", "use a mysql image"),
+    ({"servers": {"scheduler": {"image": "mysql:5.7.44"}}}, "servers.scheduler.image", "mysql 8"),
+    ({"servers": {"main": {"image": "registry.example/pg-custom:2024.1"}}}, "servers.main.imageVersion",
+     "the postgresql major version it runs (15, 16, 17, 18)"),
+    ({"servers": {"main": {"image": "registry.example/pg-custom:2024.1", "imageVersion": 12}}},
+     "servers.main.imageVersion", "15, 16, 17, 18"),
     ({"services": {"billing": {"image": "x/billing:1", "reads": ["onside", "sankore", "onside"]}}},
      "services.billing.reads", "lists schema 'onside' twice"),
     ({"runContainers": False, "servers": {
@@ -262,3 +270,17 @@ def test_backup_schedule_and_retention_reach_every_job() -> None:
     }  # fmt: skip
     jobs = load_topology({"backups": json.dumps({"schedule": "90m", "keep": 30})}, "dev").backups
     assert {(j.interval_seconds, j.keep) for j in jobs} == {(5400, 30)}
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        {"image": "postgres:17.2-bookworm"},
+        {"image": "docker.io/library/postgres:16.4"},
+        {"image": "registry.example/pg-custom:2024.1", "imageVersion": 17},
+        {"image": "postgres@sha256:" + "a" * 64, "imageVersion": 15},
+    ],
+)
+def test_a_postgres_image_of_a_supported_version_or_a_declared_one_runs(server: dict[str, Any]) -> None:
+    topology = load_topology({"servers": {"main": server}}, "dev")
+    assert topology.servers["main"].image == server["image"]
