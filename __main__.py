@@ -4,7 +4,7 @@ import pulumi
 
 from components.stack import deploy
 from topology import ConfigError, load_topology
-from topology.config import NAMESPACE, ignored_settings
+from topology.config import NAMESPACE, ignored_settings, unencrypted_warnings
 
 
 def stack_config() -> dict[str, object]:
@@ -19,7 +19,7 @@ try:
 except ConfigError as error:
     # One line naming the key, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
-for notice in ignored_settings(stack_config()):
+for notice in (*ignored_settings(stack_config()), *unencrypted_warnings(stack_config())):
     pulumi.log.warn(notice)
 
 config = pulumi.Config(NAMESPACE)

@@ -35,8 +35,10 @@ CONTAINER_KEYS = ("mode", "image", "imageVersion", "hostPort", "database")
 EXTERNAL_KEYS = (
     "host", "port", "adminUser", "sslmode", "superuser", "sslrootcert",
     "adoptDatabase", "characterSet", "collation", "adoptRoles", "version", "adminGrantsPgMonitor",
-    "adminGrantsPgReadAllData",
+    "adminGrantsPgReadAllData", "allowUnencrypted",
 )  # fmt: skip
+PLAINTEXT_SSLMODES = ("disable", "allow", "prefer")
+"""sslmodes under which a connection may go unencrypted (libpq: `prefer` falls back to plain text)."""
 DEFAULT_CHARACTER_SET = "utf8mb4"
 DEFAULT_COLLATION = "utf8mb4_unicode_ci"
 VERIFYING_SSLMODES = ("verify-ca", "verify-full")
@@ -88,6 +90,7 @@ class ServerConfig:
     port: int | None = None
     admin_user: str = "postgres"
     sslmode: str | None = None
+    allow_unencrypted: bool = False
     superuser: bool = True
     max_connections: int = 100
     max_connections_assumed: bool = False
@@ -242,6 +245,8 @@ SERVER_SETTING_CHECKS: dict[str, Callable[[str, Any], object]] = {
     "adminUser": _text,
     "sslmode": _sslmode,
     "superuser": lambda key, value: _decode(key, value, bool),
+    "allowUnencrypted": lambda key, value: _decode(key, value, bool),
+    "imageVersion": lambda key, value: _decode(key, value, int),
 }
 """How each server setting is checked, whether or not the server's mode uses it."""
 
@@ -305,6 +310,24 @@ def _http_url(key: str, value: Any) -> str:
     if scheme not in ("http", "https") or not separator or not rest or rest[0] in "/?#":
         raise ConfigError(key, "must be an http:// or https:// URL with a host, e.g. https://book.example.com")
     return url
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine (its connections never leave it)."""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def unencrypted_warnings(raw: Mapping[str, Any]) -> list[str]:
+    """One warning per external server allowed to connect without TLS off this machine (call after `parse_config`)."""
+    return [
+        f"warning: {NAMESPACE}:servers.{name}.sslmode is {server.sslmode}: connections to {server.host} may go "
+        f"unencrypted (servers.{name}.allowUnencrypted is true)"
+        for name, server in parse_config(raw).servers.items()
+        if server.mode is Mode.EXTERNAL
+        and server.sslmode in PLAINTEXT_SSLMODES
+        and server.host is not None
+        and not is_loopback(server.host)
+    ]
 
 
 def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
@@ -394,15 +417,24 @@ def _server(name: str, raw: Any) -> ServerConfig:
     sslmode = _sslmode(f"{key}.sslmode", body.get("sslmode", "require"))
     superuser: bool = _decode(f"{key}.superuser", body.get("superuser", False), bool)
     version, admin_grants_pg_monitor, admin_grants_pg_read_all_data = _postgres_admin(key, body, engine)
+    host = _hostname(f"{key}.host", body["host"])
+    allow_unencrypted: bool = _decode(f"{key}.allowUnencrypted", body.get("allowUnencrypted", False), bool)
+    if sslmode in PLAINTEXT_SSLMODES and not is_loopback(host) and not allow_unencrypted:
+        raise ConfigError(
+            f"{key}.sslmode",
+            f"{sslmode} lets the connections to {host} go unencrypted: use require, verify-ca or verify-full, "
+            f"or say so explicitly with {key}.allowUnencrypted: true",
+        )
     return ServerConfig(
         name=name,
         engine=engine,
         mode=mode,
         database=check_identifier(f"{key}.database", body.get("database", entry.external_database)),
-        host=_hostname(f"{key}.host", body["host"]),
+        host=host,
         port=_port(f"{key}.port", body.get("port", ENGINES[engine].port)),
         admin_user=_text(f"{key}.adminUser", body.get("adminUser", ENGINES[engine].admin_user)),
         sslmode=sslmode,
+        allow_unencrypted=allow_unencrypted,
         superuser=superuser,
         version=version,
         admin_grants_pg_monitor=admin_grants_pg_monitor,

@@ -15,7 +15,7 @@ from review.capture import run_program, unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS
 from tests.conftest import capture as capture_stack
 from topology import ConfigError, load_topology
-from topology.config import SCALAR_DEFAULTS, ignored_settings
+from topology.config import SCALAR_DEFAULTS, ignored_settings, unencrypted_warnings
 from topology.model import Mode, Placement
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -72,6 +72,8 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"servers": {**EXTERNAL_MAIN, "flowdb": {"mode": "external", "host": "f", "sslmode": "yes"}},
       "mainAdminPassword": "x", "flowdbAdminPassword": "y"}, "servers.flowdb.sslmode", "verify-full"),
     ({"runContainers": False}, "servers.main.mode", "external"),
+    ({"servers": {"main": {**EXTERNAL_MAIN["main"], "sslmode": "prefer"}}, "mainAdminPassword": "x"},
+     "servers.main.sslmode", "or say so explicitly with servers.main.allowUnencrypted: true"),
     ({"langflowPlacement": "both"}, "langflowPlacement", "dedicated, shared"),
     ({"protect": "maybe"}, "protect", "true or false"),
     ({"images": {"backend": "ghcr.io/engardehq/production-backend:latest"}}, "images.backend", "latest"),
@@ -284,3 +286,17 @@ def test_backup_schedule_and_retention_reach_every_job() -> None:
 def test_a_postgres_image_of_a_supported_version_or_a_declared_one_runs(server: dict[str, Any]) -> None:
     topology = load_topology({"servers": {"main": server}}, "dev")
     assert topology.servers["main"].image == server["image"]
+
+
+def test_plain_text_off_this_machine_runs_only_when_allowed_and_then_warns() -> None:
+    main = {**EXTERNAL_MAIN["main"], "sslmode": "disable", "allowUnencrypted": True}
+    config = {"servers": {"main": main}, "mainAdminPassword": "x"}
+    assert load_topology(config, "dev").servers["main"].sslmode == "disable"
+    assert unencrypted_warnings(config) == [
+        "warning: engarde:servers.main.sslmode is disable: connections to db.example.internal may go unencrypted"
+        " (servers.main.allowUnencrypted is true)"
+    ]
+    on_loopback = {"servers": {"main": {**EXTERNAL_MAIN["main"], "host": "127.0.0.1", "sslmode": "disable"}},
+                   "mainAdminPassword": "x"}  # fmt: skip
+    load_topology(on_loopback, "dev")
+    assert unencrypted_warnings(on_loopback) == []
