@@ -17,6 +17,7 @@ import pytest
 from pulumi import automation as auto
 
 from components.audit import AUDIT_TABLE, audit_table_exists_query, audit_table_sql
+from resource_types import DYNAMIC_RESOURCE, RANDOM_PASSWORD
 from tests.e2e.engine import EngineStack, Recorder, engine_stack
 from tests.realdb.servers import RunningServer, postgres_server
 from topology.catalog import AUDIT_OWNER, AUDIT_SCHEMA
@@ -85,8 +86,8 @@ def test_up_creates_the_table_and_a_generated_secret_password(stack: EngineStack
     stack.stack.up(on_event=recorder)
     assert _table_exists(server)
     assert {(s.op, s.type) for s in recorder.steps} >= {
-        ("create", "pulumi-python:dynamic:Resource"),
-        ("create", "random:index/randomPassword:RandomPassword"),
+        ("create", DYNAMIC_RESOURCE),
+        ("create", RANDOM_PASSWORD),
     }
     password = stack.stack.outputs()["password"]
     assert password.secret and len(password.value) == 32
@@ -104,10 +105,10 @@ def test_refresh_notices_the_table_dropped_by_hand_and_up_makes_it_again(
         connection.execute(f"DROP TABLE {TABLE}")
     recorder = Recorder()
     stack.stack.refresh(on_event=recorder)
-    assert "pulumi-python:dynamic:Resource" not in _resource_types(stack)
+    assert DYNAMIC_RESOURCE not in _resource_types(stack)
     again = Recorder()
     stack.stack.up(on_event=again)
-    assert [(s.op, s.type) for s in again.changes()] == [("create", "pulumi-python:dynamic:Resource")]
+    assert [(s.op, s.type) for s in again.changes()] == [("create", DYNAMIC_RESOURCE)]
     assert _table_exists(server)
     stack.stack.preview(expect_no_changes=True)
 
