@@ -70,6 +70,13 @@ def capture_urn(urn: str) -> str:
     return "::".join([parts[0], parts[1], "$".join(qualified), parts[3]])
 
 
+def check_replace_stack(urn: str, stack: str) -> None:
+    """Refuse a `--replace` URN of another stack, naming it as given."""
+    urn_stack = urn.removeprefix("urn:pulumi:").split("::", 1)[0]
+    if urn.startswith("urn:pulumi:") and urn_stack != stack:
+        raise DiffUsageError(f"--replace {urn}: a URN of stack {urn_stack!r}, not of --stack {stack}")
+
+
 def check_replace_targets(capture: Capture, replace: Collection[str]) -> None:
     custom = {resource.urn for resource in capture.resources if resource.custom}
     for urn in replace:
@@ -126,6 +133,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path, v
     if args.server is not None and args.server not in topology.servers:
         known = ", ".join(topology.servers)
         raise DiffUsageError(f"--server {args.server}: no such server in the working tree's stack (servers: {known})")
+    for urn in args.replace:
+        check_replace_stack(urn, args.stack)
     replace = tuple(capture_urn(urn) for urn in args.replace)
     try:
         commit = resolve_ref(repository, args.base_ref)

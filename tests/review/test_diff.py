@@ -32,6 +32,9 @@ PASSWORD_URN = (  # as `pulumi stack --show-urns` prints it (README, "Rotating a
 )
 
 
+PROD_PASSWORD_TYPE = f"{POSTGRES_SERVER}${DATABASE_ROLE}${RANDOM_PASSWORD}"
+
+
 def _capture(config: dict[str, Any], replaced: tuple[str, ...] = ()) -> Capture:
     return cached_run_program(config, "dev", replaced=replaced)
 
@@ -204,6 +207,11 @@ def test_a_committed_protected_service_removed_in_the_working_tree_fails(tmp_pat
         (("--base-ref", "no-such-ref"), "--base-ref no-such-ref: not a commit"),
         (("--base-ref", "HEAD", "--set", "langflowPlacement=sideways"), "engarde:langflowPlacement"),
         (("--base-ref", "HEAD", "--replace", "not-a-urn"), "--replace not-a-urn: not a URN"),
+        (
+            ("--base-ref", "HEAD", "--replace", f"urn:pulumi:prod::engarde::{PROD_PASSWORD_TYPE}::main-x-password"),
+            f"--replace urn:pulumi:prod::engarde::{PROD_PASSWORD_TYPE}::main-x-password: a URN of stack 'prod',"
+            " not of --stack dev",
+        ),
         (("--base-ref", "HEAD", "--server", "nowhere"), "--server nowhere"),
     ],
 )
