@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from review.capture import unwrap_secrets
 from review.diff import (
     CREATE,
     CREATE_REPLACEMENT,
@@ -24,7 +25,7 @@ from review.diff import (
 from review.diff_sql import ProviderLifecycle, ServerSql
 from review.lifecycle import ServerContext, server_context
 from review.plan_model import short_type
-from review.sql import SecretSource, SqlStep, render_steps, secret_sources
+from review.sql import SecretSource, SqlStep, output_leaves, render_steps, secret_sources
 
 _SYMBOLS = {CREATE: "+", IMPORT: "=>", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 
@@ -130,6 +131,18 @@ def _without_repeated_connects(lines: list[str]) -> list[str]:
     return kept
 
 
+def changed_outputs(report: DiffReport) -> list[str]:
+    """Paths of the stack-output values the change adds, removes or alters (`services.backend.env.DATABASE_URL`)."""
+    old = dict(output_leaves(unwrap_secrets(report.diff.old.capture.outputs)))
+    new = dict(output_leaves(unwrap_secrets(report.diff.new.capture.outputs)))
+    return [".".join(path) for path in sorted(old.keys() | new.keys()) if old.get(path) != new.get(path)]
+
+
+def _outputs_line(report: DiffReport) -> list[str]:
+    paths = changed_outputs(report)
+    return ["", "Stack outputs that change (values not shown): " + ", ".join(paths)] if paths else []
+
+
 def render_text(report: DiffReport, server: str | None = None) -> str:
     diff = report.diff
     if not diff.changed:
@@ -140,6 +153,7 @@ def render_text(report: DiffReport, server: str | None = None) -> str:
         lines.append(
             f"{number:>3}. {_SYMBOLS[step.op]:<2} {step.op:<18} {_label(step)}" + (f"  ({detail})" if detail else "")
         )
+    lines += _outputs_line(report)
     for error in diff.errors:
         lines += ["", f"error: {error}"]
     steps = report.steps_on(server)
@@ -163,6 +177,7 @@ def render_markdown(report: DiffReport, server: str | None = None) -> str:
     lines += ["| # | operation | resource | inputs |", "|---:|---|---|---|"]
     for number, step in enumerate(diff.steps, start=1):
         lines.append(f"| {number} | {step.op} | `{_md_cell(_label(step))}` | {_md_cell(_detail(step))} |")
+    lines += [_md_cell(line) for line in _outputs_line(report)]
     for error in diff.errors:
         lines += ["", f"> **error**: {_md_cell(error)}"]
     steps = report.steps_on(server)
@@ -186,6 +201,7 @@ def diff_document(report: DiffReport, server: str | None = None) -> dict[str, An
         "stack": report.stack,
         "base": report.base,
         "changed": report.diff.changed,
+        "changedOutputs": changed_outputs(report),
         "errors": list(report.diff.errors),
         "steps": [
             {

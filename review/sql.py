@@ -105,13 +105,14 @@ class SecretSource:
         return f"the password in the URL at {where}" if self.in_url else where
 
 
-def _leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def output_leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Each scalar of a stack-output document with its path of keys and list indexes."""
     if isinstance(value, dict):
         for key in sorted(value):
-            yield from _leaves(value[key], (*path, str(key)))
+            yield from output_leaves(value[key], (*path, str(key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _leaves(item, (*path, str(index)))
+            yield from output_leaves(item, (*path, str(index)))
     else:
         yield path, value
 
@@ -154,7 +155,7 @@ class _OutputStrings:
     def of(cls, outputs: Any) -> _OutputStrings:
         first_path: dict[str, tuple[str, ...]] = {}
         urls_by_user: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-        for path, leaf in _leaves(outputs):
+        for path, leaf in output_leaves(outputs):
             if not isinstance(leaf, str):
                 continue
             first_path.setdefault(leaf, path)

@@ -20,7 +20,7 @@ from review import __main__ as cli
 from review.capture import PROJECT_DIR, Capture, Resource, generated_passwords, unwrap_secrets
 from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
 from review.diff_command import DiffUsageError, capture_urn, report_of
-from review.diff_views import DiffReport, render_json, render_markdown, render_sql, render_text
+from review.diff_views import DiffReport, changed_outputs, render_json, render_markdown, render_sql, render_text
 from review.plan_model import Plan
 from tests.conftest import cached_run_program
 from tests.graph import ROLE
@@ -89,6 +89,19 @@ def test_a_rotated_password_updates_its_role_and_the_services_output(base: Captu
     assert "ALTER ROLE \"madansara_user\" PASSWORD :'main_madansara_user_password';" in sql
     assert "--   main_madansara_user_password: the password in the URL at services.madan-sara.env.DATABASE_URL" in sql
     assert [op for op, name in steps if name == "main-madansara_user"] == [UPDATE]
+
+
+def test_a_rotation_lists_the_service_env_values_that_change(rotation: DiffReport) -> None:
+    changed = changed_outputs(rotation)
+    assert "services.madan-sara.env.DATABASE_URL" in changed
+    assert all(path.startswith("services.") or path.startswith("logins.") for path in changed), changed
+    assert "services.backend.env.DATABASE_URL" not in changed
+    text = render_text(rotation)
+    assert "Stack outputs that change (values not shown): " in text
+    assert "services.madan-sara.env.DATABASE_URL" in text and "services.madan-sara.env.DATABASE_URL" in render_markdown(
+        rotation
+    )
+    assert "services.madan-sara.env.DATABASE_URL" in json.loads(render_json(rotation))["changedOutputs"]
 
 
 def test_no_password_is_printed_in_any_format(base: Capture, rotation: DiffReport) -> None:
