@@ -343,13 +343,27 @@ def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
                 for setting in body
             ]
             continue
-        mode = config.servers[name].mode
+        server = config.servers[name]
         notices += [
-            f"notice: {NAMESPACE}:servers.{name}.{setting} is ignored: servers.{name}.mode is {mode.value}"
-            for setting in IGNORED_SETTINGS[mode]
+            f"notice: {NAMESPACE}:servers.{name}.{setting} is ignored: {_ignored_because(name, server, setting)}"
+            for setting in IGNORED_SETTINGS[server.mode]
             if setting in body
         ]
     return notices
+
+
+ENGINE_ONLY_SETTINGS = {
+    Engine.MYSQL: ("adoptDatabase", "characterSet", "collation"),
+    Engine.POSTGRESQL: ("version", "adminGrantsPgMonitor", "adminGrantsPgReadAllData", "adoptRoles"),
+}
+"""Settings only one engine's servers have."""
+
+
+def _ignored_because(name: str, server: ServerConfig, setting: str) -> str:
+    for engine, settings in ENGINE_ONLY_SETTINGS.items():
+        if setting in settings and server.engine is not engine:
+            return f"it applies to {engine.value} servers only, and {name} is a {server.engine.value} server"
+    return f"servers.{name}.mode is {server.mode.value}"
 
 
 SERVER_IMAGES = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql"}

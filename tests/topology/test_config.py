@@ -300,3 +300,14 @@ def test_plain_text_off_this_machine_runs_only_when_allowed_and_then_warns() -> 
                    "mainAdminPassword": "x"}  # fmt: skip
     load_topology(on_loopback, "dev")
     assert unencrypted_warnings(on_loopback) == []
+
+
+def test_a_setting_of_the_other_engine_is_ignored_for_that_reason() -> None:
+    config = {"servers": {"main": {"characterSet": "utf8mb4"}, "scheduler": {"version": 15}}}
+    load_topology(config, "dev")
+    assert ignored_settings(config) == [
+        "notice: engarde:servers.main.characterSet is ignored: it applies to mysql servers only,"
+        " and main is a postgresql server",
+        "notice: engarde:servers.scheduler.version is ignored: it applies to postgresql servers only,"
+        " and scheduler is a mysql server",
+    ]
