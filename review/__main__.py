@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="with --format sql: write the passwords in, read from `pulumi stack output --json --show-secrets`",
     )
+    plan.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the view to FILE (created readable by its owner only: mode 0600) instead of stdout",
+    )
     audit = commands.add_parser(
         "audit",
         help="compare live servers with what the stack declares",
@@ -167,12 +172,28 @@ def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path =
         raise UsageError("--tree applies to --format text only")
     stack_plan = Plan(capture_stack(config, args.stack))
     if args.tree:
-        out.write(render_text(stack_plan, args.show_secrets, tree=True))
+        view = render_text(stack_plan, args.show_secrets, tree=True)
     elif args.format == "sql":
-        out.write(_sql_with_secrets(stack_plan, args))
+        view = _sql_with_secrets(stack_plan, args)
     else:
-        out.write(FORMATS[args.format](stack_plan, args.show_secrets, args.server))
+        view = FORMATS[args.format](stack_plan, args.show_secrets, args.server)
+    if args.out is None:
+        out.write(view)
+    else:
+        write_private(Path(args.out), view)
+        print(f"wrote {args.out} (mode 0600)", file=err)
     return EXIT_OK
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only, from its first byte on."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as error:
+        raise UsageError(f"--out {path}: {error.strerror}") from None
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def _check_secret_options(args: argparse.Namespace) -> None:

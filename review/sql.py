@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -219,6 +220,29 @@ def secrets_from_outputs(plan: Plan, server: str, document: Mapping[str, Any]) -
 _PLAIN_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
+MYSQL_CLIENT_SSL_MODES = {"false": "DISABLED", "skip-verify": "REQUIRED", "true": "VERIFY_IDENTITY"}
+"""The mysql client's --ssl-mode for each of the mysql provider's `tls` values (the stack's sslmode)."""
+_CONNINFO_PLAIN = re.compile(r"[^\s'\\]+")
+
+
+def conninfo_value(value: str) -> str:
+    """A libpq conninfo value: single-quoted, with \\ and ' escaped, unless plain."""
+    if _CONNINFO_PLAIN.fullmatch(value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def unfilled_guard(variables: list[str]) -> list[str]:
+    """MySQL statements that stop the script (error 1242, the mysql client stops at the first error)
+    while a `${NAME}` placeholder is still in it: no user gets the placeholder text as its password."""
+    lines = ["-- Refuses to run until every ${NAME} placeholder below is substituted (envsubst):"]
+    for variable in variables:
+        lines.append(
+            f"SELECT IF('${{{variable}}}' LIKE CONCAT('$', '{{%'), (SELECT 1 UNION ALL SELECT 2), 1) AS filled;"
+        )
+    return lines
+
+
 def psql_connect(database: str) -> str:
     """`\\connect db` (psql reuses host, port and user); odd names single-quoted as psql reads them."""
     if _PLAIN_DATABASE_NAME.fullmatch(database):
@@ -243,11 +267,17 @@ def _server_header(plan: Plan, server: str, ctx: ServerContext, filled: bool, so
     inputs = unwrap_secrets(plan.provider_of_server(server).inputs)
     lines = [f"-- Server {server}"]
     if _is_postgres(plan, server):
-        conninfo = (
-            f"host={inputs.get('host')} port={inputs.get('port')} user={inputs.get('username')} "
-            f"dbname={inputs.get('database')} sslmode={inputs.get('sslmode', 'prefer')}"
+        settings = {
+            "host": inputs.get("host"),
+            "port": inputs.get("port"),
+            "user": inputs.get("username"),
+            "dbname": inputs.get("database"),
+            "sslmode": inputs.get("sslmode", "prefer"),
+        }
+        conninfo = " ".join(f"{key}={conninfo_value(str(value))}" for key, value in settings.items())
+        lines.append(
+            f"-- Apply as the provider's admin: psql {shlex.quote(conninfo)} -v ON_ERROR_STOP=1 -f {server}.sql"
         )
-        lines.append(f'-- Apply as the provider\'s admin: psql "{conninfo}" -v ON_ERROR_STOP=1 -f {server}.sql')
         if not ctx.admin_is_superuser:
             lines.append(
                 f"-- {ctx.admin_user} is not a superuser: the GRANT <owner> TO {ctx.admin_user} / REVOKE pairs around"
@@ -255,7 +285,12 @@ def _server_header(plan: Plan, server: str, ctx: ServerContext, filled: bool, so
             lines.append("-- statements are the provider's own temporary elevation (helpers.go withRolesGranted).")
     else:
         host, _, port = str(inputs.get("endpoint", "")).rpartition(":")
-        lines.append(f"-- Apply: mysql --host={host} --port={port} --user={inputs.get('username')} -p < {server}.sql")
+        ssl_mode = MYSQL_CLIENT_SSL_MODES.get(str(inputs.get("tls", "false")), "REQUIRED")
+        user = shlex.quote(str(inputs.get("username")))
+        lines.append(
+            f"-- Apply: mysql --host={shlex.quote(host)} --port={port} --user={user} --ssl-mode={ssl_mode} -p"
+            f" < {server}.sql"
+        )
     lines.append("-- The providers' SQL for creating everything from nothing: it fails on objects that exist.")
     if filled:
         lines.append("-- Passwords are written in: keep this file secret.")
@@ -266,6 +301,8 @@ def _server_header(plan: Plan, server: str, ctx: ServerContext, filled: bool, so
         lines.append(
             "-- Fill them in: python -m review plan ... --format sql --server NAME --secrets-from OUTPUTS.json"
         )
+        if not _is_postgres(plan, server):
+            lines += unfilled_guard([source.variable for source in sources])
     return lines
 
 

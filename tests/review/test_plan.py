@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -363,3 +364,18 @@ def test_text_counts_resources_and_components_apart_and_shows_the_tree_on_reques
     with_tree = plan(*argv("dev", "--tree")).out
     assert with_tree.count(" (postgresql:Role)") == sum(1 for r in capture.resources if r.type == ROLE_TYPE)
     assert plan(*argv("dev", "--tree", "--format", "json")).code == 2
+
+
+def test_out_writes_the_filled_script_readable_by_its_owner_only(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(plan(*argv("dev", "--format", "json", "--show-secrets")).out)
+    script = tmp_path / "main.sql"
+    script.write_text("an older file, world-readable")
+    script.chmod(0o644)
+    result = plan(
+        *argv("dev", "--format", "sql", "--server", "main", "--secrets-from", str(outputs), "--out", str(script))
+    )
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert stat.S_IMODE(script.stat().st_mode) == 0o600
+    assert script.read_text().startswith("-- Server main") and "PASSWORD '" in script.read_text()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections import Counter
 from typing import Any
 
 import pglast
 import pytest
 from pglast import ast, enums
+from psycopg.conninfo import conninfo_to_dict
 
 from resource_types import PG_DEFAULT_PRIVILEGES as DEFAULT_PRIVILEGES
 from resource_types import PG_GRANT as GRANT
 from resource_types import PG_ROLE as ROLE
 from review.capture import Capture, Resource, unwrap_secrets
-from review.sql import secret_sources, secrets_from_outputs, sql_steps
+from review.sql import conninfo_value, secret_sources, secrets_from_outputs, sql_steps
 from tests.graph import plan_of
 from tests.review.conftest import CONFIGS, argv, capture_for, plan, plan_for
 from topology.scram import is_verifier_of
@@ -164,7 +166,11 @@ def test_the_audit_table_script_runs_as_given_in_one_transaction() -> None:
 def test_scheduler_sql_is_what_mysql_provider_1_9_runs() -> None:
     script = plan(*argv("dev", "--format", "sql", "--server", "scheduler")).out
     statements = [line for line in script.splitlines() if line and not line.startswith("--")]
+    guard = "SELECT IF('${{{}}}' LIKE CONCAT('$', '{{%'), (SELECT 1 UNION ALL SELECT 2), 1) AS filled;"
     assert statements == [
+        # Not the provider's: the script's own refusal to run with a placeholder left (see the apply tests).
+        guard.format("scheduler_scheduler_user_password"),
+        guard.format("scheduler_scheduler_backup_password"),
         "CREATE USER 'scheduler_user'@'%' IDENTIFIED BY '${scheduler_scheduler_user_password}' REQUIRE NONE;",
         "CREATE USER 'scheduler_backup'@'%' IDENTIFIED BY '${scheduler_scheduler_backup_password}' REQUIRE NONE;",
         "CREATE DATABASE `easyappointments` CHARACTER SET `utf8mb4` COLLATE `utf8mb4_unicode_ci`;",
@@ -178,7 +184,8 @@ def test_all_servers_script_has_a_section_per_server_that_says_how_to_apply_it()
     script = plan(*argv("dev", "--format", "sql")).out
     sections = re.findall(r"^-- Server (\w+)\n-- Apply[^\n]*\n", script, re.MULTILINE)
     assert sections == ["main", "flowdb", "scheduler"]
-    assert 'psql "host=127.0.0.1 port=5433 user=postgres dbname=postgres sslmode=disable"' in script
+    assert "psql 'host=127.0.0.1 port=5433 user=postgres dbname=postgres sslmode=disable'" in script
+    assert "mysql --host=127.0.0.1 --port=3306 --user=root --ssl-mode=DISABLED -p < scheduler.sql" in script
     assert "-- Passwords are psql variables, from `pulumi stack output --json --show-secrets`:" in script
     assert "--   main_engarde_app_password: the password in the URL at services.backend.env.DATABASE_URL" in script
 
@@ -199,3 +206,18 @@ def test_stack_outputs_fill_every_password_with_the_value_the_role_is_given(conf
             # A role is given the SCRAM verifier of its DSN's password: the variable is that password.
             assert is_verifier_of(given, value) if given.startswith("SCRAM-SHA-256$") else value == given
             assert source.path is not None and source.path[0] == "services"
+
+
+def test_the_apply_line_quotes_the_admin_and_database_as_libpq_and_the_shell_read_them() -> None:
+    assert conninfo_value("postgres") == "postgres"
+    assert conninfo_value("ops admin") == "'ops admin'"
+    assert conninfo_value("o'brien") == "'o\\'brien'"
+    assert conninfo_value("back\\slash") == "'back\\\\slash'"
+    script = plan(*argv("dev", "--format", "sql", "--server", "main", "--set", "servers.main.mode=external",
+                        "--set", "servers.main.host=127.0.0.1", "--set", "servers.main.adminUser=o'brien ops",
+                        "--set", "servers.main.sslmode=disable", "--set", "servers.main.maxConnections=200",
+                        "--set", "servers.main.version=15", "--set", "mainAdminPassword=x")).out  # fmt: skip
+    line = next(line for line in script.splitlines() if line.startswith("-- Apply"))
+    command = shlex.split(line.removeprefix("-- Apply as the provider's admin: "))
+    assert command[0] == "psql"
+    assert conninfo_to_dict(command[1])["user"] == "o'brien ops"

@@ -122,3 +122,28 @@ def test_mysql_script_applies_once_and_a_second_run_fails(tmp_path: Path) -> Non
             text=True,
         )
         assert "GRANT ALL PRIVILEGES ON `easyappointments`.* TO `scheduler_user`@`%`" in shown.stdout
+
+
+def test_mysql_script_refuses_to_run_with_its_placeholders_unfilled_and_runs_once_filled(tmp_path: Path) -> None:
+    require_packages(MARIADB_PACKAGE)
+    script = _script(tmp_path, "scheduler")
+    mysql = shutil.which("mariadb") or shutil.which("mysql")
+    assert mysql is not None and shutil.which("envsubst") is not None
+    services = unwrap_secrets(capture_for("dev").outputs["services"])
+    values = {
+        "scheduler_scheduler_user_password": services["egm-scheduler"]["env"]["DB_PASSWORD"],
+        "scheduler_scheduler_backup_password": services["backup-scheduler"]["env"]["BACKUP_MYSQL_PASSWORD"],
+    }
+    with mariadb_server("review-guard") as server:
+        command = [mysql, "-h", server.host, "-P", str(server.port), "-u", server.admin_user]
+        env = {**os.environ, "MYSQL_PWD": server.admin_password}
+        unfilled = subprocess.run(command, stdin=script.open(), env=env, capture_output=True, text=True)
+        assert unfilled.returncode != 0 and "ERROR 1242" in unfilled.stderr
+        users = [*command, "-N", "-e", "SELECT user FROM mysql.user WHERE user LIKE 'scheduler%'"]
+        assert subprocess.run(users, env=env, capture_output=True, text=True, check=True).stdout == ""
+        filled = subprocess.run(
+            ["envsubst"], stdin=script.open(), env={**os.environ, **values}, capture_output=True, text=True, check=True
+        ).stdout
+        subprocess.run(command, input=filled, env=env, capture_output=True, text=True, check=True)
+        shown = subprocess.run(users, env=env, capture_output=True, text=True, check=True).stdout.split()
+        assert sorted(shown) == ["scheduler_backup", "scheduler_user"]
