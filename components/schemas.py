@@ -64,6 +64,8 @@ class ServiceSchemaArgs:
     """Name of the owner role (an Output of the role, so the schema waits for it)."""
     protect: bool = False
     """Protect the schema (prod)."""
+    grants: SchemaGrants | None = None
+    """The chain to join instead of one of the schema's own (the server's, when its admin is no superuser)."""
 
 
 class ServiceSchema(pulumi.ComponentResource):
@@ -80,7 +82,7 @@ class ServiceSchema(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceSchemaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:ServiceSchema", name, None, opts)
         schema = args.schema
-        self.grants = SchemaGrants()
+        self.grants = args.grants or SchemaGrants()
         if schema.created:
             created = self.grants.add(
                 postgresql.Schema(

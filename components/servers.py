@@ -14,6 +14,7 @@ from components.access import AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
 from components.backups import MysqlBackupUser, MysqlBackupUserArgs
 from components.common import TYPE_PREFIX, child, moved_from, moved_from_root, secret_env, secret_password
+from components.ordering import SchemaGrants
 from components.roles import DatabaseRole, DatabaseRoleArgs
 from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
 from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
@@ -173,6 +174,12 @@ class PostgresServer(_DatabaseServer):
             DatabaseArgs(server=server, provider=self.provider, owner=owner, protect=args.protect),
             opts=moved_from_root(self),
         )
+        # A non-superuser admin's grants and default privileges run one at a time on the server: the
+        # provider's pgLockRole locks a role and then each of its members (helpers.go), and a
+        # CREATEROLE admin is a member of every role it made (PostgreSQL 16+), so concurrent
+        # transactions on different schemas deadlock (measured through the real engine: 40P01,
+        # "could not get advisory lock for members of role ...").
+        self._server_grants = None if server.superuser else SchemaGrants()
         self.schemas = {schema.name: self._schema(name, schema, args.protect) for schema in self.layout.schemas}
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})
 
@@ -213,6 +220,7 @@ class PostgresServer(_DatabaseServer):
                 database=self.database.name,
                 owner=self.roles[schema.owner].name,
                 protect=protect,
+                grants=self._server_grants,
             ),
             opts=moved_from_root(self.database),
         )

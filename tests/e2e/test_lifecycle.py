@@ -68,7 +68,9 @@ def test_the_nested_tree_keeps_every_identity(engine_servers: Servers) -> None:
         deployed.engine.stack.preview(on_event=planned)
         old_mysql = sorted({step.urn for step in planned.steps if step.type.startswith(MYSQL_PREFIX)})
         assert old_mysql
-        deployed.engine.stack.up(exclude=old_mysql, exclude_dependents=True)
+        # One step at a time: that program ran a managed admin's grants concurrently, which the
+        # provider's pgLockRole can deadlock (the program now chains them per server).
+        deployed.engine.stack.up(exclude=old_mysql, exclude_dependents=True, parallel=1)
         deployed.engine.use_program(None)
         preview = Recorder()
         deployed.engine.stack.preview(exclude=deployed.mysql_urns(), exclude_dependents=True, on_event=preview)
