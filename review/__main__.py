@@ -39,6 +39,7 @@ from review.audit import AuditConnectionError, audit_servers, check_dsn_database
 from review.budget_views import render_pgbouncer
 from review.capture import PROJECT_DIR, Capture, run_program
 from review.config_files import ConfigFileError, StackConfigValues
+from review.env import write_private
 from review.plan_model import Plan
 from review.sql import MissingSecretError, render_sql, secrets_from_outputs
 from review.views import render_json, render_markdown, render_mermaid, render_text
@@ -180,20 +181,12 @@ def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path =
     if args.out is None:
         out.write(view)
     else:
-        write_private(Path(args.out), view)
+        try:
+            write_private(Path(args.out), view)
+        except OSError as error:
+            raise UsageError(f"--out {args.out}: {error.strerror}") from None
         print(f"wrote {args.out} (mode 0600)", file=err)
     return EXIT_OK
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path`, readable and writable by its owner only, from its first byte on."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as error:
-        raise UsageError(f"--out {path}: {error.strerror}") from None
-    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
 
 
 def _check_secret_options(args: argparse.Namespace) -> None:
