@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from review.redact import MASK
@@ -171,6 +171,38 @@ def run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         env = pick(services, args.service)
         out.write(render_json_body(env) if args.format == "json" else render_dotenv(args.service, env))
         return 0
-    for path in write_all(services, args.out, args.format):
+    files = service_files(read_document(text, source))
+    # A service that runs on files alone (a pooler: `env` empty) gets its files, not an empty env file.
+    kept = {name: env for name, env in services.items() if env or name not in files}
+    for path in [*write_all(kept, args.out, args.format), *write_service_files(files, args.out)]:
         out.write(f"wrote {path} (mode 0600)\n")
     return 0
+
+
+def service_files(document: Any) -> dict[str, dict[str, str]]:
+    """`{service: {file name: text}}` of the services whose output entry carries `files` (a pooler's
+    pgbouncer.ini and userlist.txt): `{path in its container: content}`."""
+    services = document.get("services") if isinstance(document, dict) else None
+    found: dict[str, dict[str, str]] = {}
+    for service, body in (services or {}).items():
+        files = body.get("files") if isinstance(body, dict) else None
+        if files is None:
+            continue
+        if files == MASK or not isinstance(files, dict) or MASK in files.values():
+            show = "pulumi stack output --json --show-secrets"
+            raise EnvError(f"services.{service}.files is masked: produce the input with `{show}`")
+        found[str(service)] = {PurePosixPath(str(path)).name: str(text) for path, text in files.items()}
+    return found
+
+
+def write_service_files(services: dict[str, dict[str, str]], directory: Path) -> list[Path]:
+    """DIR/<service>/<file name> (a pooler's pgbouncer.ini and userlist.txt), mode 0600: a userlist
+    holds SCRAM verifiers."""
+    paths = []
+    for service, files in services.items():
+        folder = directory / service
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, text in files.items():
+            write_private(folder / name, text)
+            paths.append(folder / name)
+    return paths

@@ -19,6 +19,7 @@ from components.common import URL_SAFE_SPECIALS
 from review import __main__ as cli
 from review.capture import unwrap_secrets
 from review.env import EnvError, quote_value, render_dotenv
+from tests.conftest import capture
 from tests.review.conftest import Result, capture_for
 
 HOSTILE = {
@@ -169,3 +170,20 @@ def test_a_refused_value_writes_no_file_and_shows_no_value(tmp_path: Path) -> No
     assert result.code == 2
     assert result.err.startswith("b: BAD: ") and "secret-value" not in result.err
     assert not (tmp_path / "env").exists()
+
+
+def test_with_a_pooler_out_writes_its_files_not_an_empty_env(tmp_path: Path) -> None:
+    pooled = capture("dev", servers={"main": {"pooler": "pgbouncer"}})
+    outputs = {name: unwrap_secrets(value) for name, value in pooled.outputs.items()}
+    result = env_command("--out", str(tmp_path), stdin=json.dumps(outputs))
+    assert result.code == 0, result.err
+    assert not (tmp_path / "pgbouncer-main.env").exists()
+    folder = tmp_path / "pgbouncer-main"
+    assert sorted(p.name for p in folder.iterdir()) == ["pgbouncer.ini", "userlist.txt"]
+    files = outputs["services"]["pgbouncer-main"]["files"]
+    assert (folder / "pgbouncer.ini").read_text() == files["/etc/pgbouncer/pgbouncer.ini"]
+    assert (folder / "userlist.txt").read_text() == files["/etc/pgbouncer/userlist.txt"]
+    assert '"engarde_app" "SCRAM-SHA-256$' in (folder / "userlist.txt").read_text()
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert (tmp_path / "backend.env").exists()
