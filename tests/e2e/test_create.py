@@ -1,8 +1,9 @@
 """`pulumi preview` and `pulumi up` from nothing, through the real engine and providers.
 
-The `up` runs in two parts, as a service's first deploy meets its migrations: the layout without its
-grants and default privileges (`--exclude` them), then tables made by the schemas' owners
-(`t_before`), then the rest; tables made afterwards (`t_after`) are the default privileges' to cover.
+With a superuser admin the `up` runs in two parts, as a service's first deploy meets its
+migrations: the layout without its grants and default privileges (`--exclude` them), then tables
+made by the schemas' owners (`t_before`), then the rest (a managed admin's server chains its schemas
+and grants: one `up`, then `t_before`); tables made afterwards (`t_after`) are the default privileges' to cover.
 The statements each part sent are compared with the model's create steps for the resources the
 engine created in it, on the server as the provider found it.
 """
@@ -76,11 +77,17 @@ def created(engine_servers: Servers) -> Iterator[Created]:
     with deployed_stack(engine_servers) as deployed:
         preview = Recorder()
         deployed.engine.stack.preview(on_event=preview)
-        grants = [deployed.engine_urn(r) for r in deployed.capture.resources if _after_migrations(r)]
         result = Created(deployed, preview)
-        result.parts.append(_logged_up(deployed, excluding=grants))
-        create_tables_as_owners(_as_deployment(deployed), "t_before")
-        result.parts.append(_logged_up(deployed))
+        if engine_servers.combination.kind == "superuser":
+            grants = [deployed.engine_urn(r) for r in deployed.capture.resources if _after_migrations(r)]
+            result.parts.append(_logged_up(deployed, excluding=grants))
+            create_tables_as_owners(_as_deployment(deployed), "t_before")
+            result.parts.append(_logged_up(deployed))
+        else:
+            # A managed admin's server runs its schemas and grants as one chain: no schema exists
+            # before the grants ahead of it, so the tables come after the one `up`.
+            result.parts.append(_logged_up(deployed))
+            create_tables_as_owners(_as_deployment(deployed), "t_before")
         create_tables_as_owners(_as_deployment(deployed), "t_after")
         yield result
 
