@@ -17,7 +17,7 @@ from components.servers import MysqlServer, PostgresServer, ServerArgs
 from resource_types import GENERATED_SECRETS
 from topology.budget import connection_budgets
 from topology.dsn import postgres_url, redis_url
-from topology.layout import REDIS_PASSWORD
+from topology.layout import REDIS_PASSWORD, REDIS_SERVICE
 from topology.model import (
     Engine,
     EnvValue,
@@ -123,6 +123,13 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
             "env": {},
             "image": pooler.image,
             "files": {CONFIG_FILE: config, AUTH_FILE: auth_file},
+        }
+    if topology.redis is not None:
+        # The Redis that REDIS_URL points at needs that password: in dev the stack's container has it;
+        # in prod the platform's Redis reads it from here (`redis-server --requirepass "$REDIS_PASSWORD"`).
+        services_output[REDIS_SERVICE] = {
+            "env": {"REDIS_PASSWORD": secrets[REDIS_PASSWORD]},
+            "image": topology.redis.image,
         }
     return {
         "services": pulumi.Output.secret(services_output),

@@ -556,3 +556,17 @@ def test_logins_output_names_each_services_roles_in_clear_and_matches_its_creden
                 dsn = conninfo_to_dict(str(value))
                 host_server = next(n for n, b in servers.items() if b["serviceHost"] == dsn["host"])
                 assert (service, host_server, unquote(str(dsn["user"]))) in logins
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_redis_entry_gives_redis_the_password_every_redis_url_holds(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    outputs: Capture = request.getfixturevalue(stack)
+    assert isinstance(outputs.outputs["services"], Secret)
+    services = unwrap_secrets(outputs.outputs["services"])
+    password = services["redis"]["env"]["REDIS_PASSWORD"]
+    assert services["redis"]["image"].startswith("redis:")
+    urls = [env["REDIS_URL"] for env in (s["env"] for s in services.values()) if "REDIS_URL" in env]
+    assert urls
+    assert {unquote(url.split("://:", 1)[1].rsplit("@", 1)[0]) for url in urls} == {password}
