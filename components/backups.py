@@ -23,6 +23,8 @@ class MysqlBackupUserArgs:
     """The database it dumps (an Output of the database, so the grant waits for it)."""
     provider: mysql.Provider
     """Provider of the MySQL server."""
+    tls_option: str | None = None
+    """The user's REQUIRE clause (the mysql provider's `tls_option`): SSL where the server's connections use TLS."""
 
 
 class MysqlBackupUser(pulumi.ComponentResource):
@@ -41,7 +43,8 @@ class MysqlBackupUser(pulumi.ComponentResource):
             user=args.user,
             host="%",
             plaintext_password=self.password,
-            opts=child(self, provider=args.provider),
+            tls_option=args.tls_option,
+            opts=child(self, provider=args.provider, ignore_changes=["tlsOption"]),
         )
         mysql.Grant(
             f"{name}-grant",

@@ -27,6 +27,8 @@ class SchedulerDatabaseArgs:
     """Default collation of the database."""
     adopt: bool = False
     """The database exists already (with data): import it (its name is its ID) instead of creating it."""
+    tls_option: str | None = None
+    """The user's REQUIRE clause (the mysql provider's `tls_option`): SSL where the server's connections use TLS."""
 
 
 class SchedulerDatabase(pulumi.ComponentResource):
@@ -58,7 +60,9 @@ class SchedulerDatabase(pulumi.ComponentResource):
             user=spec.name,
             host="%",
             plaintext_password=self.password,
-            opts=child(self, provider=args.provider, protect=args.protect),
+            tls_option=args.tls_option,
+            # A new option replaces the user (ForceNew); users made before keep theirs (README, TLS).
+            opts=child(self, provider=args.provider, protect=args.protect, ignore_changes=["tlsOption"]),
         )
         mysql.Grant(
             f"{name}-grant",

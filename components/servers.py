@@ -281,6 +281,8 @@ class MysqlServer(_DatabaseServer):
         super().__init__("MysqlServer", name, args, opts)
         server = args.server
         tls = {"require": "skip-verify", "verify-ca": "true", "verify-full": "true"}.get(server.sslmode or "", "false")
+        # Users require TLS where the stack's own connection to the server does.
+        tls_option = None if tls == "false" else "SSL"
         self.provider = mysql.Provider(
             f"{name}-provider",
             endpoint=pulumi.Output.concat(self.provider_host, ":", self.provider_port.apply(str)),
@@ -299,6 +301,7 @@ class MysqlServer(_DatabaseServer):
                     character_set=server.character_set,
                     collation=server.collation,
                     adopt=server.import_database,
+                    tls_option=tls_option,
                 ),
                 opts=moved_from_root(self),
             )
@@ -312,7 +315,12 @@ class MysqlServer(_DatabaseServer):
         for job in args.backups:
             backup_user = MysqlBackupUser(
                 f"{name}-{job.login}",
-                MysqlBackupUserArgs(user=job.login, database=databases[job.database].database, provider=self.provider),
+                MysqlBackupUserArgs(
+                    user=job.login,
+                    database=databases[job.database].database,
+                    provider=self.provider,
+                    tls_option=tls_option,
+                ),
                 opts=moved_from_root(self),
             )
             self.backup_users.append(backup_user)

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from resource_types import DYNAMIC_RESOURCE, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_SCHEMA
+from resource_types import DYNAMIC_RESOURCE, MYSQL_USER, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_SCHEMA
 from review.capture import Capture, known_secrets
 from tests.components.identity import SECRET_MARKER, configs, fixture_path, identities, load
 from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
@@ -50,9 +50,16 @@ def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str, sche
     claimed = claims(old_urns, after, scheme)
     assert sorted(set(before) - set(claimed)) == [], "these would be deleted"
     now = {entry["urn"]: entry for entry in json.loads(json.dumps(identities(after)))}
+    by_urn_after = after.by_urn()
     for old, new in claimed.items():
         assert now[new]["type"] == before[old]["type"], new
-        assert now[new]["inputs"] == before[old]["inputs"], new
+        inputs = dict(now[new]["inputs"])
+        if config == "prod" and now[new]["type"] == MYSQL_USER:
+            # prod's MySQL connection uses TLS, so its users now require it; the option is in
+            # ignore_changes, so a user made before keeps its own (no replacement).
+            assert inputs.pop("tlsOption") == "SSL", new
+            assert "tlsOption" in by_urn_after[new].ignore_changes, new
+        assert inputs == before[old]["inputs"], new
 
 
 def test_the_components_did_move(dev: Capture) -> None:

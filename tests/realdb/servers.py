@@ -649,11 +649,13 @@ def start_mariadb(
     name: str,
     *,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    tls: ServerTls | None = None,
 ) -> tuple[RunningServer, Callable[[], None]]:
     """Start MariaDB in a new directory under ``workdir``.
 
     The admin is ``root`` with a random password, usable over TCP from any
-    host ('root'@'%'). Returns the server and an idempotent ``stop``.
+    host ('root'@'%'). With ``tls``, clients may connect over TLS. Returns the
+    server and an idempotent ``stop``.
     """
     binaries = _mariadb_binaries()
     if binaries is None:
@@ -717,6 +719,7 @@ def start_mariadb(
                     "--max-connections=200",
                     "--innodb-flush-log-at-trx-commit=0",
                     "--innodb-doublewrite=0",
+                    *([f"--ssl-cert={tls.cert_file}", f"--ssl-key={tls.key_file}"] if tls else []),
                     *user_args,
                 ],
                 cwd=base,
@@ -782,6 +785,7 @@ def mariadb_server(
     *,
     workdir: Path | None = None,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    tls: ServerTls | None = None,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_mariadb` (default workdir: system temp)."""
-    yield from _running(start_mariadb, name, workdir, startup_timeout)
+    yield from _running(start_mariadb, name, workdir, startup_timeout, tls=tls)

@@ -3,6 +3,8 @@ provider settings and audit-table script the stack renders for `sslmode: verify-
 
 from __future__ import annotations
 
+import dataclasses
+import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +16,13 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components.sql_script import sql_script_provider
-from resource_types import DYNAMIC_RESOURCE, POSTGRES_PROVIDER
+from resource_types import DYNAMIC_RESOURCE, MYSQL_USER, POSTGRES_PROVIDER
 from review.capture import Capture, unwrap_secrets
+from review.sql import sql_steps
 from tests.conftest import cached_run_program
 from tests.graph import env_of
-from tests.realdb.conftest import Servers
-from tests.realdb.servers import RunningServer, ServerTls, postgres_server
+from tests.realdb.conftest import Servers, apply_mysql, external_config, plan_of
+from tests.realdb.servers import RunningServer, ServerTls, mariadb_server, postgres_server
 from topology.sql import quote_ident, quote_literal
 
 # TLS is libpq's and the server's, alike on every version: the first combination runs it.
@@ -138,3 +141,31 @@ def test_the_audit_scripts_connection_verifies_the_server(rendered: Capture, pki
     assert provider.read("id", probe).id == "id"
     with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
         provider.read("id", {**probe, "sslrootcert": str(pki.other_ca)})
+
+
+def test_mysql_users_require_tls_where_the_stacks_connection_uses_it(pki: Pki, servers: Servers) -> None:
+    import pymysql  # type: ignore[import-untyped, unused-ignore]
+
+    with mariadb_server("tls-scheduler", tls=pki.server) as mariadb:
+        config = external_config(dataclasses.replace(servers, scheduler=mariadb))
+        config["servers"]["scheduler"]["sslmode"] = "require"
+        capture = cached_run_program(config, "dev", secret_keys=tuple(k for k in config if k.endswith("AdminPassword")))
+        users = [r for r in capture.resources if r.type == MYSQL_USER]
+        assert users and {unwrap_secrets(r.inputs)["tlsOption"] for r in users} == {"SSL"}
+        steps = sql_steps(plan_of(capture), "scheduler")
+        assert all(s.statements[0].endswith("REQUIRE SSL") for s in steps if s.resource.startswith("mysql:User"))
+        apply_mysql(mariadb, steps)
+        password = unwrap_secrets(capture.outputs["services"])["egm-scheduler"]["env"]["DB_PASSWORD"]
+        login = {"host": mariadb.host, "port": mariadb.port, "user": "scheduler_user", "password": password}
+        with pytest.raises(pymysql.err.OperationalError) as refused:
+            pymysql.connect(**login, ssl_disabled=True).close()
+        assert refused.value.args[0] == 1045  # access denied: the account requires TLS
+        context = ssl.create_default_context(cafile=str(pki.ca))
+        context.check_hostname = False
+        connection = pymysql.connect(**login, ssl=context)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW STATUS LIKE 'Ssl_cipher'")
+                assert cursor.fetchone()[1]
+        finally:
+            connection.close()
