@@ -20,8 +20,8 @@ from resource_types import DYNAMIC_RESOURCE, MYSQL_USER, POSTGRES_PROVIDER
 from review.capture import Capture, unwrap_secrets
 from review.sql import sql_steps
 from tests.conftest import cached_run_program
-from tests.graph import env_of
-from tests.realdb.conftest import Servers, apply_mysql, external_config, plan_of
+from tests.graph import env_of, plan_of
+from tests.realdb.conftest import Servers, apply_mysql, external_config
 from tests.realdb.servers import RunningServer, ServerTls, mariadb_server, postgres_server
 from topology.sql import quote_ident, quote_literal
 
