@@ -182,8 +182,12 @@ BUILTIN_CONNECTION_LIMITS: dict[str, int] = {
 }
 """`engarde:connectionLimits.<key>` defaults: the CONNECTION LIMIT of each built-in login role."""
 
+LANGFLOW_VERSION = "1.13.0"
+"""The Langflow release the stack runs: its image tag, and the langflow-base the real-server tests run
+(tests/realdb/test_langflow.py) against the databases the stack provisions."""
+
 PLATFORM_IMAGES = {
-    "langflow-server": "langflowai/langflow:1.1.1",
+    "langflow-server": f"langflowai/langflow:{LANGFLOW_VERSION}",
     "egm-scheduler": "alextselegidis/easyappointments:1.5.0",
     "redis": "redis:7.2.5-alpine",
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
