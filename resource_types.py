@@ -19,6 +19,7 @@ PG_DEFAULT_PRIVILEGES: Final = POSTGRESQL_PREFIX + "defaultPrivileges:DefaultPri
 PG_SCHEMA: Final = POSTGRESQL_PREFIX + "schema:Schema"
 PG_GRANT_ROLE: Final = POSTGRESQL_PREFIX + "grantRole:GrantRole"
 PG_DATABASE: Final = POSTGRESQL_PREFIX + "database:Database"
+PG_PHYSICAL_SLOT: Final = POSTGRESQL_PREFIX + "physicalReplicationSlot:PhysicalReplicationSlot"
 PG_EXTENSION: Final = POSTGRESQL_PREFIX + "extension:Extension"
 """Not registered by the program: the SQL model has no statements for it."""
 

@@ -86,7 +86,7 @@ class DatabaseRole(pulumi.ComponentResource):
             superuser=False,
             create_database=False,
             create_role=False,
-            replication=False,
+            replication=role.replication,
             bypass_row_level_security=False,
             # Deleting a role that owns data must fail, never REASSIGN/DROP OWNED what it created.
             skip_reassign_owned=role.owns_data,

@@ -15,12 +15,14 @@ from components.audit import AuditLog, AuditLogArgs
 from components.backups import MysqlBackupUser, MysqlBackupUserArgs
 from components.common import TYPE_PREFIX, child, moved_from, moved_from_root, secret_env, secret_password
 from components.ordering import SchemaGrants
+from components.replicas import PostgresReplica, PostgresReplicaArgs
 from components.roles import DatabaseRole, DatabaseRoleArgs
 from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
 from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
 from topology.budget import PROVIDER_MAX_CONNECTIONS
-from topology.catalog import AUDIT_SCHEMA
+from topology.catalog import AUDIT_SCHEMA, REPLICATOR
 from topology.model import BackupJob, Engine, Mode, Schema, Server, ServerLayout
+from topology.replication import HBA_FILE, primary_settings, render_hba
 
 _DATA_DIRS = {Engine.POSTGRESQL: "/var/lib/postgresql/data", Engine.MYSQL: "/var/lib/mysql"}
 
@@ -48,6 +50,8 @@ class ServerArgs:
     """Protect the container and its volume (prod), and what holds data on the server."""
     backups: tuple[BackupJob, ...] = ()
     """MySQL: the backup jobs of the server, each with the user it logs in as."""
+    replicas_network: pulumi.Input[str] | None = None
+    """The Docker network's subnet: where a container primary accepts its replicas' replication from."""
 
     @property
     def server(self) -> Server:
@@ -64,16 +68,20 @@ def _container_env(engine: Engine, admin_user: str, password: pulumi.Output[str]
 
 
 def _command(server: Server) -> list[str] | None:
-    """PostgreSQL's connection settings on the image's own command line (its entrypoint passes them on)."""
+    """PostgreSQL's settings on the image's own command line (its entrypoint passes them on)."""
     if server.engine is not Engine.POSTGRESQL:
         return None
-    return [
-        "postgres",
-        "-c",
-        f"max_connections={server.max_connections}",
-        "-c",
-        f"superuser_reserved_connections={server.reserved_connections}",
-    ]
+    return ["postgres", *(part for setting in primary_settings(server) for part in ("-c", setting))]
+
+
+def _uploads(server: Server, replicas_network: pulumi.Input[str] | None) -> list[docker.ContainerUploadArgs] | None:
+    """A container primary with replicas reads its pg_hba.conf from an uploaded file."""
+    if not server.streams_to_containers:
+        return None
+    if replicas_network is None:
+        raise ValueError(f"server {server.name}: container replicas need the Docker network's subnet")
+    content = pulumi.Output.from_input(replicas_network).apply(render_hba)
+    return [docker.ContainerUploadArgs(file=HBA_FILE, content=content)]
 
 
 def _published(ports: list[docker.outputs.ContainerPort] | None) -> docker.outputs.ContainerPort:
@@ -86,6 +94,8 @@ class _DatabaseServer(pulumi.ComponentResource):
     """What both engines share: the admin password, the container and its volume, the endpoint."""
 
     admin_password: pulumi.Output[str]
+    container: docker.Container | None = None
+    """Container mode: the server's container."""
     provider_host: pulumi.Output[str]
     provider_port: pulumi.Output[int]
 
@@ -114,6 +124,7 @@ class _DatabaseServer(pulumi.ComponentResource):
             image=server.image,
             envs=_container_env(server.engine, server.admin_user, self.admin_password),
             command=_command(server),
+            uploads=_uploads(server, args.replicas_network),
             ports=[docker.ContainerPortArgs(internal=internal_port, external=server.provider_port, ip="127.0.0.1")],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[server.service_host])]
             if args.network is not None
@@ -132,6 +143,7 @@ class _DatabaseServer(pulumi.ComponentResource):
             wait_timeout=180,
             opts=child(self, protect=args.protect),
         )
+        self.container = container
         # Host and port come from the container's outputs, so the provider waits for it through data.
         self.provider_host = container.ports.apply(lambda ports: _published(ports).ip or "127.0.0.1")
         self.provider_port = container.ports.apply(lambda ports: int(_published(ports).external or 0))
@@ -148,6 +160,8 @@ class PostgresServer(_DatabaseServer):
     database: PostgresDatabase
     schemas: dict[str, ServiceSchema]
     """Schema name -> its component."""
+    replicas: list[PostgresReplica]
+    """Container mode: its read replicas."""
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("PostgresServer", name, args, opts)
@@ -181,7 +195,30 @@ class PostgresServer(_DatabaseServer):
         # "could not get advisory lock for members of role ...").
         self._server_grants = None if server.superuser else SchemaGrants()
         self.schemas = {schema.name: self._schema(name, schema, args.protect) for schema in self.layout.schemas}
+        self.replicas = self._replicas(args) if server.streams_to_containers else []
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})
+
+    def _replicas(self, args: ServerArgs) -> list[PostgresReplica]:
+        assert self.container is not None and args.network is not None
+        replicator = self.roles[REPLICATOR]
+        assert replicator.password is not None
+        return [
+            PostgresReplica(
+                replica.name,
+                PostgresReplicaArgs(
+                    replica=replica,
+                    server=args.server,
+                    provider=self.provider,
+                    replicator_password=replicator.password,
+                    container_name=f"{args.container_name}-replica-{i}",
+                    network=args.network,
+                    depends_on=[self.container, replicator.resource],
+                    protect=args.protect,
+                ),
+                opts=child(self),
+            )
+            for i, replica in enumerate(args.server.replicas, start=1)
+        ]
 
     def _roles(self, name: str, args: ServerArgs) -> dict[str, DatabaseRole]:
         # Group roles first: each login role names its groups in its own `roles` (its only memberships).

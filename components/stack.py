@@ -32,6 +32,7 @@ from topology.model import (
 )
 from topology.monitoring import alert_rules
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, pooler_service_name, render_auth_file, render_ini
+from topology.replication import dsn_routes, route
 
 
 def _resolve_env(
@@ -48,13 +49,13 @@ def _resolve_env(
         layout = postgres[value.server]
         role = layout.roles[value.role]
         assert role.password is not None, f"{value.role} is not a login role"
-        host, port, search_path = spec.service_host, spec.service_port, value.search_path
-        sslmode, sslrootcert = spec.sslmode, spec.sslrootcert
+        found = route(value, topology)
+        (host, port), more_hosts = found.hosts[0], found.hosts[1:]
+        search_path, sslmode, sslrootcert = value.search_path, spec.sslmode, spec.sslrootcert
         if value.pooled:
             # PgBouncer refuses `options`; the role-level search_path applies. Its client side is the
             # platform's private network (TLS to the server is the pooler's own setting).
-            pooler = topology.poolers[value.server]
-            host, port, search_path, sslmode, sslrootcert = pooler.host, pooler.port, (), None, None
+            search_path, sslmode, sslrootcert = (), None, None
         return pulumi.Output.secret(
             pulumi.Output.all(role.name, role.password, layout.database.name).apply(
                 lambda args: postgres_url(
@@ -66,6 +67,9 @@ def _resolve_env(
                     search_path=search_path,
                     sslmode=sslmode,
                     sslrootcert=sslrootcert,
+                    more_hosts=more_hosts,
+                    target_session_attrs=found.target_session_attrs,
+                    load_balance_hosts=found.load_balance_hosts,
                 )
             )
         )
@@ -96,8 +100,9 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     if topology.run_containers:
         network = docker.Network("network", name=topology.network, driver="bridge")
     network_name = network.name if network is not None else None
+    subnet = network.ipam_configs.apply(_subnet) if network is not None else None
 
-    postgres, mysql = _servers(topology, network_name, admin_passwords)
+    postgres, mysql = _servers(topology, network_name, admin_passwords, subnet)
     secrets = _secrets(topology)
     pooler_files = {
         server: _pooler_files(topology, pooler, postgres[server]) for server, pooler in topology.poolers.items()
@@ -143,6 +148,7 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                 "serviceHost": spec.service_host,
                 "servicePort": spec.service_port,
                 "databases": [spec.database],
+                **({"replicas": [r.endpoint for r in spec.replicas]} if spec.replicas else {}),
             }
             for name, spec in topology.servers.items()
         },
@@ -152,6 +158,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
             for service in topology.services
             for server, role in service.logins
         ],
+        # Which hosts each DSN lists (readers: the replicas, then the primary), without a secret.
+        "dsnRoutes": dsn_routes(topology),
         "accessMatrix": [
             {"server": a.server, "database": a.database, "schema": a.schema, "role": a.role, "profile": a.profile.value}
             for a in topology.access
@@ -161,8 +169,20 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     }
 
 
+def _subnet(configs: list[docker.outputs.NetworkIpamConfig] | None) -> str:
+    """The Docker network's (first) IPv4 subnet, as Docker assigned it."""
+    for config in configs or []:
+        subnet = str(config.subnet or "")
+        if subnet and ":" not in subnet:
+            return subnet
+    raise ValueError("the Docker network reports no IPv4 subnet: the replicas' pg_hba rule needs one")
+
+
 def _servers(
-    topology: Topology, network: pulumi.Input[str] | None, admin_passwords: Mapping[str, pulumi.Input[str]]
+    topology: Topology,
+    network: pulumi.Input[str] | None,
+    admin_passwords: Mapping[str, pulumi.Input[str]],
+    subnet: pulumi.Input[str] | None,
 ) -> tuple[dict[str, PostgresServer], dict[str, MysqlServer]]:
     """Each server with its layout, in the topology's order."""
     postgres: dict[str, PostgresServer] = {}
@@ -175,6 +195,7 @@ def _servers(
             admin_password=admin_passwords.get(name),
             protect=topology.protect,
             backups=tuple(job for job in topology.backups if job.server == name),
+            replicas_network=subnet,
         )
         if layout.engine is Engine.POSTGRESQL:
             postgres[name] = PostgresServer(name, args)

@@ -56,7 +56,8 @@ def policies() -> list[Policy]:
     return [
         ResourceValidationPolicy(
             name="no-elevated-login-roles",
-            description="No LOGIN role is SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS.",
+            description="No LOGIN role is SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS"
+            " (but engarde_replicator: REPLICATION alone).",
             validate=validate_login_roles,
             enforcement_level=mandatory,
         ),

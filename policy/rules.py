@@ -24,6 +24,8 @@ CONTAINER: Final = resource_types.CONTAINER
 VOLUME: Final = resource_types.VOLUME
 
 ELEVATED_ATTRIBUTES: Final = ("superuser", "createDatabase", "createRole", "replication", "bypassRowLevelSecurity")
+REPLICATION_LOGIN: Final = "engarde_replicator"
+"""The one login role allowed REPLICATION (and nothing else elevated): the replicas' (topology.catalog.REPLICATOR)."""
 CREDENTIAL_WORDS: Final = ("PASSWORD", "SECRET", "TOKEN", "KEY")
 DATABASE_SERVER_IMAGES: Final = frozenset({"postgres", "postgresql", "mysql", "mariadb"})
 DATABASE_SERVER_COMMANDS: Final = frozenset({"postgres", "mysqld", "mariadbd"})
@@ -82,7 +84,8 @@ class Violation:
 
 
 def elevated_login_roles(resources: Iterable[PolicyInput]) -> list[Violation]:
-    """LOGIN roles with SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS."""
+    """LOGIN roles with SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS (REPLICATION alone
+    is allowed to the replicas' login role, `engarde_replicator`)."""
     violations = []
     for role in _of_type(resources, ROLE):
         # `login` defaults to false; one not known yet (a preview) may be true, so it is judged too.
@@ -90,6 +93,8 @@ def elevated_login_roles(resources: Iterable[PolicyInput]) -> list[Violation]:
         if login is not True and not isinstance(login, Unknown):
             continue
         elevated = [attribute for attribute in ELEVATED_ATTRIBUTES if role.props.get(attribute) is True]
+        if elevated == ["replication"] and role.props.get("name") == REPLICATION_LOGIN:
+            continue
         if elevated:
             violations.append(
                 Violation(role.urn, f"{_label(role)} logs in and has {', '.join(elevated)}: no login role may")

@@ -119,10 +119,11 @@ def role_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Findin
         if row.login != role.login:
             findings.append(Finding(server, "role", role.name, _login(role.login), _login(row.login)))
         for attribute in ELEVATED:
-            if getattr(row, attribute):
-                findings.append(
-                    Finding(server, "role attribute", role.name, f"NO{attribute.upper()}", attribute.upper())
-                )
+            # Only the replicas' login has one: REPLICATION, and nothing else.
+            wanted = role.replication if attribute == "replication" else False
+            if getattr(row, attribute) != wanted:
+                labels = [attribute.upper(), f"NO{attribute.upper()}"]
+                findings.append(Finding(server, "role attribute", role.name, labels[not wanted], labels[wanted]))
         if role.login and row.connection_limit != role.connection_limit:
             findings.append(Finding(server, "connection limit", role.name, str(role.connection_limit),
                                     str(row.connection_limit)))  # fmt: skip

@@ -29,7 +29,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from resource_types import RANDOM_BYTES, RANDOM_PASSWORD
+from resource_types import NETWORK, RANDOM_BYTES, RANDOM_PASSWORD
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "engarde"
@@ -155,6 +155,10 @@ def fabricate_bytes_base64(inputs: Mapping[str, Any], seed: str = "") -> str:
     return base64.b64encode(data).decode()
 
 
+FABRICATED_SUBNET = "172.18.0.0/16"
+"""The Docker network's subnet under the mocks."""
+
+
 class FabricatingMocks(pulumi.runtime.Mocks):
     """Outputs are the inputs, plus what a provider would compute."""
 
@@ -176,6 +180,9 @@ class FabricatingMocks(pulumi.runtime.Mocks):
             outputs["result"] = fabricate_password(args.inputs, self.seed(args.name))
         if args.typ == RANDOM_BYTES:
             outputs["base64"] = fabricate_bytes_base64(args.inputs, self.seed(args.name))
+        if args.typ == NETWORK and not outputs.get("ipamConfigs"):
+            # What Docker assigns a user-defined bridge network first.
+            outputs["ipamConfigs"] = [{"subnet": FABRICATED_SUBNET, "gateway": "172.18.0.1"}]
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

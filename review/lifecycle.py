@@ -55,6 +55,7 @@ from resource_types import (
     PG_DEFAULT_PRIVILEGES,
     PG_GRANT,
     PG_GRANT_ROLE,
+    PG_PHYSICAL_SLOT,
     PG_ROLE,
     PG_SCHEMA,
     POSTGRESQL_PREFIX,
@@ -827,6 +828,19 @@ def _database_delete(resource: Resource, inputs: dict[str, Any], ctx: ServerCont
 # mysql -- hashicorp/terraform-provider-mysql v1.9.0 ---------------------------------------------
 
 
+# postgresql:PhysicalReplicationSlot -- resource_postgresql_physical_replication_slot.go ----------
+
+
+def _physical_slot_create(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLPhysicalReplicationSlotCreate: db.Exec, no transaction; fails if the slot exists."""
+    return [f"SELECT FROM pg_create_physical_replication_slot({_pg_literal(_text(inputs, 'name'))})"]
+
+
+def _physical_slot_delete(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLPhysicalReplicationSlotDelete: fails while a replica still streams from it."""
+    return [f"SELECT pg_drop_replication_slot({_pg_literal(_text(inputs, 'name'))})"]
+
+
 def _mysql_name(resource: Resource, key: str, value: str, forbidden: str) -> str:
     """v1.9.0 interpolates names without escaping them: a name holding `forbidden` breaks the statement."""
     if any(character in value for character in forbidden):
@@ -984,6 +998,10 @@ _LIFECYCLES: dict[str, _Lifecycle] = {
     PG_DATABASE: _Lifecycle(
         _database_create, _database_update, _database_delete,
         frozenset({"template", "encoding", "lcCollate", "lcCtype"}), transaction=False,
+    ),
+    # Create and Delete only: `name` is ForceNew, there is no Update.
+    PG_PHYSICAL_SLOT: _Lifecycle(
+        _physical_slot_create, None, _physical_slot_delete, frozenset({"name"}), transaction=False
     ),
     MYSQL_DATABASE: _Lifecycle(
         _mysql_database_create, _mysql_database_update, _mysql_database_delete, frozenset({"name"}), transaction=False

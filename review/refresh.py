@@ -21,6 +21,7 @@ from resource_types import (
     PG_DEFAULT_PRIVILEGES,
     PG_GRANT,
     PG_GRANT_ROLE,
+    PG_PHYSICAL_SLOT,
     PG_ROLE,
     PG_SCHEMA,
 )
@@ -247,7 +248,18 @@ def _mysql_grant(plain: dict[str, Any], connection: Any, _ctx: ServerContext) ->
     return {}
 
 
+def _physical_slot(plain: dict[str, Any], connection: Any, _ctx: ServerContext) -> dict[str, Any] | None:
+    """resource_postgresql_physical_replication_slot.go Exists, then Read: gone when no physical slot
+    of that name is; the read sets `name` from the id (the name)."""
+    row = connection.execute(
+        "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s and slot_type = 'physical'",
+        (plain["name"],),
+    ).fetchone()
+    return None if row is None else {"name": plain["name"]}
+
+
 _READERS = {
+    PG_PHYSICAL_SLOT: _physical_slot,
     PG_ROLE: _role,
     PG_GRANT_ROLE: _grant_role,
     PG_SCHEMA: _schema,

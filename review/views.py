@@ -46,8 +46,35 @@ def servers(plan: Plan) -> dict[str, dict[str, Any]]:
             "database": databases[0] if databases else None,
             "serviceHost": server.get("serviceHost"),
             "servicePort": server.get("servicePort"),
+            **({"replicas": list(server["replicas"])} if server.get("replicas") else {}),
         }
     return result
+
+
+def dsn_routes(plan: Plan) -> list[dict[str, Any]]:
+    """Which hosts each PostgreSQL DSN lists, from the `dsnRoutes` output (no secret in it)."""
+    return [dict(row) for row in unwrap_secrets(plan.outputs.get("dsnRoutes", []))]
+
+
+def _route_rows(plan: Plan) -> list[list[str]]:
+    return [
+        [
+            row["service"],
+            row["variable"],
+            f"{row['role']}@{row['server']}",
+            ",".join(row["hosts"]),
+            str(row["via"]),
+            " ".join(
+                f"{option}={row[key]}"
+                for key, option in (
+                    ("targetSessionAttrs", "target_session_attrs"),
+                    ("loadBalanceHosts", "load_balance_hosts"),
+                )
+                if row.get(key)
+            ),
+        ]
+        for row in dsn_routes(plan)
+    ]
 
 
 def services(plan: Plan, redactor: Redactor) -> dict[str, dict[str, dict[str, str]]]:
@@ -186,7 +213,8 @@ def other_login_roles(plan: Plan, matrix: Matrix) -> list[str]:
     for role in roles(plan):
         if role["server"] == matrix.server and role["login"] and role["name"] not in matrix.roles:
             membership = f" (member of {', '.join(role['memberOf'])})" if role["memberOf"] else ""
-            lines.append(f"{role['name']}{membership}")
+            replication = " (REPLICATION: the replicas' login)" if role["replication"] else ""
+            lines.append(f"{role['name']}{membership}{replication}")
     return lines
 
 
@@ -226,6 +254,10 @@ def _resource_label(resource: Resource) -> str:
     return f"{resource.name} ({short_type(resource.type)})" + (f" [{', '.join(flags)}]" if flags else "")
 
 
+def _replicas_cell(server: dict[str, Any]) -> str:
+    return f"replicas {', '.join(server['replicas'])}" if server.get("replicas") else ""
+
+
 def _endpoint(server: dict[str, Any]) -> str:
     return f"{server['host']}:{server['port']}"
 
@@ -254,7 +286,7 @@ def render_text(plan: Plan, show_secrets: bool = False, tree: bool = False) -> s
     lines = [f"Plan for stack {plan.stack}: {_header(redactor)}.", "", "Servers"]
     lines += _aligned(
         [
-            [name, s["engine"], s["mode"], _endpoint(s), f"database {s['database']}"]
+            [name, s["engine"], s["mode"], _endpoint(s), f"database {s['database']}", _replicas_cell(s)]
             for name, s in servers(plan).items()
         ],
         "  ",
@@ -285,6 +317,13 @@ def render_text(plan: Plan, show_secrets: bool = False, tree: bool = False) -> s
     for name, body in services(plan, redactor).items():
         lines.append(f"  {name}")
         lines += _aligned([[key, value] for key, value in body["env"].items()], "    ") if body["env"] else []
+    routes = _route_rows(plan)
+    if routes:
+        lines += [
+            "",
+            "DSN routes (the hosts each PostgreSQL DSN lists; readers prefer a replica, writers never use one)",
+        ]
+        lines += _aligned(routes, "  ")
     lines += budget_text_lines(plan)
     if tree:
         lines += ["", "Component tree"]
@@ -425,6 +464,14 @@ def render_markdown(plan: Plan, show_secrets: bool = False) -> str:
         lines += [f"<details><summary><code>{name}</code> ({len(body['env'])} variables)</summary>", ""]
         lines += _md_table(["variable", "value"], ([f"`{k}`", _md_cell(v)] for k, v in body["env"].items()))
         lines += ["", "</details>", ""]
+    routes = _route_rows(plan)
+    if routes:
+        lines += ["### DSN routes", ""]
+        lines += _md_table(
+            ["service", "variable", "login", "hosts", "via", "options"],
+            ([f"`{r[0]}`", f"`{r[1]}`", f"`{r[2]}`", _md_cell(r[3]), r[4], _md_cell(r[5])] for r in routes),
+        )
+        lines += [""]
     lines += [*budget_markdown_lines(plan), ""]
     lines += [f"<details><summary>Resources: {len(plan.resources)}</summary>", ""]
     lines += _md_table(["type", "count"], ([f"`{t}`", str(n)] for t, n in count_by_type(plan.resources)))
@@ -459,6 +506,7 @@ def plan_document(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
         ],
         "services": services(plan, redactor),
         "servers": servers(plan),
+        "dsnRoutes": dsn_routes(plan),
         "connectionBudget": budgets(plan),
         "poolers": poolers(plan, show_secrets),
     }

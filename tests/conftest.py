@@ -83,6 +83,30 @@ def shared() -> Capture:
     return capture("dev", langflowPlacement="shared")
 
 
+def with_replicas(stack: str, replicas: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The stack file's `servers`, with these servers' `replicas` set."""
+    servers = stack_file_config(stack)["servers"]
+    return {
+        name: {**body, **({"replicas": replicas[name]} if name in replicas else {})} for name, body in servers.items()
+    }
+
+
+DEV_REPLICAS: dict[str, list[dict[str, Any]]] = {"main": [{}, {"hostPort": 5600}], "flowdb": [{}]}
+"""dev with two container replicas of main (the first on its default host port) and one of flowdb."""
+PROD_REPLICAS: dict[str, list[dict[str, Any]]] = {"main": [{"host": "postgres-replica.railway.internal"}]}
+"""prod with one managed replica of main, declared by host."""
+
+
+@pytest.fixture(scope="session")
+def replicated() -> Capture:
+    return capture("dev", servers=with_replicas("dev", DEV_REPLICAS))
+
+
+@pytest.fixture(scope="session")
+def replicated_prod() -> Capture:
+    return capture("prod", servers=with_replicas("prod", PROD_REPLICAS), **ADMIN_PASSWORDS)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many hostile-config cases the property tests tried (for the record, not a check)."""
     topology_cases = getattr(sys.modules.get("tests.topology.test_config_properties"), "CASES", [])

@@ -48,8 +48,10 @@ def test_the_component_prefix_is_the_programs() -> None:
     assert resource_types.COMPONENT_PREFIX == TYPE_PREFIX
 
 
-def test_every_token_named_is_one_the_program_registers(dev: Capture, prod: Capture) -> None:
-    registered = {r.type for r in dev.resources} | {r.type for r in prod.resources}
+def test_every_token_named_is_one_the_program_registers(dev: Capture, prod: Capture, replicated: Capture) -> None:
+    registered = (
+        {r.type for r in dev.resources} | {r.type for r in prod.resources} | {r.type for r in replicated.resources}
+    )
     named = {
         name: value
         for name, value in vars(resource_types).items()

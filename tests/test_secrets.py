@@ -47,7 +47,7 @@ def test_no_secret_in_resource_inputs_outside_secret_outputs(stack: str, request
 def test_no_secret_in_plain_stack_outputs(stack: str, request: pytest.FixtureRequest) -> None:
     result: Capture = request.getfixturevalue(stack)
     plain = {name: value for name, value in result.outputs.items() if not isinstance(value, Secret)}
-    assert set(plain) == {"servers", "accessMatrix", "connectionBudget", "alertRules", "logins"}
+    assert set(plain) == {"servers", "accessMatrix", "connectionBudget", "alertRules", "logins", "dsnRoutes"}
     assert not _leaks(json.dumps(plain), _secrets_of(result))
 
 

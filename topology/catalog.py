@@ -25,6 +25,7 @@ LANGFLOW_READER = "langflow_reader"
 FLOW_READER = "engarde_flow_reader"
 SCHEDULER_USER = "scheduler_user"
 BACKUP_ROLE = "engarde_backup"
+REPLICATOR = "engarde_replicator"
 LANGFLOW_SCHEMA = "langflow"
 
 BACKEND_PORT = 8000

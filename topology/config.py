@@ -52,6 +52,15 @@ POSTGRES_CONNECTION_KEYS = (
     "poolerQueryWaitTimeout",
 )
 """Connection budget and pooler settings of a PostgreSQL server (either mode)."""
+POSTGRES_REPLICA_KEYS = ("replicas", "maxSlotWalKeepSize")
+"""Read replicas of a PostgreSQL server (either mode) and, for a container, the WAL its slots may hold."""
+MAX_REPLICAS = 4
+"""Replicas per server: each holds one WAL sender of the primary's ten (`max_wal_senders`), two while
+it bootstraps, so four leave room for a re-bootstrap and a base backup taken by hand."""
+REPLICA_HOST_PORT_STEP = 100
+"""A container replica's default host port: its primary's plus 100 for the first, 200 for the second..."""
+DEFAULT_MAX_SLOT_WAL_KEEP_SIZE = "10GB"
+_WAL_SIZE = re.compile(r"([1-9][0-9]{0,6})(MB|GB)")
 DEFAULT_MAX_CONNECTIONS = {Mode.CONTAINER: 200, Mode.EXTERNAL: 100}
 """A container is started with 200; an external server is assumed at PostgreSQL's default unless declared."""
 POOLERS = ("none", "pgbouncer")
@@ -107,6 +116,18 @@ class ServerConfig:
     version: int | None = None
     admin_grants_pg_monitor: bool = False
     admin_grants_pg_read_all_data: bool = False
+    replicas: tuple[ReplicaConfig, ...] = ()
+    max_slot_wal_keep_size: str = DEFAULT_MAX_SLOT_WAL_KEEP_SIZE
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """One read replica of a PostgreSQL server: a container the stack runs (its host port), or an
+    existing one (its host and port)."""
+
+    host_port: int | None = None
+    host: str | None = None
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -266,28 +287,39 @@ def _check_server_settings(key: str, body: Mapping[str, Any], settings: tuple[st
 
 
 def _check_host_ports(servers: Mapping[str, ServerConfig], raw: Mapping[str, Any]) -> None:
-    """Two container servers cannot be published on one host port."""
-    published: dict[int, str] = {}
+    """Two containers (servers or replicas) cannot be published on one host port."""
+
+    def explicit(server_name: str, replica: int | None) -> bool:
+        body = raw.get(server_name)
+        if not isinstance(body, Mapping):
+            return False
+        if replica is None:
+            return "hostPort" in body
+        entries = body.get("replicas")
+        return isinstance(entries, list) and isinstance(entries[replica], Mapping) and "hostPort" in entries[replica]
+
+    def described(server_name: str, replica: int | None) -> str:
+        key = f"servers.{server_name}" + ("" if replica is None else f".replicas[{replica}]") + ".hostPort"
+        return key + ("" if explicit(server_name, replica) else " (default)")
+
+    published: dict[int, tuple[str, int | None]] = {}
     for name, server in servers.items():
         if server.mode is not Mode.CONTAINER or server.host_port is None:
             continue
-        other = published.setdefault(server.host_port, name)
-        if other != name:
-
-            def described(server_name: str) -> str:
-                body = raw.get(server_name)
-                explicit = isinstance(body, Mapping) and "hostPort" in body
-                return f"servers.{server_name}.hostPort" + ("" if explicit else " (default)")
-
-            raise ConfigError(
-                f"servers.{name}.hostPort",
-                f"{server.host_port} is also {described(other)}: each container server needs its own host port",
-            )
+        ports = [(server.host_port, None), *((r.host_port, i) for i, r in enumerate(server.replicas))]
+        for port, replica in ports:
+            assert port is not None
+            other = published.setdefault(port, (name, replica))
+            if other != (name, replica):
+                raise ConfigError(
+                    described(name, replica).removesuffix(" (default)"),
+                    f"{port} is also {described(*other)}: each container needs its own host port",
+                )
 
 
 def _check_unused_server(key: str, raw: Any) -> None:
     body: dict[str, Any] = _decode(key, raw, dict)
-    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + POSTGRES_CONNECTION_KEYS)
+    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + POSTGRES_CONNECTION_KEYS + POSTGRES_REPLICA_KEYS)
     _check_server_settings(key, body, tuple(SERVER_SETTING_CHECKS))
 
 
@@ -576,7 +608,50 @@ def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:
 
 
 def _connection_keys(engine: Engine) -> tuple[str, ...]:
-    return POSTGRES_CONNECTION_KEYS if engine is Engine.POSTGRESQL else ()
+    return POSTGRES_CONNECTION_KEYS + POSTGRES_REPLICA_KEYS if engine is Engine.POSTGRESQL else ()
+
+
+def _replicas(config: ServerConfig, body: Mapping[str, Any]) -> tuple[ReplicaConfig, ...]:
+    """`servers.<name>.replicas`: a list of objects, `{hostPort}` for a container server's replicas
+    (each defaults to the primary's host port plus 100, 200, ...), `{host, port}` for an external one's."""
+    key = f"servers.{config.name}.replicas"
+    entries: list[Any] = _decode(key, body.get("replicas", []), list)
+    if len(entries) > MAX_REPLICAS:
+        raise ConfigError(key, f"lists {len(entries)} replicas: at most {MAX_REPLICAS} per server")
+    replicas = []
+    for i, raw in enumerate(entries):
+        entry_key = f"{key}[{i}]"
+        entry: dict[str, Any] = _decode(entry_key, raw, dict)
+        _check_keys(entry_key, entry, ("hostPort", "host", "port"))
+        if config.mode is Mode.CONTAINER:
+            assert config.host_port is not None
+            default_port = config.host_port + REPLICA_HOST_PORT_STEP * (i + 1)
+            port = _port(f"{entry_key}.hostPort", entry.get("hostPort", min(default_port, 65535)))
+            replicas.append(ReplicaConfig(host_port=port))
+            continue
+        if "host" not in entry:
+            raise ConfigError(f"{entry_key}.host", "is required when the server's mode is external")
+        replicas.append(
+            ReplicaConfig(
+                host=_hostname(f"{entry_key}.host", entry["host"]),
+                port=_port(f"{entry_key}.port", entry.get("port", ENGINES[config.engine].port)),
+            )
+        )
+    endpoints = [(r.host, r.port) for r in replicas if r.host is not None]
+    for i, endpoint in enumerate(endpoints):
+        if endpoint in endpoints[:i] or endpoint == (config.host, config.port):
+            raise ConfigError(f"{key}[{i}]", f"{endpoint[0]}:{endpoint[1]} is listed twice (or is the primary)")
+    return tuple(replicas)
+
+
+def _max_slot_wal_keep_size(config: ServerConfig, body: Mapping[str, Any]) -> str:
+    key = f"servers.{config.name}.maxSlotWalKeepSize"
+    if "maxSlotWalKeepSize" in body and config.mode is Mode.EXTERNAL:
+        raise ConfigError(key, "applies to container servers (a managed server's replication settings are its own)")
+    value = _text(key, body.get("maxSlotWalKeepSize", DEFAULT_MAX_SLOT_WAL_KEEP_SIZE))
+    if not _WAL_SIZE.fullmatch(value):
+        raise ConfigError(key, f"must be a size in MB or GB such as 10GB (got {value!r})")
+    return value
 
 
 def _bounded(key: str, value: Any, low: int, high: int) -> int:
@@ -616,6 +691,8 @@ def _with_connections(config: ServerConfig, raw: Any) -> ServerConfig:
         pooler_query_wait_timeout=_bounded(
             f"{key}.poolerQueryWaitTimeout", body.get("poolerQueryWaitTimeout", 30), 1, 3600
         ),
+        replicas=_replicas(config, body),
+        max_slot_wal_keep_size=_max_slot_wal_keep_size(config, body),
     )
 
 

@@ -26,6 +26,7 @@ from topology.catalog import (
     LIMIT_KEYS,
     MAIN,
     MONITOR,
+    REPLICATOR,
     SCHEDULER,
     SCHEDULER_USER,
     SERVER_ENTRIES,
@@ -62,6 +63,7 @@ from topology.model import (
 from topology.monitoring import with_exporter_queries
 from topology.names import ConfigError
 from topology.pgbouncer import pooler_service_name
+from topology.replication import replicas_of, replicator_connection_limit
 
 LANGFLOW_SECRET_KEY = "langflow-secret-key"
 LANGFLOW_SUPERUSER_PASSWORD = "langflow-superuser-password"
@@ -94,6 +96,8 @@ def _server(config: ServerConfig) -> Server:
             database_owner=SERVER_ENTRIES[config.name].database_owner,
             max_connections=config.max_connections,
             reserved_connections=config.reserved_connections,
+            replicas=replicas_of(config.name, config.mode, [(None, None, r.host_port) for r in config.replicas]),
+            max_slot_wal_keep_size=config.max_slot_wal_keep_size if config.replicas else None,
         )
     assert config.host is not None and config.port is not None
     return Server(
@@ -117,6 +121,7 @@ def _server(config: ServerConfig) -> Server:
         character_set=config.character_set,
         collation=config.collation,
         adopt_roles=config.adopt_roles,
+        replicas=replicas_of(config.name, config.mode, [(r.host, r.port, None) for r in config.replicas]),
     )
 
 
@@ -160,6 +165,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         *(pooler_service_name(name) for name in servers),
         *(backup_service_name(name) for name in servers),
         REDIS_SERVICE,
+        *(replica.name for server in servers.values() for replica in server.replicas),
     }
     taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
     for extra in config.extra_services:
@@ -279,6 +285,20 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
                 if declared.server == server.name:
                     grant(server.name, declared.name, BACKUP_ROLE, Profile.BACKUP)
 
+    for server in servers.values():
+        if server.streams_to_containers:
+            roles.append(
+                Role(
+                    server.name,
+                    REPLICATOR,
+                    login=True,
+                    description="streaming replication (the replicas)",
+                    replication=True,
+                    connection_limit=replicator_connection_limit(server),
+                    limit_key=f"servers.{server.name}.replicas",
+                )
+            )
+
     roles = _with_connection_limits(roles, config)
     # Only roles that predate the group design can exist already: the group roles are the stack's own.
     _check_adopted_roles(servers, roles)
@@ -326,7 +346,7 @@ def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role
     extra = {e.role: e for e in config.extra_services}
     limited: list[Role] = []
     for role in roles:
-        if not role.login:
+        if not role.login or role.limit_key:
             limited.append(role)
         elif role.name in extra:
             service = extra[role.name]
@@ -349,7 +369,8 @@ def _pooled(
 
     A DSN stays direct when the pooler cannot honour it: the exporter's (it watches the server
     itself) and one whose search_path differs from its role's (PgBouncer drops `options`, so only
-    the role-level search_path applies through it).
+    the role-level search_path applies through it), and a reader's on a server with replicas (the
+    pooler pools the primary; the reader's DSN lists the replicas).
     """
     pooled_servers = {name for name, server in config.servers.items() if server.pooler == "pgbouncer"}
     if not pooled_servers:
@@ -362,6 +383,8 @@ def _pooled(
         for key, value in service.env.items():
             if not isinstance(value, PostgresUrl) or value.server not in pooled_servers or value.role == MONITOR:
                 continue
+            if value.read_only and config.servers[value.server].replicas:
+                continue  # the pooler pools the primary: a reader goes to the replicas
             role = by_key[(value.server, value.role)]
             if value.search_path and value.search_path != role.search_path:
                 continue
@@ -496,10 +519,11 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
         )
     )
     # Consumers with no container here: their credentials reach them through the `services` output.
-    services.append(Service("reporting", None, None, {"DATABASE_URL": PostgresUrl(MAIN, ANALYTICS)}))
-    compliance: dict[str, EnvValue] = {"DATABASE_URL": PostgresUrl(MAIN, AUDIT_USER)}
+    # Readers only: their DSNs list the server's replicas (if any) before the primary.
+    services.append(Service("reporting", None, None, {"DATABASE_URL": PostgresUrl(MAIN, ANALYTICS, read_only=True)}))
+    compliance: dict[str, EnvValue] = {"DATABASE_URL": PostgresUrl(MAIN, AUDIT_USER, read_only=True)}
     if not shared:
-        compliance["LANGFLOW_DATABASE_URL"] = PostgresUrl(FLOWDB, AUDIT_USER)
+        compliance["LANGFLOW_DATABASE_URL"] = PostgresUrl(FLOWDB, AUDIT_USER, read_only=True)
     services.append(Service("compliance", None, None, compliance))
     services.append(
         Service(
@@ -515,4 +539,15 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
                 {"DATA_SOURCE_NAME": PostgresUrl(FLOWDB, MONITOR)},
             )
         )
+    # One exporter per replica: lag and streaming are read on the standby itself.
+    for server in servers.values():
+        for replica in server.replicas:
+            services.append(
+                Service(
+                    f"postgres-exporter-{replica.name}",
+                    images["postgres-exporter"],
+                    9187,
+                    {"DATA_SOURCE_NAME": PostgresUrl(server.name, MONITOR, replica=replica.name)},
+                )
+            )
     return tuple(services)

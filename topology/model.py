@@ -118,6 +118,33 @@ def privilege_sets(privileges: Iterable[Privilege]) -> tuple[PrivilegeSet, ...]:
 
 
 @dataclass(frozen=True)
+class Replica:
+    """A read replica of a PostgreSQL server: a hot standby streaming from it."""
+
+    server: str
+    """The primary's server name."""
+    name: str
+    """`<server>-replica-<n>`: its container name suffix and network alias (container mode)."""
+    mode: Mode
+    """container: the stack runs it (its own volume, slot and host port); external: an existing one."""
+    host: str
+    """Host services reach it by."""
+    port: int
+    """Port services reach it on."""
+    host_port: int | None = None
+    """Container mode: the port it is published on at 127.0.0.1."""
+
+    @property
+    def slot(self) -> str:
+        """Its physical replication slot on the primary (container mode): `engarde_<server>_replica_<n>`."""
+        return "engarde_" + self.name.replace("-", "_")
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Server:
     """A database server: a container the stack runs, or an existing (managed) one."""
 
@@ -165,6 +192,19 @@ class Server:
     """MySQL: the database's default collation (likewise)."""
     adopt_roles: tuple[str, ...] = ()
     """PostgreSQL: roles that exist already and are imported, not created."""
+    replicas: tuple[Replica, ...] = ()
+    """PostgreSQL: its read replicas (read-only DSNs prefer them)."""
+    max_slot_wal_keep_size: str | None = None
+    """A container primary with replicas: `max_slot_wal_keep_size` (a dead replica's slot holds no more WAL)."""
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.service_host}:{self.service_port}"
+
+    @property
+    def streams_to_containers(self) -> bool:
+        """A container primary with container replicas: the stack runs its replication."""
+        return self.mode is Mode.CONTAINER and bool(self.replicas)
 
 
 @dataclass(frozen=True)
@@ -189,6 +229,8 @@ class Role:
     """CONNECTION LIMIT of the role (-1: none; every login role of the layout has one)."""
     limit_key: str = ""
     """Config key that sets `connection_limit` (named by the budget check and the plan)."""
+    replication: bool = False
+    """REPLICATION: only the replicas' login role (`engarde_replicator`) has it."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +320,10 @@ class PostgresUrl:
     search_path: tuple[str, ...] = ()
     pooled: bool = False
     """Through the server's pooler (no `options`: the role-level search_path applies there)."""
+    read_only: bool = False
+    """A reader's DSN: lists the server's replicas first and prefers a standby (libpq multi-host)."""
+    replica: str | None = None
+    """That one replica only (its exporter); None: the primary, or the replicas for `read_only`."""
 
 
 @dataclass(frozen=True)
