@@ -338,3 +338,92 @@ def test_the_stack_exports_the_same_rules_for_prometheus_to_mount(prod: Capture)
     exported = prod.outputs["alertRules"]
     assert isinstance(exported, str)
     assert yaml.safe_load(exported) == yaml.safe_load(alerts_of("prod"))
+
+
+REPLICA_JOB = "postgres-exporter-main-replica-1"
+SLOT = "engarde_main_replica_1"
+
+
+def replication_alert(alertname: str, severity: str, summary: str, description: str, **labels: str) -> dict[str, Any]:
+    return {
+        "exp_labels": {"severity": severity, "server": "main", "replica": "main-replica-1", **labels},
+        "exp_annotations": {"summary": summary, "description": description},
+    }
+
+
+def test_replication_rules_fire_on_a_replica_that_stops_or_lags_and_a_slot_that_idles_or_holds_wal(
+    promtool: str, tmp_path: Path
+) -> None:
+    replica = {"job": REPLICA_JOB}
+    slot = {"job": "postgres-exporter", "slot": SLOT, "instance": "main"}
+
+    def series(metric: str, values: str, labels: dict[str, str]) -> dict[str, str]:
+        rendered = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+        return {"series": f"{metric}{{{rendered}}}", "values": values}
+
+    not_streaming = replication_alert(
+        "EngardeReplicaNotStreaming", "critical", "main-replica-1 does not stream from main",
+        "Readers that reach it read data that no longer changes; its log says why.", job=REPLICA_JOB,
+    )  # fmt: skip
+    lagging = replication_alert(
+        "EngardeReplicaLagging", "warning", "main-replica-1 replays main's WAL late",
+        "Its last replayed transaction is 2m 0s old.", job=REPLICA_JOB,
+    )  # fmt: skip
+    inactive = replication_alert(
+        "EngardeReplicationSlotInactive", "critical", f"no replica streams through {SLOT} on main",
+        "main-replica-1 is down or cannot connect; the slot keeps WAL for it.", slot=SLOT, job="postgres-exporter",
+        instance="main",
+    )  # fmt: skip
+    retaining = replication_alert(
+        "EngardeReplicationSlotRetainingWal", "warning", f"{SLOT} holds 6GiB of WAL on main",
+        "At 10GB (max_slot_wal_keep_size) the primary drops it and main-replica-1 needs a new base backup "
+        "(remove its volume).", slot=SLOT, job="postgres-exporter", instance="main",
+    )  # fmt: skip
+    tests: list[dict[str, Any]] = [
+        {
+            "interval": "1m",
+            "input_series": [
+                series("engarde_replica_streaming", "0x20", replica),
+                series("engarde_replica_lag_seconds", "120x20", replica),
+                series("engarde_replication_slot_active", "0x20", slot),
+                series("engarde_replication_slot_retained_bytes", f"{6 * GIB}x20", slot),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "1m", "alertname": "EngardeReplicaNotStreaming", "exp_alerts": []},  # for: 2m
+                {"eval_time": "3m", "alertname": "EngardeReplicaNotStreaming", "exp_alerts": [not_streaming]},
+                {"eval_time": "4m", "alertname": "EngardeReplicaLagging", "exp_alerts": []},  # for: 5m
+                {"eval_time": "6m", "alertname": "EngardeReplicaLagging", "exp_alerts": [lagging]},
+                {"eval_time": "4m", "alertname": "EngardeReplicationSlotInactive", "exp_alerts": []},
+                {"eval_time": "6m", "alertname": "EngardeReplicationSlotInactive", "exp_alerts": [inactive]},
+                {"eval_time": "9m", "alertname": "EngardeReplicationSlotRetainingWal", "exp_alerts": []},  # for: 10m
+                {"eval_time": "11m", "alertname": "EngardeReplicationSlotRetainingWal", "exp_alerts": [retaining]},
+            ],
+        },
+        {
+            # A healthy replica: streaming, a minute behind at most, its slot active and holding 4 GiB.
+            "interval": "1m",
+            "input_series": [
+                series("engarde_replica_streaming", "1x20", replica),
+                series("engarde_replica_lag_seconds", "60x20", replica),
+                series("engarde_replication_slot_active", "1x20", slot),
+                series("engarde_replication_slot_retained_bytes", f"{4 * GIB}x20", slot),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "15m", "alertname": name, "exp_alerts": []}
+                for name in (
+                    "EngardeReplicaNotStreaming",
+                    "EngardeReplicaLagging",
+                    "EngardeReplicationSlotInactive",
+                    "EngardeReplicationSlotRetainingWal",
+                )
+            ],
+        },
+    ]
+    run_promtool(promtool, tmp_path, alerts_of("dev", "servers.main.replicas=[{}]"), tests)
+
+
+def test_external_replicas_have_lag_and_streaming_rules_but_no_slot_rules() -> None:
+    rules = yaml.safe_load(alerts_of("prod", 'servers.main.replicas=[{"host": "replica.internal"}]'))
+    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "replica" in rule["labels"]}
+    assert names == {"EngardeReplicaNotStreaming", "EngardeReplicaLagging", "EngardeExporterDown",
+                     "EngardeDatabaseUnreachable"}  # fmt: skip
