@@ -52,6 +52,8 @@ def _resolve_env(
         found = route(value, topology)
         (host, port), more_hosts = found.hosts[0], found.hosts[1:]
         search_path, sslmode, sslrootcert = value.search_path, spec.sslmode, spec.sslrootcert
+        if sslmode is None and value.explicit_sslmode:
+            sslmode = "disable"
         if value.pooled:
             # PgBouncer refuses `options`; the role-level search_path applies. Its client side is the
             # platform's private network (TLS to the server is the pooler's own setting).

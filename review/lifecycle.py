@@ -221,6 +221,8 @@ _KNOWN_INPUTS: dict[str, dict[str, Any]] = {
         "name": _REQUIRED, "owner": "", "template": "", "encoding": "", "lcCollate": "", "lcCtype": "",
         "tablespaceName": "", "connectionLimit": -1, "allowConnections": True, "isTemplate": False,
     },
+    # resource_postgresql_physical_replication_slot.go resourcePostgreSQLPhysicalReplicationSlot
+    PG_PHYSICAL_SLOT: {"name": _REQUIRED},
     # v1.9.0 mysql/resource_database.go resourceDatabase
     MYSQL_DATABASE: {"name": _REQUIRED, "defaultCharacterSet": "utf8", "defaultCollation": "utf8_general_ci"},
     # v1.9.0 mysql/resource_user.go resourceUser

@@ -527,7 +527,10 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
     services.append(Service("compliance", None, None, compliance))
     services.append(
         Service(
-            "postgres-exporter", images["postgres-exporter"], 9187, {"DATA_SOURCE_NAME": PostgresUrl(MAIN, MONITOR)}
+            "postgres-exporter",
+            images["postgres-exporter"],
+            9187,
+            {"DATA_SOURCE_NAME": PostgresUrl(MAIN, MONITOR, explicit_sslmode=True)},
         )
     )
     if not shared:
@@ -536,7 +539,7 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
                 "postgres-exporter-flowdb",
                 images["postgres-exporter"],
                 9187,
-                {"DATA_SOURCE_NAME": PostgresUrl(FLOWDB, MONITOR)},
+                {"DATA_SOURCE_NAME": PostgresUrl(FLOWDB, MONITOR, explicit_sslmode=True)},
             )
         )
     # One exporter per replica: lag and streaming are read on the standby itself.
@@ -547,7 +550,11 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
                     f"postgres-exporter-{replica.name}",
                     images["postgres-exporter"],
                     9187,
-                    {"DATA_SOURCE_NAME": PostgresUrl(server.name, MONITOR, replica=replica.name)},
+                    {
+                        "DATA_SOURCE_NAME": PostgresUrl(
+                            server.name, MONITOR, replica=replica.name, explicit_sslmode=True
+                        )
+                    },
                 )
             )
     return tuple(services)

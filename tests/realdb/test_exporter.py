@@ -4,13 +4,7 @@ stack hands each `postgres-exporter*` service."""
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import shutil
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,74 +14,22 @@ from psycopg import errors
 
 from review.capture import unwrap_secrets
 from tests.realdb.conftest import Deployment, admin
+from tests.realdb.exporter import run_exporter, scrape, value
 from topology.monitoring import EXPORTER_QUERIES_PATH
 from topology.sql import quote_ident
 
 # The exporter's queries read catalog views every supported version has: the first combination runs them.
 pytestmark = pytest.mark.postgres_independent
 
-EXPORTER = shutil.which("prometheus-postgres-exporter") or "/usr/bin/prometheus-postgres-exporter"
-METRIC = re.compile(r"^(?P<name>[a-z_:]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
 
 @contextlib.contextmanager
 def exporter(deployment: Deployment, service: str, directory: Path) -> Iterator[str]:
     """The exporter with the service's env: DATA_SOURCE_NAME, and its queries file at the path the env names."""
-    if not Path(EXPORTER).exists():
-        message = "the exporter tests need prometheus-postgres-exporter (apt-get install prometheus-postgres-exporter)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     spec = next(s for s in deployment.topology.services if s.name == service)
     env: dict[str, str] = unwrap_secrets(deployment.capture.outputs["services"])[service]["env"]
-    queries = directory / f"{service}-queries.yaml"
-    queries.write_text(spec.files[EXPORTER_QUERIES_PATH])
     assert env["PG_EXPORTER_EXTEND_QUERY_PATH"] == EXPORTER_QUERIES_PATH
-    port = _free_port()
-    process = subprocess.Popen(
-        [EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
-        env={"DATA_SOURCE_NAME": env["DATA_SOURCE_NAME"], "PG_EXPORTER_EXTEND_QUERY_PATH": str(queries)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/metrics"
-        for _ in range(100):
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(url, timeout=5).close()
-                break
-            time.sleep(0.1)
+    with run_exporter(env["DATA_SOURCE_NAME"], spec.files[EXPORTER_QUERIES_PATH], directory, service) as url:
         yield url
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-        # The exporter logs query errors: the custom queries must all run as engarde_monitor.
-        assert b"level=error" not in stderr, stderr.decode(errors="replace")[-2000:]
-
-
-def scrape(url: str) -> dict[str, dict[str, float]]:
-    """metric name -> {label text: value}"""
-    body = urllib.request.urlopen(url, timeout=30).read().decode()
-    metrics: dict[str, dict[str, float]] = {}
-    for line in body.splitlines():
-        match = METRIC.match(line)
-        if match:
-            metrics.setdefault(match["name"], {})[match["labels"] or ""] = float(match["value"])
-    return metrics
-
-
-def value(metrics: dict[str, dict[str, float]], name: str, **labels: str) -> float:
-    wanted = [f'{key}="{label}"' for key, label in labels.items()]
-    found = [v for text, v in metrics.get(name, {}).items() if all(w in text.split(",") for w in wanted)]
-    assert len(found) == 1, f"{name}{labels}: {metrics.get(name)}"
-    return found[0]
 
 
 def test_main_exporter_reports_up_connections_per_role_and_schema_sizes(deployed: Deployment, tmp_path: Path) -> None:
