@@ -93,8 +93,8 @@ class Standby:
 
 
 @contextlib.contextmanager
-def standby(script: str, bindir: Path, primary: harness.RunningServer, replicator_password: str) -> Iterator[Standby]:
-    replica = Standby(script, bindir, primary, replicator_password, primary.admin_password)
+def standby(script: str, path: str, primary: harness.RunningServer, replicator_password: str) -> Iterator[Standby]:
+    replica = Standby(script, path, primary, replicator_password, primary.admin_password)
     user = harness._postgres_os_user()
     if user is not None:
         os.chown(replica.base, user.uid, user.gid)
