@@ -622,13 +622,22 @@ def _replicas(config: ServerConfig, body: Mapping[str, Any]) -> tuple[ReplicaCon
     for i, raw in enumerate(entries):
         entry_key = f"{key}[{i}]"
         entry: dict[str, Any] = _decode(entry_key, raw, dict)
-        _check_keys(entry_key, entry, ("hostPort", "host", "port"))
         if config.mode is Mode.CONTAINER:
+            for other_mode_key in ("host", "port"):
+                if other_mode_key in entry:
+                    raise ConfigError(
+                        f"{entry_key}.{other_mode_key}",
+                        "declares an external server's replica; a container server's replicas take hostPort only",
+                    )
+            _check_keys(entry_key, entry, ("hostPort",))
             assert config.host_port is not None
             default_port = config.host_port + REPLICA_HOST_PORT_STEP * (i + 1)
             port = _port(f"{entry_key}.hostPort", entry.get("hostPort", min(default_port, 65535)))
             replicas.append(ReplicaConfig(host_port=port))
             continue
+        if "hostPort" in entry:
+            raise ConfigError(f"{entry_key}.hostPort", "applies to a container server's replicas; declare host and port")
+        _check_keys(entry_key, entry, ("host", "port"))
         if "host" not in entry:
             raise ConfigError(f"{entry_key}.host", "is required when the server's mode is external")
         replicas.append(

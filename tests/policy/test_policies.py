@@ -134,6 +134,17 @@ def test_elevated_role_is_judged_when_login_is_not_known_yet(dev: Capture) -> No
     assert [v.urn for v in rules.elevated_login_roles(resources)] == [named(resources, "main-audit_user").urn]
 
 
+def test_the_replication_role_alone_may_log_in_with_replication(replicated: Capture) -> None:
+    assert rules.elevated_login_roles(inputs_of(replicated)) == []
+    # REPLICATION on any other login role, or anything more on the replicator, is refused.
+    other = mutated(replicated, "main-analytics_readonly", with_props(replication=True))
+    assert [v.urn for v in rules.elevated_login_roles(other)] == [named(other, "main-analytics_readonly").urn]
+    more = mutated(replicated, "main-engarde_replicator", with_props(createRole=True))
+    assert [v.message for v in rules.elevated_login_roles(more)] == [
+        "Role 'main-engarde_replicator' ('engarde_replicator') logs in and has createRole, replication: no login role may"
+    ]
+
+
 def test_nologin_role_is_not_a_login_role(dev: Capture) -> None:
     assert rules.elevated_login_roles(mutated(dev, "main-audit_owner", with_props(createRole=True))) == []
 
