@@ -252,3 +252,18 @@ def test_effective_usage_beyond_or_short_of_the_access_cells_is_reported() -> No
         Finding("main", "effective USAGE on schema app", "reader", "USAGE", "-"),
         Finding("main", "effective USAGE on schema public", "reader", "-", "USAGE"),
     ]
+
+
+def test_the_replication_role_must_hold_replication_and_no_other_role_may() -> None:
+    replicator = Role("main", "engarde_replicator", login=True, connection_limit=2, replication=True)
+    layout = replace(LAYOUT, roles=(*LAYOUT.roles, replicator))
+    catalog = clean_catalog()
+    catalog.roles["engarde_replicator"] = replace(role("engarde_replicator", login=True, limit=2), replication=True)
+    catalog.memberships |= {("engarde_replicator", ADMIN)}
+    assert audit(catalog, layout=layout) == []
+    catalog.roles["engarde_replicator"] = replace(catalog.roles["engarde_replicator"], replication=False)
+    catalog.roles["reader"] = replace(catalog.roles["reader"], replication=True)
+    assert audit(catalog, layout=layout) == [
+        Finding("main", "role attribute", "engarde_replicator", "REPLICATION", "NOREPLICATION"),
+        Finding("main", "role attribute", "reader", "NOREPLICATION", "REPLICATION"),
+    ]

@@ -22,7 +22,7 @@ from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMP
 from review.diff_command import DiffUsageError, capture_urn, report_of
 from review.diff_views import DiffReport, changed_outputs, render_json, render_markdown, render_sql, render_text
 from review.plan_model import Plan
-from tests.conftest import cached_run_program
+from tests.conftest import cached_run_program, with_replicas
 from tests.graph import ROLE
 from tests.review.conftest import Result
 
@@ -296,3 +296,47 @@ def test_components_moved_under_their_server_with_aliases_keep_their_identity(ba
     without_aliases = dataclasses.replace(base, resources=[dataclasses.replace(r, aliases=[]) for r in base.resources])
     naive = report_of(before, without_aliases, "dev", (), True, "test")
     assert {step.op for step in naive.diff.steps} == {CREATE, DELETE}
+
+
+@pytest.fixture(scope="module")
+def with_replica() -> Capture:
+    return _capture({"servers": with_replicas("dev", {"main": [{}]})})
+
+
+def test_adding_a_replica_creates_its_role_slot_and_container_and_restarts_the_primary_once(
+    base: Capture, with_replica: Capture
+) -> None:
+    report = report_of(base, with_replica, "dev", (), False, "test")
+    assert report.diff.errors == []
+    # The primary's container is replaced (its command gains the WAL settings and pg_hba.conf); its
+    # data volume is not touched; everything else is new or an exporter's queries file.
+    assert {(s.op, s.name) for s in report.diff.steps if s.op not in {CREATE}} == {
+        (DELETE_REPLACED, "main-container"),
+        (CREATE_REPLACEMENT, "main-container"),
+        (UPDATE, "postgres-exporter"),
+    }
+    role = _index(report, CREATE, "main-engarde_replicator")
+    primary = _index(report, CREATE_REPLACEMENT, "main-container")
+    slot = _index(report, CREATE, "main-replica-1-slot")
+    assert max(role, primary) < slot < _index(report, CREATE, "main-replica-1-container")
+    sql = render_sql(report, "main")
+    assert "LOGIN NOBYPASSRLS REPLICATION;" in sql
+    assert "SELECT FROM pg_create_physical_replication_slot('engarde_main_replica_1');" in sql
+    changed = changed_outputs(report)
+    assert {"services.reporting.env.DATABASE_URL", "services.compliance.env.DATABASE_URL"} <= set(changed)
+    assert not [path for path in changed if path.startswith("services.") and "DATABASE_URL" in path
+                and not path.startswith(("services.reporting.", "services.compliance."))]  # fmt: skip
+
+
+def test_removing_a_replica_drops_its_slot_after_its_container_and_then_its_role(
+    base: Capture, with_replica: Capture
+) -> None:
+    report = report_of(with_replica, base, "dev", (), False, "test")
+    assert report.diff.errors == []
+    container = _index(report, DELETE, "main-replica-1-container")
+    slot = _index(report, DELETE, "main-replica-1-slot")
+    assert container < slot < _index(report, DELETE, "main-engarde_replicator")
+    assert _index(report, DELETE, "main-replica-1-data", "Volume") > container
+    sql = render_sql(report, "main")
+    assert "SELECT pg_drop_replication_slot('engarde_main_replica_1');" in sql
+    assert 'DROP ROLE "engarde_replicator";' in sql
