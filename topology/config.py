@@ -636,7 +636,9 @@ def _replicas(config: ServerConfig, body: Mapping[str, Any]) -> tuple[ReplicaCon
             replicas.append(ReplicaConfig(host_port=port))
             continue
         if "hostPort" in entry:
-            raise ConfigError(f"{entry_key}.hostPort", "applies to a container server's replicas; declare host and port")
+            raise ConfigError(
+                f"{entry_key}.hostPort", "applies to a container server's replicas; declare host and port"
+            )
         _check_keys(entry_key, entry, ("host", "port"))
         if "host" not in entry:
             raise ConfigError(f"{entry_key}.host", "is required when the server's mode is external")

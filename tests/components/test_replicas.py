@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from resource_types import COMPONENT_PREFIX, PG_PHYSICAL_SLOT, PG_ROLE
+from resource_types import COMPONENT_PREFIX, CONTAINER, PG_PHYSICAL_SLOT, PG_ROLE, VOLUME
 from review.capture import Capture, Resource
 from tests.components.tree import component
 from tests.graph import env_of, inputs
 from topology.catalog import REPLICATOR
 
 REPLICA = f"{COMPONENT_PREFIX}:PostgresReplica"
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
 READERS = {("reporting", "DATABASE_URL"), ("compliance", "DATABASE_URL"), ("compliance", "LANGFLOW_DATABASE_URL")}
 
 
@@ -44,7 +42,9 @@ def test_each_container_replica_nests_under_its_server_with_its_slot_volume_and_
         script = inputs(container)["entrypoints"]
         assert isinstance(script, list) and script[:2] == ["/bin/sh", "-c"]
         assert f"--slot={inputs(slot)['name']}" in script[2] and "--write-recovery-conf" in script[2]
-        assert inputs(container)["volumes"] == [{"volumeName": inputs(volume)["name"], "containerPath": "/var/lib/postgresql"}]
+        assert inputs(container)["volumes"] == [
+            {"volumeName": inputs(volume)["name"], "containerPath": "/var/lib/postgresql"}
+        ]
 
 
 def test_replicas_publish_their_own_host_ports_on_loopback(replicated: Capture) -> None:
@@ -80,7 +80,9 @@ def test_a_primary_with_replicas_runs_wal_settings_and_the_uploaded_pg_hba(dev: 
     command = main["command"]
     assert isinstance(command, list)
     assert {"hba_file=/etc/engarde/pg_hba.conf", "wal_level=replica", "max_slot_wal_keep_size=10GB"} <= set(command)
-    (upload,) = main["uploads"]  # type: ignore[misc]
+    uploads = main["uploads"]
+    assert isinstance(uploads, list) and len(uploads) == 1
+    upload: dict[str, str] = uploads[0]
     assert upload["file"] == "/etc/engarde/pg_hba.conf"
     assert f"host    replication  {REPLICATOR:<20} 172.18.0.0/16" in upload["content"]
 
@@ -104,7 +106,11 @@ def test_readers_list_the_replicas_first_and_writers_only_the_primary(replicated
         elif found["via"] != "replica":  # the replicas' own exporters watch their replica
             assert found["via"] in {"primary", "pooler"} and len(found["hosts"]) == 1, key
             assert "replica" not in found["hosts"][0], key
-    assert by_variable[("reporting", "DATABASE_URL")]["hosts"] == ["main-replica-1:5432", "main-replica-2:5432", "main:5432"]
+    assert by_variable[("reporting", "DATABASE_URL")]["hosts"] == [
+        "main-replica-1:5432",
+        "main-replica-2:5432",
+        "main:5432",
+    ]
     assert by_variable[("reporting", "DATABASE_URL")]["loadBalanceHosts"] == "random"
     assert "loadBalanceHosts" not in by_variable[("compliance", "LANGFLOW_DATABASE_URL")]
     query = parse_qs(urlsplit(env_of(replicated, "reporting")["DATABASE_URL"]).query)

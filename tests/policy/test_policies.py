@@ -141,7 +141,8 @@ def test_the_replication_role_alone_may_log_in_with_replication(replicated: Capt
     assert [v.urn for v in rules.elevated_login_roles(other)] == [named(other, "main-analytics_readonly").urn]
     more = mutated(replicated, "main-engarde_replicator", with_props(createRole=True))
     assert [v.message for v in rules.elevated_login_roles(more)] == [
-        "Role 'main-engarde_replicator' ('engarde_replicator') logs in and has createRole, replication: no login role may"
+        "Role 'main-engarde_replicator' ('engarde_replicator') logs in and has createRole, replication:"
+        " no login role may"
     ]
 
 
