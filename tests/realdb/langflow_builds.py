@@ -28,13 +28,18 @@ def root() -> Path:
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
+DRIVERS = ("psycopg2-binary==2.9.10",)
+"""The database driver Langflow's `postgresql://` URL loads, installed beside langflow-base."""
+
+
 def langflow_bin(version: str = LANGFLOW_VERSION) -> Path:
     return root() / version / "bin" / "langflow"
 
 
 def installed(version: str = LANGFLOW_VERSION) -> bool:
     marker = root() / version / MARKER
-    return marker.is_file() and marker.read_text().strip() == version and langflow_bin(version).is_file()
+    drivers = any((root() / version / "lib").glob("python3*/site-packages/psycopg2"))
+    return marker.is_file() and marker.read_text().strip() == version and langflow_bin(version).is_file() and drivers
 
 
 def install(version: str = LANGFLOW_VERSION) -> Path:
@@ -48,7 +53,9 @@ def install(version: str = LANGFLOW_VERSION) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, f"langflow-base=={version}"], check=True)
+    # langflow-base names no PostgreSQL driver (the langflow image adds one): SQLAlchemy's
+    # `postgresql://` needs psycopg2.
+    subprocess.run([*pip, f"langflow-base=={version}", *DRIVERS], check=True)
     (target / MARKER).write_text(version + "\n")
     return target
 
