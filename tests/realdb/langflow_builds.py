@@ -53,7 +53,7 @@ def install(version: str = LANGFLOW_VERSION) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    # langflow-base names no PostgreSQL driver (the langflow image adds one): SQLAlchemy's
+    # This machine's langflow-base install brought no PostgreSQL driver, and SQLAlchemy's
     # `postgresql://` needs psycopg2.
     subprocess.run([*pip, f"langflow-base=={version}", *DRIVERS], check=True)
     (target / MARKER).write_text(version + "\n")
