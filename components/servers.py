@@ -52,6 +52,9 @@ class ServerArgs:
     """MySQL: the backup jobs of the server, each with the user it logs in as."""
     replicas_network: pulumi.Input[str] | None = None
     """The Docker network's subnet: where a container primary accepts its replicas' replication from."""
+    database_provider: bool = False
+    """PostgreSQL: also a provider connected to the layout's database (foreign servers and user
+    mappings are created in the provider's own database), where the server's provider is not."""
 
     @property
     def server(self) -> Server:
@@ -162,6 +165,9 @@ class PostgresServer(_DatabaseServer):
     """Schema name -> its component."""
     replicas: list[PostgresReplica]
     """Container mode: its read replicas."""
+    database_provider: postgresql.Provider
+    """A provider connected to the layout's database: the server's own where it is connected there,
+    else a second one (`ServerArgs.database_provider`); the server's own when not asked for."""
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("PostgresServer", name, args, opts)
@@ -196,6 +202,22 @@ class PostgresServer(_DatabaseServer):
         self._server_grants = None if server.superuser else SchemaGrants()
         self.schemas = {schema.name: self._schema(name, schema, args.protect) for schema in self.layout.schemas}
         self.replicas = self._replicas(args) if server.streams_to_containers else []
+        self.database_provider = self.provider
+        if args.database_provider and not server.adopt_database:
+            self.database_provider = postgresql.Provider(
+                f"{name}-{server.database}-provider",
+                host=self.provider_host,
+                port=self.provider_port,
+                username=server.admin_user,
+                password=self.admin_password,
+                database=self.database.name,
+                sslmode=server.sslmode or "disable",
+                sslrootcert=server.sslrootcert,
+                superuser=server.superuser,
+                connect_timeout=30,
+                max_connections=PROVIDER_MAX_CONNECTIONS,
+                opts=child(self),
+            )
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})
 
     def _replicas(self, args: ServerArgs) -> list[PostgresReplica]:

@@ -12,6 +12,7 @@ import pulumi_docker as docker
 from components.backups import BackupJobs, BackupJobsArgs
 from components.common import moved_from_root, secret_fernet_key, secret_password
 from components.containers import Redis, RedisArgs, ServiceContainer, ServiceContainerArgs
+from components.cross_reads import CrossDatabaseReads, CrossDatabaseReadsArgs
 from components.pooler import PgBouncer, PgBouncerArgs
 from components.servers import MysqlServer, PostgresServer, ServerArgs
 from resource_types import GENERATED_SECRETS
@@ -105,6 +106,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
     subnet = network.ipam_configs.apply(_subnet) if network is not None else None
 
     postgres, mysql = _servers(topology, network_name, admin_passwords, subnet)
+    if topology.cross_database_reads is not None:
+        _cross_database_reads(topology, postgres)
     secrets = _secrets(topology)
     pooler_files = {
         server: _pooler_files(topology, pooler, postgres[server]) for server, pooler in topology.poolers.items()
@@ -189,6 +192,7 @@ def _servers(
     """Each server with its layout, in the topology's order."""
     postgres: dict[str, PostgresServer] = {}
     mysql: dict[str, MysqlServer] = {}
+    reads = topology.cross_database_reads
     for name, layout in topology.layouts.items():
         args = ServerArgs(
             layout=layout,
@@ -198,12 +202,41 @@ def _servers(
             protect=topology.protect,
             backups=tuple(job for job in topology.backups if job.server == name),
             replicas_network=subnet,
+            database_provider=reads is not None and reads.server == name,
         )
         if layout.engine is Engine.POSTGRESQL:
             postgres[name] = PostgresServer(name, args)
         else:
             mysql[name] = MysqlServer(name, args)
     return postgres, mysql
+
+
+def _cross_database_reads(topology: Topology, postgres: dict[str, PostgresServer]) -> None:
+    """postgres_fdw on main, under main's component, once the remote read-only login can read."""
+    reads = topology.cross_database_reads
+    assert reads is not None
+    local, remote = postgres[reads.server], postgres[reads.remote_server]
+    spec = topology.servers[reads.server]
+    remote_password = remote.roles[reads.remote_role].password
+    assert remote_password is not None
+    CrossDatabaseReads(
+        "cross-database-reads",
+        CrossDatabaseReadsArgs(
+            reads=reads,
+            provider=local.database_provider,
+            database=local.database.name,
+            mapped_roles={role: local.roles[role].name for role in reads.mapped_roles},
+            remote_password=remote_password,
+            host=local.provider_host,
+            port=local.provider_port,
+            admin_user=spec.admin_user,
+            admin_password=local.admin_password,
+            sslmode=spec.sslmode or "disable",
+            sslrootcert=spec.sslrootcert,
+            depends_on=[local.schemas[reads.schema].grants.last, *remote.ready_for(reads.remote_role)],
+        ),
+        opts=pulumi.ResourceOptions(parent=local),
+    )
 
 
 def _secrets(topology: Topology) -> dict[str, pulumi.Output[str]]:

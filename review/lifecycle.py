@@ -53,19 +53,46 @@ from resource_types import (
     MYSQL_USER,
     PG_DATABASE,
     PG_DEFAULT_PRIVILEGES,
+    PG_EXTENSION,
+    PG_FOREIGN_SERVER,
     PG_GRANT,
     PG_GRANT_ROLE,
     PG_PHYSICAL_SLOT,
     PG_ROLE,
     PG_SCHEMA,
+    PG_USER_MAPPING,
+    POSTGRES_PROVIDER,
     POSTGRESQL_PREFIX,
 )
 from review.capture import Resource, Secret, unwrap_secrets
 from review.plan_model import Plan, short_type
 from topology.sql import quote_ident
 
-PASSWORD_INPUTS = {PG_ROLE: "password", MYSQL_USER: "plaintextPassword"}
-"""The input of each resource type that holds a password."""
+PASSWORD_INPUTS = {PG_ROLE: ("password",), MYSQL_USER: ("plaintextPassword",), PG_USER_MAPPING: ("options", "password")}
+"""The input (path) of each resource type that holds a password."""
+
+
+def password_input(resource: Resource) -> Any:
+    """The resource's password input as captured (a `Secret` when it or what holds it is secret), or None."""
+    value: Any = resource.inputs
+    secret = False
+    for key in PASSWORD_INPUTS.get(resource.type, ()):
+        if isinstance(value, Secret):
+            value, secret = value.value, True
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return Secret(value) if secret and value is not None and not isinstance(value, Secret) else value
+
+
+def password_owner(resource: Resource) -> str:
+    """The login whose password the resource sets: a role, a MySQL user, a mapping's remote `user`."""
+    inputs = unwrap_secrets(resource.inputs)
+    if resource.type == PG_ROLE:
+        return str(inputs["name"])
+    if resource.type == PG_USER_MAPPING:
+        return str(inputs["options"]["user"])
+    return str(inputs["user"])
 
 
 class UnsupportedResourceError(ValueError):
@@ -117,6 +144,9 @@ _VARIABLE_CHARACTERS = re.compile(r"[^A-Za-z0-9_]")
 def secret_variable(server: str, resource: Resource) -> str:
     """The variable that stands for a resource's password: `<server>_<role or user>_password`."""
     inputs = unwrap_secrets(resource.inputs)
+    if resource.type == PG_USER_MAPPING:
+        # The mapping's copy of a remote login's password, named by the local role it maps.
+        return _VARIABLE_CHARACTERS.sub("_", f"{server}_{inputs.get('userName')}_mapping_password")
     owner = inputs.get("name") if resource.type == PG_ROLE else inputs.get("user")
     return _VARIABLE_CHARACTERS.sub("_", f"{server}_{owner}_password")
 
@@ -166,6 +196,13 @@ class ServerContext:
     """Passwords as values or as variables (see `SecretStyle`)."""
     secret_values: Mapping[str, str] = field(default_factory=dict)
     """URN -> the password to write for that resource instead of the captured one (VALUES style)."""
+    provider_databases: Mapping[str, str] = field(default_factory=dict)
+    """URN of each of the server's providers -> the database it connects to (a server may have a
+    second provider on its layout's database); a provider not listed connects to `provider_database`."""
+
+    def database_of_provider(self, provider: str | None) -> str:
+        """The database a resource's provider connects to (`db.client.databaseName` upstream)."""
+        return self.provider_databases.get(provider or "", self.provider_database)
 
     def password_sql(self, resource: Resource, value: Any) -> str:
         """The password literal as the provider writes it, or its variable."""
@@ -223,6 +260,17 @@ _KNOWN_INPUTS: dict[str, dict[str, Any]] = {
     },
     # resource_postgresql_physical_replication_slot.go resourcePostgreSQLPhysicalReplicationSlot
     PG_PHYSICAL_SLOT: {"name": _REQUIRED},
+    # resource_postgresql_extension.go resourcePostgreSQLExtension
+    PG_EXTENSION: {
+        "name": _REQUIRED, "schema": "", "version": "", "database": "", "dropCascade": False, "createCascade": False,
+    },
+    # resource_postgresql_server.go resourcePostgreSQLServer
+    PG_FOREIGN_SERVER: {
+        "serverName": _REQUIRED, "serverType": "", "serverVersion": "", "fdwName": _REQUIRED, "serverOwner": "",
+        "options": {}, "dropCascade": False,
+    },
+    # resource_postgresql_user_mapping.go resourcePostgreSQLUserMapping
+    PG_USER_MAPPING: {"userName": _REQUIRED, "serverName": _REQUIRED, "options": {}},
     # v1.9.0 mysql/resource_database.go resourceDatabase
     MYSQL_DATABASE: {"name": _REQUIRED, "defaultCharacterSet": "utf8", "defaultCollation": "utf8_general_ci"},
     # v1.9.0 mysql/resource_user.go resourceUser
@@ -843,6 +891,166 @@ def _physical_slot_delete(_resource: Resource, inputs: dict[str, Any], _ctx: Ser
     return [f"SELECT pg_drop_replication_slot({_pg_literal(_text(inputs, 'name'))})"]
 
 
+# postgresql:Extension -- resource_postgresql_extension.go --------------------------------------
+
+
+def _extension_database(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> str:
+    """getDatabaseForExtension: `database`, else the database of the resource's provider."""
+    return _text(inputs, "database") or ctx.database_of_provider(resource.provider)
+
+
+def _extension_create(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLExtensionCreate: IF NOT EXISTS (an extension installed by hand is taken over)."""
+    statement = "CREATE EXTENSION IF NOT EXISTS " + quote_ident(_text(inputs, "name"))
+    if _text(inputs, "schema"):
+        statement += " SCHEMA " + quote_ident(_text(inputs, "schema"))
+    if _text(inputs, "version"):
+        statement += " VERSION " + quote_ident(_text(inputs, "version"))  # an identifier, as upstream quotes it
+    if _plain(inputs, "createCascade"):
+        statement += " CASCADE"
+    return [statement]
+
+
+def _extension_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLExtensionUpdate: setExtSchema, then setExtVersion, each when changed."""
+    name = quote_ident(_text(new, "name"))
+    statements = []
+    if _changed(old, new, "schema"):
+        if not _text(new, "schema"):
+            raise _unsupported(resource, "schema", "")  # "error setting extension name to an empty string"
+        statements.append(f"ALTER EXTENSION {name} SET SCHEMA {quote_ident(_text(new, 'schema'))}")
+    if _changed(old, new, "version"):
+        version = _text(new, "version")
+        statements.append(f"ALTER EXTENSION {name} UPDATE" + (f" TO {quote_ident(version)}" if version else ""))
+    return statements
+
+
+def _extension_delete(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLExtensionDelete: RESTRICT unless `dropCascade`."""
+    mode = "CASCADE" if _plain(inputs, "dropCascade") else "RESTRICT"
+    return [f"DROP EXTENSION {quote_ident(_text(inputs, 'name'))} {mode} "]
+
+
+# postgresql:Server and postgresql:UserMapping -- resource_postgresql_server.go, _user_mapping.go --
+
+
+def _pq_literal(value: str) -> str:
+    """lib/pq v1.12.3 QuoteLiteral (quote.go): quotes doubled; with a backslash, doubled and ` E'...'`."""
+    value = value.replace("'", "''")
+    if "\\" in value:
+        return " E'" + value.replace("\\", "\\\\") + "'"
+    return "'" + value + "'"
+
+
+def _options(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The `options` map. Go ranges over a map in random order: the model sorts the keys, where the
+    provider sends them in any order."""
+    return {str(k): str(v) for k, v in sorted((unwrap_secrets(inputs.get("options")) or {}).items())}
+
+
+_Literal = Callable[[str, str], str]
+
+
+def _plain_literal(_key: str, value: str) -> str:
+    return _pq_literal(value)
+
+
+def _mapping_literal(resource: Resource, ctx: ServerContext) -> _Literal:
+    """A mapping's option literals: its `password` as the context shows passwords."""
+
+    def literal(key: str, value: str) -> str:
+        if key != "password":
+            return _pq_literal(value)
+        if ctx.secrets is SecretStyle.VARIABLES:
+            return f":'{secret_variable(ctx.server, resource)}'"
+        return _pq_literal(ctx.secret_values.get(resource.urn) or value)
+
+    return literal
+
+
+def _options_clause(options: Mapping[str, str], literal: _Literal) -> str:
+    """` OPTIONS ( ` then ` "key" 'value'` per option, `, `-separated, then ` ) ` (upstream's spacing)."""
+    if not options:
+        return ""
+    return " OPTIONS ( " + ", ".join(f" {quote_ident(k)} {literal(k, v)}" for k, v in options.items()) + " ) "
+
+
+def _alter_options(old: Mapping[str, str], new: Mapping[str, str], literal: _Literal) -> str:
+    """setServerVersionOptionsIfChanged / setUserMappingOptionsIfChanged: ADD or SET each new option,
+    DROP each removed one."""
+    parts = [f" {'SET' if k in old else 'ADD'} {quote_ident(k)} {literal(k, v)} " for k, v in new.items()]
+    clause = " OPTIONS ( " + ", ".join(parts)
+    for count, key in enumerate(k for k in old if k not in new):
+        if parts or count:
+            clause += " , "
+        clause += f" DROP {quote_ident(key)} "
+    return clause + " ) "
+
+
+def _server_create(_resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLServerCreate: in one transaction on the provider's database; the owner set
+    after when it is given and is not the admin."""
+    statement = "CREATE SERVER " + quote_ident(_text(inputs, "serverName"))
+    if _text(inputs, "serverType"):
+        statement += " TYPE " + _pq_literal(_text(inputs, "serverType"))
+    if _text(inputs, "serverVersion"):
+        statement += " VERSION " + _pq_literal(_text(inputs, "serverVersion"))
+    statement += " FOREIGN DATA WRAPPER " + quote_ident(_text(inputs, "fdwName"))
+    statements = [statement + _options_clause(_options(inputs), _plain_literal)]
+    owner = _text(inputs, "serverOwner")
+    if owner and owner != ctx.admin_user:
+        statements.append(f"ALTER SERVER {quote_ident(_text(inputs, 'serverName'))} OWNER TO {quote_ident(owner)}")
+    return statements
+
+
+def _server_update(_resource: Resource, old: dict[str, Any], new: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLServerUpdate: rename, owner, then version and options, each when changed."""
+    name = quote_ident(_text(new, "serverName"))
+    statements = []
+    if _changed(old, new, "serverName"):
+        statements.append(f"ALTER SERVER {quote_ident(_text(old, 'serverName'))} RENAME TO {name}")
+    if _changed(old, new, "serverOwner"):
+        statements.append(f"ALTER SERVER {name} OWNER TO {quote_ident(_text(new, 'serverOwner'))}")
+    if _changed(old, new, "serverVersion") or _changed(old, new, "options"):
+        statement = f"ALTER SERVER {name} "
+        if _changed(old, new, "serverVersion"):
+            statement += f"VERSION {_pq_literal(_text(new, 'serverVersion'))}"
+        if _changed(old, new, "options"):
+            statement += _alter_options(_options(old), _options(new), _plain_literal)
+        statements.append(statement)
+    return statements
+
+
+def _server_delete(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLServerDelete: RESTRICT unless `dropCascade` (CASCADE also drops its user
+    mappings and foreign tables)."""
+    mode = "CASCADE" if _plain(inputs, "dropCascade") else "RESTRICT"
+    return [f"DROP SERVER {quote_ident(_text(inputs, 'serverName'))} {mode} "]
+
+
+def _mapping_target(inputs: Mapping[str, Any]) -> str:
+    return f"FOR {quote_ident(_text(inputs, 'userName'))} SERVER {quote_ident(_text(inputs, 'serverName'))}"
+
+
+def _user_mapping_create(resource: Resource, inputs: dict[str, Any], ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLUserMappingCreate: db.Exec, no transaction, on the provider's database."""
+    options = _options_clause(_options(inputs), _mapping_literal(resource, ctx))
+    return ["CREATE USER MAPPING  " + _mapping_target(inputs) + options]
+
+
+def _user_mapping_update(resource: Resource, old: dict[str, Any], new: dict[str, Any], ctx: ServerContext) -> list[str]:
+    """setUserMappingOptionsIfChanged (user and server are ForceNew)."""
+    if not _changed(old, new, "options"):
+        return []
+    options = _alter_options(_options(old), _options(new), _mapping_literal(resource, ctx))
+    return [f"ALTER USER MAPPING  {_mapping_target(new)} " + options]
+
+
+def _user_mapping_delete(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> list[str]:
+    """resourcePostgreSQLUserMappingDelete: in a transaction."""
+    return [f"DROP USER MAPPING {_mapping_target(inputs)} "]
+
+
 def _mysql_name(resource: Resource, key: str, value: str, forbidden: str) -> str:
     """v1.9.0 interpolates names without escaping them: a name holding `forbidden` breaks the statement."""
     if any(character in value for character in forbidden):
@@ -970,11 +1178,19 @@ class _Lifecycle:
     replace_keys: frozenset[str]
     """Inputs marked ForceNew upstream, in wire (camelCase) names."""
     transaction: bool = True
-    database: Callable[[dict[str, Any], ServerContext], str | None] = lambda _inputs, _ctx: None
+    database: Callable[[Resource, dict[str, Any], ServerContext], str | None] = lambda _r, _inputs, _ctx: None
+    """The database the statements run in; None: the provider's own (`ServerContext.provider_database`)."""
+    delete_transaction: bool | None = None
+    """Where Delete differs from Create and Update: whether it runs in a transaction."""
 
 
-def _named_database(inputs: dict[str, Any], _ctx: ServerContext) -> str | None:
+def _named_database(_resource: Resource, inputs: dict[str, Any], _ctx: ServerContext) -> str | None:
     return _text(inputs, "database")
+
+
+def _provider_database(resource: Resource, _inputs: dict[str, Any], ctx: ServerContext) -> str | None:
+    """`startTransaction(db.client, "")` / `db.Exec`: the database of the resource's own provider."""
+    return ctx.database_of_provider(resource.provider)
 
 
 _LIFECYCLES: dict[str, _Lifecycle] = {
@@ -991,7 +1207,7 @@ _LIFECYCLES: dict[str, _Lifecycle] = {
     ),
     PG_SCHEMA: _Lifecycle(
         _schema_create, _schema_update, _schema_delete, frozenset({"database"}),
-        database=lambda inputs, ctx: _schema_database(inputs, ctx),
+        database=lambda _resource, inputs, ctx: _schema_database(inputs, ctx),
     ),
     PG_GRANT_ROLE: _Lifecycle(
         _grant_role_create, None, _grant_role_delete, frozenset({"role", "grantRole", "withAdminOption"})
@@ -1004,6 +1220,19 @@ _LIFECYCLES: dict[str, _Lifecycle] = {
     # Create and Delete only: `name` is ForceNew, there is no Update.
     PG_PHYSICAL_SLOT: _Lifecycle(
         _physical_slot_create, None, _physical_slot_delete, frozenset({"name"}), transaction=False
+    ),
+    PG_EXTENSION: _Lifecycle(
+        _extension_create, _extension_update, _extension_delete, frozenset({"name", "database"}),
+        database=_extension_database,
+    ),
+    PG_FOREIGN_SERVER: _Lifecycle(
+        _server_create, _server_update, _server_delete, frozenset({"serverType", "fdwName"}),
+        database=_provider_database,
+    ),
+    # Create and Update run `db.Exec` (no transaction), Delete a transaction.
+    PG_USER_MAPPING: _Lifecycle(
+        _user_mapping_create, _user_mapping_update, _user_mapping_delete, frozenset({"userName", "serverName"}),
+        transaction=False, database=_provider_database, delete_transaction=True,
     ),
     MYSQL_DATABASE: _Lifecycle(
         _mysql_database_create, _mysql_database_update, _mysql_database_delete, frozenset({"name"}), transaction=False
@@ -1053,9 +1282,11 @@ def _step(
     if not statements:
         return []
     lifecycle = _lifecycle(resource.type)
-    database = lifecycle.database(inputs, ctx) if ctx.engine == "postgresql" else None
+    database = lifecycle.database(resource, inputs, ctx) if ctx.engine == "postgresql" else None
     label = f"{short_type(resource.type)} {resource.name}"
     transaction = lifecycle.transaction
+    if operation == "delete" and lifecycle.delete_transaction is not None:
+        transaction = lifecycle.delete_transaction
     return [SqlStep(label, resource.urn, database, tuple(statements), transaction, operation)]
 
 
@@ -1120,7 +1351,10 @@ def server_context(plan: Plan, server: str, secrets: SecretStyle = SecretStyle.V
     schema_owners: dict[tuple[str, str], str] = {}
     database_owners: dict[str, str] = {}
     provider_database = str(settings.get("database") or "postgres")
+    provider_databases: dict[str, str] = {}
     for resource in plan.on_server(server):
+        if resource.type == POSTGRES_PROVIDER:
+            provider_databases[resource.urn] = str(unwrap_secrets(resource.inputs).get("database") or "postgres")
         inputs = unwrap_secrets(resource.inputs)
         if resource.type == PG_ROLE:
             memberships.setdefault(str(inputs["name"]), []).extend(set_order(str(r) for r in inputs.get("roles") or []))
@@ -1142,6 +1376,7 @@ def server_context(plan: Plan, server: str, secrets: SecretStyle = SecretStyle.V
         schema_owners=schema_owners,
         database_owners=database_owners,
         secrets=secrets,
+        provider_databases=provider_databases,
     )
 
 
@@ -1151,10 +1386,9 @@ def with_secrets(ctx: ServerContext, secrets: SecretStyle) -> ServerContext:
 
 
 def password_resources(plan: Plan, server: str) -> list[Resource]:
-    """The server's resources that set a password (Roles with one, MySQL users), in creation order."""
+    """The server's resources that set a password (Roles with one, MySQL users, user mappings), in creation order."""
     found = []
     for resource in plan.on_server(server):
-        key = PASSWORD_INPUTS.get(resource.type)
-        if key and isinstance(resource.inputs.get(key), Secret):
+        if isinstance(password_input(resource), Secret):
             found.append(resource)
     return found

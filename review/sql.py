@@ -26,15 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from resource_types import PG_ROLE, POSTGRES_PROVIDER
+from resource_types import POSTGRES_PROVIDER
 from review.capture import Resource, unwrap_secrets
 from review.lifecycle import (
-    PASSWORD_INPUTS,
     SecretStyle,
     ServerContext,
     SqlStep,
     UnsupportedResourceError,
     create_steps,
+    password_input,
+    password_owner,
     password_resources,
     runs_sql,
     secret_variable,
@@ -138,11 +139,6 @@ def _is_password_of(credentials: tuple[str, str] | None, owner: str, password: s
     return credentials[1] == password
 
 
-def _password_owner(resource: Resource) -> str:
-    inputs = unwrap_secrets(resource.inputs)
-    return str(inputs["name"] if resource.type == PG_ROLE else inputs["user"])
-
-
 @dataclass(frozen=True)
 class _OutputStrings:
     """The string leaves of the stack outputs, indexed once: by value, and URLs by their user."""
@@ -178,9 +174,9 @@ def secret_sources(plan: Plan, server: str) -> list[SecretSource]:
     strings = _OutputStrings.of(unwrap_secrets(plan.outputs))
     sources = []
     for resource in password_resources(plan, server):
-        password = str(unwrap_secrets(resource.inputs[PASSWORD_INPUTS[resource.type]]))
+        password = str(unwrap_secrets(password_input(resource)))
         exact = strings.first_path.get(password)
-        url = strings.url_holding(_password_owner(resource), password)
+        url = strings.url_holding(password_owner(resource), password)
         found = exact or url
         sources.append(
             SecretSource(secret_variable(server, resource), resource, found, exact is None and url is not None)

@@ -27,6 +27,15 @@ SCHEDULER_USER = "scheduler_user"
 BACKUP_ROLE = "engarde_backup"
 REPLICATOR = "engarde_replicator"
 LANGFLOW_SCHEMA = "langflow"
+REMOTE_SCHEMA = "langflow_remote"
+"""crossDatabaseReads: on main, the foreign tables of Langflow's tables on flowdb."""
+REMOTE_OWNER = "langflow_remote_owner"
+"""crossDatabaseReads: NOLOGIN owner of the remote schema and what is imported into it."""
+FOREIGN_SERVER = "engarde_flowdb"
+"""crossDatabaseReads: main's postgres_fdw server for flowdb."""
+FDW_EXTENSION = "postgres_fdw"
+REFRESH_FUNCTION = "refresh_foreign_tables"
+"""crossDatabaseReads: `langflow_remote.refresh_foreign_tables()` re-imports Langflow's tables."""
 
 BACKEND_PORT = 8000
 LANGFLOW_PORT = 7860

@@ -72,6 +72,7 @@ SCALAR_DEFAULTS: dict[str, Any] = {
     "protect": False,
     "schedulerBaseUrl": "http://localhost:8080",
     "langflowSuperuser": "admin",
+    "crossDatabaseReads": False,
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
@@ -196,6 +197,8 @@ class StackConfig:
     """service -> host name in the env of the services that call it."""
     backups: BackupConfig = field(default_factory=BackupConfig)
     """Backup schedule and retention."""
+    cross_database_reads: bool = False
+    """postgres_fdw on main: Langflow's tables readable by the analytics reader (dedicated placement)."""
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:
@@ -769,6 +772,7 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
 
     services_raw: dict[str, Any] = _decode("services", raw.get("services", {}), dict)
     extra = tuple(_extra_service(name, body) for name, body in services_raw.items())
+    cross_database_reads = _cross_database_reads(values["crossDatabaseReads"], placement, servers)
 
     return StackConfig(
         placement=placement,
@@ -783,4 +787,30 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         connection_limits=_connection_limits(raw.get("connectionLimits", {})),
         service_hosts=_service_hosts(raw, run_containers),
         backups=_backups(raw.get("backups", {})),
+        cross_database_reads=cross_database_reads,
     )
+
+
+def _cross_database_reads(raw: Any, placement: Placement, servers: Mapping[str, ServerConfig]) -> bool:
+    enabled: bool = _decode("crossDatabaseReads", raw, bool)
+    if not enabled:
+        return False
+    if placement is Placement.SHARED:
+        raise ConfigError(
+            "crossDatabaseReads",
+            "applies to langflowPlacement dedicated only (shared: Langflow's tables are on main already)",
+        )
+    if not servers["main"].superuser:
+        # postgres_fdw is not a trusted extension, and CREATE SERVER needs USAGE on its wrapper.
+        raise ConfigError(
+            "crossDatabaseReads",
+            "needs main's admin to be a superuser (servers.main.superuser is false): "
+            "CREATE EXTENSION postgres_fdw is refused to any other role",
+        )
+    if servers["main"].mode is Mode.EXTERNAL and servers["flowdb"].mode is Mode.CONTAINER:
+        raise ConfigError(
+            "crossDatabaseReads",
+            "an external main cannot reach flowdb's container (servers.flowdb.mode is container): "
+            "make flowdb external too, or main a container",
+        )
+    return True

@@ -19,6 +19,7 @@ from topology.catalog import (
     ENGARDE_APPS,
     FLOW_READER,
     FLOWDB,
+    FOREIGN_SERVER,
     LANGFLOW_APP,
     LANGFLOW_PORT,
     LANGFLOW_READER,
@@ -26,6 +27,8 @@ from topology.catalog import (
     LIMIT_KEYS,
     MAIN,
     MONITOR,
+    REMOTE_OWNER,
+    REMOTE_SCHEMA,
     REPLICATOR,
     SCHEDULER,
     SCHEDULER_USER,
@@ -37,6 +40,7 @@ from topology.config import ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
     AccessGroup,
+    CrossDatabaseReads,
     DatabaseUser,
     Engine,
     EnvValue,
@@ -167,7 +171,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         REDIS_SERVICE,
         *(replica.name for server in servers.values() for replica in server.replicas),
     }
-    taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA}
+    taken_schemas = {a.schema for a in apps} | {"public", AUDIT_SCHEMA, LANGFLOW_SCHEMA, REMOTE_SCHEMA}
     for extra in config.extra_services:
         if extra.name in hosts:
             raise ConfigError(
@@ -259,6 +263,12 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         grant(MAIN, "public", LANGFLOW_READER, Profile.READ)
         grant(MAIN, AUDIT_SCHEMA, LANGFLOW_READER, Profile.APPEND)
     roles.append(Role(MAIN, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
+    if config.cross_database_reads:
+        roles.append(
+            Role(MAIN, REMOTE_OWNER, login=False, owns_data=True, description="owns Langflow's foreign tables")
+        )
+        schemas.append(Schema(MAIN, main_db, REMOTE_SCHEMA, REMOTE_OWNER, created=True))
+        grant(MAIN, REMOTE_SCHEMA, ANALYTICS, Profile.READ)
 
     # flowdb: Langflow's dedicated server.
     if not shared:
@@ -337,9 +347,29 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         admin_password_keys=dict(config.admin_password_keys),
         poolers=poolers,
         backups=backups,
+        cross_database_reads=_cross_database_reads(servers) if config.cross_database_reads else None,
     )
     check_connection_budgets(topology)
     return with_exporter_queries(topology)
+
+
+def _cross_database_reads(servers: Mapping[str, Server]) -> CrossDatabaseReads:
+    flowdb = servers[FLOWDB]
+    return CrossDatabaseReads(
+        server=MAIN,
+        database=servers[MAIN].database,
+        schema=REMOTE_SCHEMA,
+        owner=REMOTE_OWNER,
+        readers=(ANALYTICS,),
+        foreign_server=FOREIGN_SERVER,
+        remote_server=FLOWDB,
+        # What main's server process connects to: on the stack's network for containers.
+        remote_host=flowdb.service_host,
+        remote_port=flowdb.service_port,
+        remote_database=flowdb.database,
+        remote_role=FLOW_READER,
+        remote_sslmode=flowdb.sslmode,
+    )
 
 
 def _with_connection_limits(roles: list[Role], config: StackConfig) -> list[Role]:

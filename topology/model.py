@@ -475,6 +475,42 @@ class BackupJob:
 
 
 @dataclass(frozen=True)
+class CrossDatabaseReads:
+    """postgres_fdw on main: Langflow's tables on flowdb, imported as foreign tables that only the
+    analytics reader can read, through flowdb's read-only login."""
+
+    server: str
+    """Server the foreign tables are on (main)."""
+    database: str
+    """Its database (the extension, foreign server and mappings live there)."""
+    schema: str
+    """Schema of the foreign tables (`langflow_remote`, owned by `owner`)."""
+    owner: str
+    """NOLOGIN owner of the schema: imports the tables (SECURITY DEFINER refresh function)."""
+    readers: tuple[str, ...]
+    """Login roles on main that get a user mapping and may run the refresh function."""
+    foreign_server: str
+    """Name of the foreign server on main."""
+    remote_server: str
+    """The stack's server the foreign tables read (flowdb)."""
+    remote_host: str
+    """Host main's server reaches it by (the network alias for containers)."""
+    remote_port: int
+    """Port main's server reaches it on."""
+    remote_database: str
+    """Its database."""
+    remote_role: str
+    """The read-only login role every mapping logs in as on the remote server."""
+    remote_sslmode: str | None = None
+    """libpq sslmode of the remote connection (external servers); None: libpq's default."""
+
+    @property
+    def mapped_roles(self) -> tuple[str, ...]:
+        """Roles on main with a user mapping: the schema's owner (it imports) and the readers."""
+        return (self.owner, *self.readers)
+
+
+@dataclass(frozen=True)
 class Topology:
     """Everything the stack creates, derived from stack config; validated on construction."""
 
@@ -498,6 +534,8 @@ class Topology:
     """server -> its PgBouncer (servers with `pooler: pgbouncer`)."""
     backups: tuple[BackupJob, ...] = ()
     """One scheduled logical backup per database."""
+    cross_database_reads: CrossDatabaseReads | None = None
+    """postgres_fdw from main to flowdb (`crossDatabaseReads`)."""
 
     @cached_property
     def layouts(self) -> dict[str, ServerLayout]:
