@@ -103,6 +103,18 @@ def replicated() -> Capture:
 
 
 @pytest.fixture(scope="session")
+def cross_reads() -> Capture:
+    """dev with crossDatabaseReads: postgres_fdw on main, reading flowdb."""
+    return capture("dev", crossDatabaseReads=True)
+
+
+@pytest.fixture(scope="session")
+def cross_reads_prod() -> Capture:
+    """prod (external servers: one provider per server, on its layout's database) with crossDatabaseReads."""
+    return capture("prod", crossDatabaseReads=True, **ADMIN_PASSWORDS)
+
+
+@pytest.fixture(scope="session")
 def replicated_prod() -> Capture:
     return capture("prod", servers=with_replicas("prod", PROD_REPLICAS), **ADMIN_PASSWORDS)
 

@@ -336,9 +336,11 @@ def service_dsns(capture: Capture, servers: Servers) -> dict[tuple[str, str], st
 
 
 def create_tables_as_owners(deployment: Deployment, table: str, on: tuple[str, ...] = POSTGRES) -> None:
-    """A table with a serial column in every schema, owned by the schema's owner (as a migration makes it)."""
+    """A table with a serial column in every schema, owned by the schema's owner (as a migration makes it).
+    Not in the foreign tables' schema: no migration writes there (its refresh function imports flowdb's)."""
+    reads = deployment.topology.cross_database_reads
     for schema in deployment.topology.schemas:
-        if schema.server not in on:
+        if schema.server not in on or (reads is not None and schema.name == reads.schema):
             continue
         with superuser(deployment.servers, schema.server, schema.database) as connection, connection.transaction():
             connection.execute(f"SET LOCAL ROLE {quote_ident(schema.owner)}")

@@ -2,6 +2,9 @@
 image runs (`topology.catalog.LANGFLOW_VERSION`), its own migrations and server, with the env the
 stack hands to langflow-server (only its hosts and ports, the cache and config paths changed for a
 process on this machine: no Redis, no container).
+
+The stack runs with `crossDatabaseReads`: main reads Langflow's tables, made by Langflow's own
+migrations on flowdb, through postgres_fdw.
 """
 
 from __future__ import annotations
@@ -27,7 +30,18 @@ from review.capture import unwrap_secrets
 from tests.realdb import langflow_builds
 from tests.realdb.conftest import Deployment, Servers, deploy
 from tests.realdb.servers import postgres_server
-from topology.catalog import LANGFLOW_VERSION, PLATFORM_IMAGES
+from topology.catalog import (
+    ANALYTICS,
+    AUDIT_USER,
+    BACKUP_ROLE,
+    FLOW_READER,
+    FOREIGN_SERVER,
+    LANGFLOW_VERSION,
+    PLATFORM_IMAGES,
+    REMOTE_OWNER,
+    REMOTE_SCHEMA,
+)
+from topology.sql import quote_ident
 
 pytestmark = pytest.mark.postgres_independent
 CREDENTIAL = "sk-engarde-test-credential"
@@ -60,7 +74,9 @@ def langflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLangfl
     if not langflow_builds.installed():
         pytest.fail(f"langflow-base {LANGFLOW_VERSION} is not installed: run {langflow_builds.INSTALL_COMMAND}")
     with postgres_server("langflow-main") as main, postgres_server("langflow-flowdb") as flowdb:
-        deployment = deploy(Servers(main=main, flowdb=flowdb, scheduler=None), apply_to=("main", "flowdb"))
+        deployment = deploy(
+            Servers(main=main, flowdb=flowdb, scheduler=None), apply_to=("main", "flowdb"), crossDatabaseReads=True
+        )
         env = unwrap_secrets(deployment.capture.outputs["services"])["langflow-server"]["env"]
         port = _free_port()
         run_env = {
@@ -137,3 +153,132 @@ def test_the_reader_role_reads_langflows_tables_and_writes_nothing(langflow: Run
         assert connection.execute("SELECT count(*) FROM flow").fetchone() is not None
         with pytest.raises(errors.InsufficientPrivilege):
             connection.execute("DELETE FROM flow")
+
+
+# Cross-database reads ---------------------------------------------------------------------------
+
+PROBE_FLOW = "engarde-fdw-probe"
+REFRESH = f"{REMOTE_SCHEMA}.refresh_foreign_tables()"
+
+
+@pytest.fixture(scope="module")
+def probe_flow(langflow: RunningLangflow) -> str:
+    """A flow saved through Langflow's API, and a main table naming it (made by its schema's owner)."""
+    headers = {"Authorization": f"Bearer {langflow.token()}", "Content-Type": "application/json"}
+    body = {"name": PROBE_FLOW, "description": "engarde", "data": {"nodes": [], "edges": []}}
+    langflow.call("/api/v1/flows/", json.dumps(body).encode(), headers)
+    servers = langflow.deployment.servers
+    with psycopg.connect(servers.main.dsn("engarde"), autocommit=True) as connection:
+        connection.execute("SET ROLE madansara_user")
+        connection.execute("CREATE TABLE madansara.flow_runs (flow_name text, runs int)")
+        connection.execute("INSERT INTO madansara.flow_runs VALUES (%s, 3)", (PROBE_FLOW,))
+    return PROBE_FLOW
+
+
+def test_analytics_joins_a_main_table_with_langflows_flow_table_after_one_refresh(
+    langflow: RunningLangflow, probe_flow: str
+) -> None:
+    with langflow.deployment.connect("main", ANALYTICS, autocommit=True) as connection:
+        imported = connection.execute(f"SELECT {REFRESH}").fetchone()
+        assert imported is not None and imported[0] >= 4  # flow, user, variable, alembic_version, ...
+        rows = connection.execute(
+            f"SELECT f.name, r.runs FROM {REMOTE_SCHEMA}.flow f JOIN madansara.flow_runs r ON r.flow_name = f.name"
+        ).fetchall()
+    assert rows == [(probe_flow, 3)]
+
+
+def test_a_table_a_later_langflow_migration_makes_is_readable_after_a_refresh_without_pulumi_up(
+    langflow: RunningLangflow,
+) -> None:
+    deployment = langflow.deployment
+    with psycopg.connect(deployment.servers.flowdb.dsn("langflow"), autocommit=True) as connection:
+        connection.execute("SET ROLE langflow_app")
+        connection.execute("CREATE TYPE run_state AS ENUM ('queued', 'done')")
+        connection.execute("CREATE TABLE flow_run (id int PRIMARY KEY, state run_state, tags run_state[])")
+        connection.execute("INSERT INTO flow_run VALUES (1, 'done', '{queued,done}')")
+    with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
+        with pytest.raises(errors.UndefinedTable):
+            connection.execute(f"SELECT * FROM {REMOTE_SCHEMA}.flow_run")
+        connection.execute(f"SELECT {REFRESH}")
+        # An enum, and an array of one, read as text: main has no such types.
+        assert connection.execute(f"SELECT * FROM {REMOTE_SCHEMA}.flow_run").fetchall() == [
+            (1, "done", "{queued,done}")
+        ]
+
+
+def test_analytics_cannot_write_through_the_mapping_even_when_granted_locally(
+    langflow: RunningLangflow, probe_flow: str
+) -> None:
+    deployment = langflow.deployment
+    with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
+        connection.execute(f"SELECT {REFRESH}")
+        with pytest.raises(errors.InsufficientPrivilege, match="foreign table flow|table flow"):
+            connection.execute(f"DELETE FROM {REMOTE_SCHEMA}.flow")
+    flow = f"{REMOTE_SCHEMA}.flow"
+    with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
+        connection.execute(f"GRANT DELETE ON {flow} TO {ANALYTICS}")
+    try:
+        with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
+            # Past main's grant, flowdb refuses: the mapping logs in as the read-only role.
+            with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table flow"):
+                connection.execute(f"DELETE FROM {flow}")
+    finally:
+        with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
+            connection.execute(f"REVOKE DELETE ON {flow} FROM {ANALYTICS}")
+    with psycopg.connect(deployment.servers.flowdb.dsn("langflow")) as connection:
+        assert connection.execute("SELECT count(*) FROM flow WHERE name = %s", (probe_flow,)).fetchone() == (1,)
+
+
+def test_no_other_role_can_read_the_foreign_tables_or_use_the_mapping(
+    langflow: RunningLangflow, probe_flow: str
+) -> None:
+    deployment = langflow.deployment
+    with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
+        connection.execute(f"SELECT {REFRESH}")
+    others = sorted({role for server, role in deployment.dsns if server == "main" and role != ANALYTICS})
+    assert {"engarde_app", AUDIT_USER, BACKUP_ROLE, "langflow_reader", "madansara_user"} <= set(others)
+    for role in others:
+        with deployment.connect("main", role, autocommit=True) as connection:
+            if role == BACKUP_ROLE:  # pg_read_all_data passes main's checks; the missing mapping stops it
+                with pytest.raises(errors.UndefinedObject, match=f'user mapping not found for "{role}"'):
+                    connection.execute(f"SELECT count(*) FROM {REMOTE_SCHEMA}.flow")
+            else:
+                with pytest.raises(errors.InsufficientPrivilege, match=f"schema {REMOTE_SCHEMA}"):
+                    connection.execute(f"SELECT count(*) FROM {REMOTE_SCHEMA}.flow")
+            with pytest.raises(errors.InsufficientPrivilege, match="refresh_foreign_tables"):
+                connection.execute(f"SELECT {REFRESH}")
+    # Given the schema and the table by hand, a role still has no mapping: flowdb is never reached.
+    with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
+        connection.execute(f"GRANT USAGE ON SCHEMA {REMOTE_SCHEMA} TO engarde_app")
+        connection.execute(f"GRANT SELECT ON {REMOTE_SCHEMA}.flow TO engarde_app")
+    try:
+        with deployment.connect("main", "engarde_app", autocommit=True) as connection:
+            with pytest.raises(errors.UndefinedObject, match='user mapping not found for "engarde_app"'):
+                connection.execute(f"SELECT count(*) FROM {REMOTE_SCHEMA}.flow")
+    finally:
+        with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
+            connection.execute(f"REVOKE SELECT ON {REMOTE_SCHEMA}.flow FROM engarde_app")
+            connection.execute(f"REVOKE USAGE ON SCHEMA {REMOTE_SCHEMA} FROM engarde_app")
+
+
+def test_the_mappings_are_the_owners_and_analytics_each_as_flowdbs_read_only_login(
+    langflow: RunningLangflow,
+) -> None:
+    deployment = langflow.deployment
+    reader_dsn = deployment.dsns[("flowdb", FLOW_READER)]
+    reader_password = psycopg.conninfo.conninfo_to_dict(reader_dsn)["password"]
+    with psycopg.connect(deployment.servers.main.dsn("engarde")) as connection:
+        mappings = connection.execute(
+            "SELECT usename, umoptions FROM pg_user_mappings WHERE srvname = %s ORDER BY usename", (FOREIGN_SERVER,)
+        ).fetchall()
+        owner = connection.execute(
+            "SELECT c.relowner::regrole::text FROM pg_class c WHERE c.oid = %s::regclass",
+            (f"{REMOTE_SCHEMA}.flow",),
+        ).fetchone()
+    assert [name for name, _ in mappings] == sorted([ANALYTICS, REMOTE_OWNER])
+    for _, options in mappings:
+        assert sorted(options) == sorted([f"user={FLOW_READER}", f"password={reader_password}"])
+    assert owner == (quote_ident(REMOTE_OWNER).strip('"'),)
+    # The mapping's password never reaches a plain output: only the secret `services` output holds it.
+    plain = {key: value for key, value in deployment.capture.outputs.items() if key != "services"}
+    assert reader_password not in json.dumps(unwrap_secrets(plain))

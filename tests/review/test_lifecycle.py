@@ -348,7 +348,7 @@ def test_mysql_privileges_are_not_normalized_and_secrets_become_placeholders() -
         (MYSQL_USER, {**USER, "authPlugin": "mysql_no_login"}, "authPlugin"),
         (MYSQL_USER, {**USER, "plaintextPassword": Secret("it's")}, "quote"),
         (MYSQL_GRANT, {**MYSQL_GRANT_INPUTS, "user": "o'brien"}, "user"),
-        (PG_EXTENSION, {"name": "pgcrypto"}, "Extension"),
+        (PG_EXTENSION, {"name": "pgcrypto", "ifNotExists": True}, "ifNotExists"),
     ],
 )
 def test_inputs_the_model_does_not_know_raise_naming_them(type_: str, inputs: dict[str, Any], named: str) -> None:
