@@ -219,6 +219,24 @@ def usage_findings(layout: ServerLayout, effective_usage: set[tuple[str, str]]) 
     ]
 
 
+def mapping_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
+    """Exactly the layout's user mappings, each logging in as the remote read-only role; no other."""
+    server, wanted, found = layout.name, layout.user_mappings, catalog.user_mappings
+    findings = []
+    for (foreign_server, role), remote in sorted(wanted.items()):
+        live = found.get((foreign_server, role))
+        if live is None:
+            findings.append(Finding(server, f"user mapping on {foreign_server}", role, f"as {remote}", "missing"))
+        elif live != remote:
+            findings.append(Finding(server, f"user mapping on {foreign_server}", role, f"as {remote}", f"as {live}"))
+    findings += [
+        Finding(server, f"user mapping on {foreign_server}", role, "no mapping", f"as {live or '?'}")
+        for (foreign_server, role), live in sorted(found.items())
+        if (foreign_server, role) not in wanted
+    ]
+    return findings
+
+
 CHECKS: tuple[Callable[[ServerLayout, PostgresCatalog], list[Finding]], ...] = (
     role_findings,
     unknown_role_findings,
@@ -226,6 +244,7 @@ CHECKS: tuple[Callable[[ServerLayout, PostgresCatalog], list[Finding]], ...] = (
     schema_findings,
     ownership_findings,
     privilege_findings,
+    mapping_findings,
 )
 
 

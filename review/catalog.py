@@ -130,6 +130,9 @@ class PostgresCatalog:
     privileges: set[Privilege] = field(default_factory=set)
     """Schema ACLs, relation ACLs (`relation` set) and default ACLs (`default_for` set; schema "" for
     one in every schema); an owner's own privileges on what it owns are left out."""
+    user_mappings: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(foreign server, local role or `public`) -> the remote login its `user` option names ("" if none);
+    the `password` option is never read."""
 
     def snapshot(self) -> dict[str, Any]:
         """Comparable form (sorted lists) for before/after checks."""
@@ -213,6 +216,13 @@ def read_postgres(connection: psycopg.Connection[Any], server: str) -> PostgresC
             " a.privilege_type FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,"
             " aclexplode(d.defaclacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee"
             " WHERE d.defaclobjtype IN ('r', 'S')"
+        ).fetchall()
+    }
+    catalog.user_mappings = {
+        (server_name, user): remote or ""
+        for server_name, user, remote in connection.execute(
+            "SELECT m.srvname, m.usename, (SELECT split_part(o, '=', 2) FROM unnest(m.umoptions) o"
+            " WHERE o LIKE 'user=%') FROM pg_user_mappings m"
         ).fetchall()
     }
     return catalog

@@ -571,6 +571,8 @@ class ServerLayout:
     """PostgreSQL: its cells of the access matrix."""
     users: tuple[DatabaseUser, ...]
     """MySQL: the users it creates, each with its database."""
+    cross_database_reads: CrossDatabaseReads | None = None
+    """PostgreSQL: the foreign tables it reads from another server (`crossDatabaseReads`, on main)."""
 
     @property
     def name(self) -> str:
@@ -589,6 +591,14 @@ class ServerLayout:
     @property
     def logins(self) -> tuple[Role, ...]:
         return tuple(r for r in self.roles if r.login)
+
+    @property
+    def user_mappings(self) -> dict[tuple[str, str], str]:
+        """(foreign server, local role) -> the remote login it logs in as: every mapping wanted here."""
+        reads = self.cross_database_reads
+        if reads is None:
+            return {}
+        return {(reads.foreign_server, role): reads.remote_role for role in reads.mapped_roles}
 
     def groups_on(self, schema: str) -> tuple[AccessGroup, ...]:
         """The access groups holding privileges on `schema`, in creation order."""
@@ -624,6 +634,7 @@ def _server_layout(topology: Topology, server: Server) -> ServerLayout:
         groups=tuple(g for g in topology.groups if g.server == name),
         access=tuple(a for a in topology.access if a.server == name),
         users=tuple(u for u in topology.database_users if u.server == name),
+        cross_database_reads=reads if (reads := topology.cross_database_reads) and reads.server == name else None,
     )
 
 

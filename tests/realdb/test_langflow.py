@@ -26,6 +26,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from review.audit import Finding, audit_servers
 from review.capture import unwrap_secrets
 from tests.realdb import langflow_builds
 from tests.realdb.conftest import Deployment, Servers, deploy
@@ -212,16 +213,18 @@ def test_analytics_cannot_write_through_the_mapping_even_when_granted_locally(
     deployment = langflow.deployment
     with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
         connection.execute(f"SELECT {REFRESH}")
-        with pytest.raises(errors.InsufficientPrivilege, match="foreign table flow|table flow"):
+        with pytest.raises(errors.InsufficientPrivilege, match=r"permission denied for (foreign )?table flow"):
             connection.execute(f"DELETE FROM {REMOTE_SCHEMA}.flow")
     flow = f"{REMOTE_SCHEMA}.flow"
     with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
         connection.execute(f"GRANT DELETE ON {flow} TO {ANALYTICS}")
     try:
-        with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
-            # Past main's grant, flowdb refuses: the mapping logs in as the read-only role.
-            with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table flow"):
-                connection.execute(f"DELETE FROM {flow}")
+        # Past main's grant, flowdb refuses: the mapping logs in as the read-only role.
+        with (
+            deployment.connect("main", ANALYTICS, autocommit=True) as connection,
+            pytest.raises(errors.InsufficientPrivilege, match="permission denied for table flow"),
+        ):
+            connection.execute(f"DELETE FROM {flow}")
     finally:
         with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
             connection.execute(f"REVOKE DELETE ON {flow} FROM {ANALYTICS}")
@@ -252,9 +255,11 @@ def test_no_other_role_can_read_the_foreign_tables_or_use_the_mapping(
         connection.execute(f"GRANT USAGE ON SCHEMA {REMOTE_SCHEMA} TO engarde_app")
         connection.execute(f"GRANT SELECT ON {REMOTE_SCHEMA}.flow TO engarde_app")
     try:
-        with deployment.connect("main", "engarde_app", autocommit=True) as connection:
-            with pytest.raises(errors.UndefinedObject, match='user mapping not found for "engarde_app"'):
-                connection.execute(f"SELECT count(*) FROM {REMOTE_SCHEMA}.flow")
+        with (
+            deployment.connect("main", "engarde_app", autocommit=True) as connection,
+            pytest.raises(errors.UndefinedObject, match='user mapping not found for "engarde_app"'),
+        ):
+            connection.execute(f"SELECT count(*) FROM {REMOTE_SCHEMA}.flow")
     finally:
         with psycopg.connect(deployment.servers.main.dsn("engarde"), autocommit=True) as connection:
             connection.execute(f"REVOKE SELECT ON {REMOTE_SCHEMA}.flow FROM engarde_app")
@@ -282,3 +287,30 @@ def test_the_mappings_are_the_owners_and_analytics_each_as_flowdbs_read_only_log
     # The mapping's password never reaches a plain output: only the secret `services` output holds it.
     plain = {key: value for key, value in deployment.capture.outputs.items() if key != "services"}
     assert reader_password not in json.dumps(unwrap_secrets(plain))
+
+
+def test_the_audit_finds_nothing_after_a_refresh_and_names_a_mapping_that_logs_in_as_langflow_app(
+    langflow: RunningLangflow, probe_flow: str
+) -> None:
+    deployment = langflow.deployment
+    dsns = {"main": deployment.servers.main.dsn("engarde"), "flowdb": deployment.servers.flowdb.dsn("langflow")}
+    with deployment.connect("main", ANALYTICS, autocommit=True) as connection:
+        connection.execute(f"SELECT {REFRESH}")
+    assert audit_servers(deployment.topology, dsns) == []
+    with psycopg.connect(dsns["main"], autocommit=True) as connection:
+        connection.execute(
+            f"ALTER USER MAPPING FOR {ANALYTICS} SERVER {FOREIGN_SERVER} OPTIONS (SET user 'langflow_app')"
+        )
+        connection.execute(f"CREATE USER MAPPING FOR PUBLIC SERVER {FOREIGN_SERVER} OPTIONS (user 'langflow_app')")
+    try:
+        server = f"user mapping on {FOREIGN_SERVER}"
+        assert audit_servers(deployment.topology, dsns) == [
+            Finding("main", server, ANALYTICS, f"as {FLOW_READER}", "as langflow_app"),
+            Finding("main", server, "public", "no mapping", "as langflow_app"),
+        ]
+    finally:
+        with psycopg.connect(dsns["main"], autocommit=True) as connection:
+            connection.execute(f"DROP USER MAPPING FOR PUBLIC SERVER {FOREIGN_SERVER}")
+            connection.execute(
+                f"ALTER USER MAPPING FOR {ANALYTICS} SERVER {FOREIGN_SERVER} OPTIONS (SET user '{FLOW_READER}')"
+            )
