@@ -110,8 +110,11 @@ def cross_reads() -> Capture:
 
 @pytest.fixture(scope="session")
 def cross_reads_prod() -> Capture:
-    """prod (external servers: one provider per server, on its layout's database) with crossDatabaseReads."""
-    return capture("prod", crossDatabaseReads=True, **ADMIN_PASSWORDS)
+    """prod (external servers: one provider per server, on its layout's database) with crossDatabaseReads,
+    main's admin a superuser (postgres_fdw needs one)."""
+    servers = stack_file_config("prod")["servers"]
+    servers = {**servers, "main": {**servers["main"], "superuser": True}}
+    return capture("prod", crossDatabaseReads=True, servers=servers, **ADMIN_PASSWORDS)
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,12 @@ from resource_types import (
     PG_DATABASE,
     PG_DEFAULT_PRIVILEGES,
     PG_EXTENSION,
+    PG_FOREIGN_SERVER,
     PG_GRANT,
     PG_GRANT_ROLE,
     PG_ROLE,
     PG_SCHEMA,
+    PG_USER_MAPPING,
 )
 from review.capture import Resource, Secret, run_program
 from review.lifecycle import (
@@ -265,6 +267,80 @@ def test_grant_role_revokes_then_grants_and_has_no_update() -> None:
     assert not has_update(PG_GRANT_ROLE)
     with pytest.raises(UnsupportedResourceError, match="has no update"):
         update_steps(membership, membership, SUPERUSER)
+
+
+# Extension, Server, UserMapping ----------------------------------------------------------------
+
+SECOND_PROVIDER = "urn:pulumi:dev::engarde::pulumi:providers:postgresql::main-engarde-provider"
+ON_ENGARDE = dataclasses.replace(
+    SUPERUSER, provider_database="postgres", provider_databases={SECOND_PROVIDER: "engarde"}
+)
+
+
+def _on_second_provider(type_: str, inputs: dict[str, Any]) -> Resource:
+    return dataclasses.replace(resource(type_, inputs), provider=SECOND_PROVIDER)
+
+
+def test_extension_create_if_not_exists_in_its_database_and_delete_restricts() -> None:
+    extension = resource(PG_EXTENSION, {"name": "postgres_fdw", "schema": "public", "database": "engarde"})
+    (step,) = create_steps(extension, SUPERUSER)
+    assert step.statements == ('CREATE EXTENSION IF NOT EXISTS "postgres_fdw" SCHEMA "public"',)
+    assert step.database == "engarde" and step.transaction
+    assert statements(delete_steps(extension, SUPERUSER)) == ['DROP EXTENSION "postgres_fdw" RESTRICT ']
+    updated = resource(PG_EXTENSION, {"name": "postgres_fdw", "schema": "fdw", "version": "1.1"})
+    assert statements(update_steps(extension, updated, SUPERUSER)) == [
+        'ALTER EXTENSION "postgres_fdw" SET SCHEMA "fdw"',
+        'ALTER EXTENSION "postgres_fdw" UPDATE TO "1.1"',
+    ]
+    assert {"name", "database"} <= replace_keys(PG_EXTENSION)
+
+
+def test_foreign_server_runs_on_its_providers_database_with_upstreams_spacing() -> None:
+    options = {"host": "flowdb", "port": "5432", "dbname": "lang'flow"}
+    server = _on_second_provider(PG_FOREIGN_SERVER, {"serverName": "engarde_flowdb", "fdwName": "postgres_fdw",
+                                                     "options": options, "dropCascade": True})  # fmt: skip
+    (step,) = create_steps(server, ON_ENGARDE)
+    assert step.database == "engarde" and step.transaction
+    assert step.statements == (
+        'CREATE SERVER "engarde_flowdb" FOREIGN DATA WRAPPER "postgres_fdw" OPTIONS ( '
+        """ "dbname" 'lang''flow',  "host" 'flowdb',  "port" '5432' ) """,
+    )
+    moved = dataclasses.replace(server, inputs={**server.inputs, "options": {"host": "flowdb-2", "sslmode": "require"}})
+    assert statements(update_steps(server, moved, ON_ENGARDE)) == [
+        """ALTER SERVER "engarde_flowdb"  OPTIONS (  SET "host" 'flowdb-2' ,  ADD "sslmode" 'require'  , """
+        """ DROP "dbname"  ,  DROP "port"  ) """
+    ]
+    assert statements(delete_steps(server, ON_ENGARDE)) == ['DROP SERVER "engarde_flowdb" CASCADE ']
+    assert replace_keys(PG_FOREIGN_SERVER) == {"serverType", "fdwName"}
+    # A server on the server's own provider runs where that provider connects.
+    assert create_steps(dataclasses.replace(server, provider=None), ON_ENGARDE)[0].database == "postgres"
+
+
+def test_user_mapping_create_is_not_in_a_transaction_and_its_password_is_a_secret_variable() -> None:
+    mapping = _on_second_provider(PG_USER_MAPPING, {
+        "userName": "analytics_readonly", "serverName": "engarde_flowdb",
+        "options": {"user": "engarde_flow_reader", "password": Secret("pw\\1")},
+    })  # fmt: skip
+    (step,) = create_steps(mapping, ON_ENGARDE)
+    assert step.database == "engarde" and not step.transaction
+    # lib/pq QuoteLiteral: a backslash makes an E'' string with a leading space.
+    assert step.statements == (
+        'CREATE USER MAPPING  FOR "analytics_readonly" SERVER "engarde_flowdb" OPTIONS ( '
+        """ "password"  E'pw\\\\1',  "user" 'engarde_flow_reader' ) """,
+    )
+    variables = dataclasses.replace(ON_ENGARDE, secrets=SecretStyle.VARIABLES)
+    assert ":'main_analytics_readonly_mapping_password'" in statements(create_steps(mapping, variables))[0]
+    rotated = dataclasses.replace(
+        mapping, inputs={**mapping.inputs, "options": {"user": "engarde_flow_reader", "password": Secret("new")}}
+    )
+    assert statements(update_steps(mapping, rotated, ON_ENGARDE)) == [
+        'ALTER USER MAPPING  FOR "analytics_readonly" SERVER "engarde_flowdb"  OPTIONS ( '
+        """ SET "password" 'new' ,  SET "user" 'engarde_flow_reader'  ) """
+    ]
+    (dropped,) = delete_steps(mapping, ON_ENGARDE)
+    assert dropped.statements == ('DROP USER MAPPING FOR "analytics_readonly" SERVER "engarde_flowdb" ',)
+    assert dropped.transaction
+    assert replace_keys(PG_USER_MAPPING) == {"userName", "serverName"}
 
 
 def test_database_delete_terminates_sessions_and_forces_the_drop() -> None:
