@@ -38,7 +38,7 @@ def test_everything_nests_under_mains_component_on_a_provider_of_mains_database(
     extension = _one(cross_reads, PG_EXTENSION, "cross-database-reads-extension")
     server = _one(cross_reads, PG_FOREIGN_SERVER, "cross-database-reads-server")
     mappings = [r for r in cross_reads.by_type(PG_USER_MAPPING)]
-    assert sorted(inputs(m)["userName"] for m in mappings) == sorted([ANALYTICS, REMOTE_OWNER])
+    assert sorted(str(inputs(m)["userName"]) for m in mappings) == sorted([ANALYTICS, REMOTE_OWNER])
     provider = _one(cross_reads, POSTGRES_PROVIDER, "main-engarde-provider")
     # The container server's own provider connects to `postgres`: the foreign server and the mappings
     # would land there, so they take a second provider on main's database.

@@ -42,7 +42,6 @@ from topology.catalog import (
     REMOTE_OWNER,
     REMOTE_SCHEMA,
 )
-from topology.sql import quote_ident
 
 pytestmark = pytest.mark.postgres_independent
 CREDENTIAL = "sk-engarde-test-credential"
@@ -271,7 +270,7 @@ def test_the_mappings_are_the_owners_and_analytics_each_as_flowdbs_read_only_log
 ) -> None:
     deployment = langflow.deployment
     reader_dsn = deployment.dsns[("flowdb", FLOW_READER)]
-    reader_password = psycopg.conninfo.conninfo_to_dict(reader_dsn)["password"]
+    reader_password = str(psycopg.conninfo.conninfo_to_dict(reader_dsn)["password"])
     with psycopg.connect(deployment.servers.main.dsn("engarde")) as connection:
         mappings = connection.execute(
             "SELECT usename, umoptions FROM pg_user_mappings WHERE srvname = %s ORDER BY usename", (FOREIGN_SERVER,)
@@ -283,7 +282,7 @@ def test_the_mappings_are_the_owners_and_analytics_each_as_flowdbs_read_only_log
     assert [name for name, _ in mappings] == sorted([ANALYTICS, REMOTE_OWNER])
     for _, options in mappings:
         assert sorted(options) == sorted([f"user={FLOW_READER}", f"password={reader_password}"])
-    assert owner == (quote_ident(REMOTE_OWNER).strip('"'),)
+    assert owner == (REMOTE_OWNER,)
     # The mapping's password never reaches a plain output: only the secret `services` output holds it.
     plain = {key: value for key, value in deployment.capture.outputs.items() if key != "services"}
     assert reader_password not in json.dumps(unwrap_secrets(plain))
