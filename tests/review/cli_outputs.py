@@ -29,6 +29,7 @@ STACKS: dict[str, list[str]] = {
     "prod": ["--stack", "prod"],
     "shared": ["--stack", "dev", "--set", "langflowPlacement=shared"],
     "fdw": ["--stack", "dev", "--set", "crossDatabaseReads=true", "--set", "servers.main.replicas=[{}]"],
+    "pooled": ["--stack", "prod", "--set", "servers.main.pooler=pgbouncer"],
 }
 PLAN_VIEWS: list[list[str]] = [
     [],
@@ -57,7 +58,7 @@ def commands() -> list[tuple[str, list[str]]]:
         found.append(
             (
                 f"{stack}-audit-unreachable",
-                ["review", "audit", *selection, "--dsn", "main=postgresql://x@127.0.0.1:9/x"],
+                ["review", "audit", *selection, "--dsn", "main=postgresql://x@127.0.0.1:9/engarde"],
             )
         )
     found.append(("docs-check", ["review.docs", "--check"]))
