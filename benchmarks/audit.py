@@ -31,7 +31,7 @@ if str(PROJECT_DIR) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from review.audit import audit_servers  # noqa: E402
+from review.audit.checks import audit_servers  # noqa: E402
 from topology.sql import quote_ident  # noqa: E402
 
 DEFAULT_TABLES = (100, 1000, 10000)

@@ -37,8 +37,8 @@ if str(PROJECT_DIR) not in sys.path:
 
 from benchmarks.program import critical_path, services_config, step_dependencies  # noqa: E402
 from components.audit import AUDIT_TABLE  # noqa: E402
-from review.plan_model import Plan  # noqa: E402
-from review.sql import sql_steps  # noqa: E402
+from review.capture.plan import Plan  # noqa: E402
+from review.views.sql import sql_steps  # noqa: E402
 from tests.e2e.conftest import PLUGINS, STACK, mysql_urns_of, program_capture  # noqa: E402
 from tests.e2e.engine import engine_stack  # noqa: E402
 from tests.realdb.conftest import POSTGRES, Servers, external_config, live_server_context  # noqa: E402

@@ -2,7 +2,7 @@
 
 Same resources (type, name, parent, so the same URNs), same inputs as plain values (secrets unwrapped),
 same explicit providers, same mocks and capturing monitor, same `run_pulumi_func` harness as
-`review.capture.run_program`. Each resource is built through a one-line subclass, as provider SDK
+`review.capture.program.run_program`. Each resource is built through a one-line subclass, as provider SDK
 classes and components are, so the SDK records a source stack trace for it as it does for the
 program's resources (it only does so below a third `__init__` frame).
 
@@ -24,7 +24,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from resource_types import PROVIDER_PREFIX
-from review.capture import PROJECT, Capture, CapturingMonitor, FabricatingMocks, unwrap_secrets
+from review.capture.program import PROJECT, Capture, CapturingMonitor, FabricatingMocks, unwrap_secrets
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
     python benchmarks/program.py [--services 0,10,50,200] [--runs 5] [--json]
 
 For each N, a fresh subprocess (so peak RSS is that N's own) runs the real `__main__.py` under the
-SDK's mocks (`review.capture.run_program`) with the dev topology plus N services added through the
+SDK's mocks (`review.capture.program.run_program`) with the dev topology plus N services added through the
 `services` config (each reading `madansara` and `sankore`), and:
 
 * times it (median of `--runs` runs, after one untimed warm-up run of the default topology that
@@ -45,8 +45,8 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from benchmarks.floor import check_same_resources, floor_specs, run_floor  # noqa: E402
-from review.capture import Capture, run_program  # noqa: E402
-from review.plan_model import Plan  # noqa: E402
+from review.capture.plan import Plan  # noqa: E402
+from review.capture.program import Capture, run_program  # noqa: E402
 from topology.catalog import DEFAULT_SERVICE_CONNECTION_LIMIT  # noqa: E402
 from topology.config import DEFAULT_MAX_CONNECTIONS  # noqa: E402
 from topology.model import Mode  # noqa: E402
@@ -78,7 +78,7 @@ def services_config(count: int) -> dict[str, Any]:
 
 def step_dependencies(capture: Capture) -> dict[str, set[str]]:
     """Custom resource URN -> the custom resources it waits for: the review tools' dependency graph
-    (`review.plan_model.Plan.prerequisites`) less the component resources, which are no steps."""
+    (`review.capture.plan.Plan.prerequisites`) less the component resources, which are no steps."""
     plan = Plan(capture)
     by_urn = plan.by_urn()
     return {urn: needs for urn, needs in plan.prerequisites.items() if by_urn[urn].custom}

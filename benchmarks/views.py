@@ -25,9 +25,9 @@ if str(PROJECT_DIR) not in sys.path:
 
 from benchmarks.program import services_config  # noqa: E402
 from review.__main__ import capture_stack, validated_config  # noqa: E402
-from review.plan_model import Plan  # noqa: E402
-from review.sql import render_sql  # noqa: E402
-from review.views import render_json, render_markdown, render_mermaid, render_text  # noqa: E402
+from review.capture.plan import Plan  # noqa: E402
+from review.views.plan import render_json, render_markdown, render_mermaid, render_text  # noqa: E402
+from review.views.sql import render_sql  # noqa: E402
 
 STACK = "dev"
 VIEWS: dict[str, Callable[[Plan], str]] = {

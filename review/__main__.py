@@ -32,17 +32,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from review import config_files, diff_command
-from review import env as env_command
-from review.alerts import render_alerts
-from review.audit import AuditConnectionError, audit_servers, check_dsn_database, render_text_report
-from review.budget_views import render_pgbouncer
-from review.capture import PROJECT_DIR, Capture, run_program
-from review.config_files import ConfigFileError, StackConfigValues
-from review.env import write_private
-from review.plan_model import Plan
-from review.sql import MissingSecretError, render_sql, secrets_from_outputs
-from review.views import render_json, render_markdown, render_mermaid, render_text
+from review.audit.checks import AuditConnectionError, audit_servers, check_dsn_database, render_text_report
+from review.capture import config_files
+from review.capture.config_files import ConfigFileError, StackConfigValues
+from review.capture.plan import Plan
+from review.capture.program import PROJECT_DIR, Capture, run_program
+from review.diff import command as diff_command
+from review.exports import env as env_command
+from review.exports.alerts import render_alerts
+from review.exports.env import write_private
+from review.views.budget import render_pgbouncer
+from review.views.plan import render_json, render_markdown, render_mermaid, render_text
+from review.views.sql import MissingSecretError, render_sql, secrets_from_outputs
 from topology import ConfigError, Topology, load_topology
 from topology.config import ignored_settings
 

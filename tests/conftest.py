@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from review.capture import Capture, run_program
+from review.capture.program import Capture, run_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORDS = {

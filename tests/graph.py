@@ -18,8 +18,8 @@ from resource_types import (
     RANDOM_PASSWORD,
     VOLUME,
 )
-from review.capture import Capture, Resource, unwrap_secrets
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Capture, Resource, unwrap_secrets
 
 __all__ = [
     "CONTAINER",

@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 from redis.connection import parse_url
 
 from resource_types import MYSQL_USER
-from review.capture import Capture, fabricate_password, unwrap_secrets
+from review.capture.program import Capture, fabricate_password, unwrap_secrets
 from tests.graph import PASSWORD, ROLE, env_of, inputs, server_of
 from topology.scram import is_verifier_of
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tomllib
 
-from review.capture import PROJECT_DIR
+from review.capture.program import PROJECT_DIR
 
 PROGRAM = """
 import io, json, sys

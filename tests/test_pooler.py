@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 
 from resource_types import POSTGRES_PROVIDER
-from review.capture import Capture, Secret, unwrap_secrets
+from review.capture.program import Capture, Secret, unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS, capture
 from tests.graph import CONTAINER, ROLE, ancestors, env_of, inputs, server_of
 from topology.budget import PROVIDER_MAX_CONNECTIONS

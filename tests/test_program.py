@@ -19,7 +19,7 @@ from resource_types import (
     POSTGRES_PROVIDER,
     PROVIDER_PREFIX,
 )
-from review.capture import Capture, Secret, unwrap_secrets
+from review.capture.program import Capture, Secret, unwrap_secrets
 from tests.conftest import capture
 from tests.expected import DEDICATED_MATRIX, OWN, SHARED_MATRIX, A, B, R
 from tests.graph import (

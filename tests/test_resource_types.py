@@ -8,7 +8,7 @@ from pathlib import Path
 
 import resource_types
 from components.common import TYPE_PREFIX
-from review.capture import PROJECT_DIR, Capture
+from review.capture.program import PROJECT_DIR, Capture
 
 PROVIDER_TOKEN = re.compile(r"\b(postgresql|mysql|docker|random):index/|\bengarde:index\b")
 UNREGISTERED = {"PG_GRANT_ROLE"}

@@ -12,8 +12,8 @@ import pytest
 
 from resource_types import CONTAINER
 from review.__main__ import main as review_main
-from review.capture import Capture, Secret, known_secrets, run_program
-from review.redact import masked
+from review.capture.program import Capture, Secret, known_secrets, run_program
+from review.capture.redact import masked
 from tests.conftest import ADMIN_PASSWORDS, stack_file_config
 
 CREDENTIAL_WORDS = ("PASSWORD", "SECRET", "_URL", "DATA_SOURCE_NAME")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resource_types import PG_SCHEMA
-from review.capture import Capture, unwrap_secrets
+from review.capture.program import Capture, unwrap_secrets
 from tests.conftest import capture
 
 

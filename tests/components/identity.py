@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from review.capture import Capture, Secret
+from review.capture.program import Capture, Secret
 from tests.conftest import ADMIN_PASSWORDS, capture
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

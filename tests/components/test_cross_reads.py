@@ -17,7 +17,7 @@ from resource_types import (
     PG_USER_MAPPING,
     POSTGRES_PROVIDER,
 )
-from review.capture import Capture, Resource, Secret
+from review.capture.program import Capture, Resource, Secret
 from tests.components.tree import component
 from tests.graph import env_of, inputs, plan_of
 from topology.catalog import ANALYTICS, FLOW_READER, REMOTE_OWNER

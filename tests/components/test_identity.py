@@ -14,7 +14,7 @@ import json
 import pytest
 
 from resource_types import CONTAINER, DYNAMIC_RESOURCE, MYSQL_USER, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_SCHEMA
-from review.capture import Capture, known_secrets
+from review.capture.program import Capture, known_secrets
 from tests.components.identity import SECRET_MARKER, configs, fixture_path, identities, load
 from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
 from topology.catalog import LANGFLOW_VERSION

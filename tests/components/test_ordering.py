@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from resource_types import COMPONENT_PREFIX
-from review.capture import Capture, Resource
+from review.capture.program import Capture, Resource
 from tests.components.tree import component, descendants
 from tests.conftest import ADMIN_PASSWORDS, capture, stack_file_config
 from tests.graph import CONTAINER, DEFAULT_PRIVILEGES, GRANT, SCHEMA, inputs, server_of

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from resource_types import COMPONENT_PREFIX, CONTAINER, PG_PHYSICAL_SLOT, PG_ROLE, VOLUME
-from review.capture import Capture, Resource
+from review.capture.program import Capture, Resource
 from tests.components.tree import component
 from tests.graph import env_of, inputs
 from topology.catalog import REPLICATOR

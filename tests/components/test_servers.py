@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from resource_types import COMPONENT_PREFIX
-from review.capture import Capture
+from review.capture.program import Capture
 from tests.components.identity import EXTRA_SERVICE, MAIN_POOLED
 from tests.components.tree import ancestors, component
 from tests.conftest import ADMIN_PASSWORDS, capture

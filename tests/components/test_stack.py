@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resource_types import COMPONENT_PREFIX, GENERATED_SECRETS, MYSQL_SERVER, NETWORK, POSTGRES_SERVER
-from review.capture import Capture
+from review.capture.program import Capture
 from tests.components.tree import depth, roots
 
 TOP_LEVEL_TYPES = {

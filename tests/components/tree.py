@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resource_types import COMPONENT_PREFIX
-from review.capture import Capture, Resource
+from review.capture.program import Capture, Resource
 
 
 def ancestors(capture: Capture, resource: Resource) -> list[Resource]:

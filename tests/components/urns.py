@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from review.capture import Capture
+from review.capture.program import Capture
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import psycopg
 import pytest
 
 from resource_types import MYSQL_PREFIX
-from review.capture import Capture, Resource
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Capture, Resource
 from tests.components.urns import EngineUrns, nodes_of
 from tests.conftest import cached_run_program
 from tests.e2e.engine import EngineStack, Recorder, engine_stack

@@ -5,9 +5,9 @@ markers the test writes) is read back as *units*: the statements of one transact
 or one statement run outside a transaction. Each statement is parsed with pglast and printed back in
 its canonical form, with role passwords masked, so the provider's text and the model's compare as
 parse trees. The provider's own catalog reads (SELECT, SHOW) are set apart: the model renders what
-changes the server, `review.refresh` models the reads.
+changes the server, `review.providers.refresh` models the reads.
 
-The model's side is the same shape: a `review.lifecycle.SqlStep` in a transaction is one unit
+The model's side is the same shape: a `review.providers.lifecycle.SqlStep` in a transaction is one unit
 (BEGIN, its statements, COMMIT), a step outside one is a unit per statement.
 """
 
@@ -28,7 +28,7 @@ import psycopg
 from pglast import ast
 from pglast.stream import RawStream
 
-from review.lifecycle import SqlStep
+from review.providers.lifecycle import SqlStep
 from tests.realdb.servers import RunningServer
 
 MASKED = "<password>"

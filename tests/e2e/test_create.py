@@ -19,9 +19,9 @@ from psycopg.conninfo import conninfo_to_dict
 from pulumi import automation as auto
 
 from resource_types import PG_DEFAULT_PRIVILEGES, PG_GRANT
-from review.audit import audit_servers
-from review.capture import Resource
-from review.lifecycle import ServerContext, create_steps
+from review.audit.checks import audit_servers
+from review.capture.program import Resource
+from review.providers.lifecycle import ServerContext, create_steps
 from tests.components.urns import EngineUrns, nodes_of
 from tests.e2e.conftest import Deployed, deployed_stack
 from tests.e2e.engine import EngineStep, Recorder

@@ -20,14 +20,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pulumi import automation as auto
 
 from resource_types import MYSQL_PREFIX
-from review.capture import Capture
-from review.diff import diff_captures
-from review.diff_command import capture_urn
-from review.diff_refresh import refreshed
-from review.diff_sql import ProviderLifecycle
-from review.diff_views import DiffReport, build_report, sql_steps_of
-from review.lifecycle import SecretStyle, ServerContext
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Capture
+from review.diff.command import capture_urn
+from review.diff.compute import diff_captures
+from review.diff.refresh import refreshed
+from review.diff.sql import ProviderLifecycle
+from review.diff.views import DiffReport, build_report, sql_steps_of
+from review.providers.lifecycle import SecretStyle, ServerContext
 from tests.e2e.conftest import STACK, Deployed, deployed_stack, engine_urns, program_capture
 from tests.e2e.engine import Recorder
 from tests.e2e.statements import log_window, unit_differences, units_of_log, units_of_model
@@ -44,7 +44,7 @@ SERVICE_PATH_WITHOUT_PUBLIC = 'path = ("public",) if app.schema == "public" else
 
 
 LIVE_FACTS = ("memberships", "admin_member_of", "table_owners", "existing_schemas")
-"""What a provider reads from the server as it runs (review/refresh.py live_context)."""
+"""What a provider reads from the server as it runs (review/providers/refresh.py live_context)."""
 
 
 class LiveLifecycle(ProviderLifecycle):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from review.capture import unwrap_secrets
+from review.capture.program import unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS, capture
 from tests.e2e.engine import bin_dir, require_toolchain
 

@@ -28,7 +28,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from policy import crossguard, rules
 from policy.rules import PolicyInput, Violation
 from resource_types import COMPONENT_PREFIX
-from review.capture import Capture, Resource, Secret, unwrap_secrets
+from review.capture.program import Capture, Resource, Secret, unwrap_secrets
 from tests.conftest import capture
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import errors
 
 from resource_types import PG_ROLE
-from review.capture import Capture, unwrap_secrets
+from review.capture.program import Capture, unwrap_secrets
 from tests.graph import server_of
 from tests.realdb.conftest import POSTGRES, Servers, service_dsns
 from topology.sql import quote_ident

@@ -1,7 +1,7 @@
 """Real PostgreSQL 15 and MariaDB servers, and the stack's SQL applied to them.
 
 The stack is configured with all three servers in `external` mode pointing at throwaway servers;
-the program is captured under mocks and each server's create steps (`review.sql.sql_steps`, what
+the program is captured under mocks and each server's create steps (`review.views.sql.sql_steps`, what
 `review plan --format sql` renders, with the captured passwords) are applied once, as `pulumi up`
 would run them on empty servers.
 
@@ -23,11 +23,11 @@ import pymysql
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from review.capture import Capture, unwrap_secrets
-from review.catalog import read_mysql_grants, read_postgres
-from review.lifecycle import ServerContext, server_context
-from review.refresh import live_context
-from review.sql import SqlStep, sql_steps
+from review.audit.catalog import read_mysql_grants, read_postgres
+from review.capture.program import Capture, unwrap_secrets
+from review.providers.lifecycle import ServerContext, server_context
+from review.providers.refresh import live_context
+from review.views.sql import SqlStep, sql_steps
 from tests.conftest import cached_run_program
 from tests.graph import plan_of
 from tests.realdb.matrix import Combination, selected, stack_admin

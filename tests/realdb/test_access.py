@@ -11,7 +11,7 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from review.sql import sql_steps
+from review.views.sql import sql_steps
 from tests.expected import DEDICATED_MATRIX
 from tests.graph import plan_of
 from tests.realdb.access_probes import ALLOWED, TABLES, attempt, probe

@@ -19,8 +19,8 @@ import pymysql
 import pytest
 
 from resource_types import MYSQL_DATABASE, MYSQL_USER
-from review.capture import Capture, Resource
-from review.sql import sql_steps
+from review.capture.program import Capture, Resource
+from review.views.sql import sql_steps
 from tests.conftest import cached_run_program
 from tests.graph import ROLE, env_of, inputs, plan_of
 from tests.realdb.conftest import Servers, apply_postgres

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.audit import add_tables, counted_queries
 from review.__main__ import main as review_main
-from review.audit import Finding, audit_servers
+from review.audit.checks import Finding, audit_servers
 from tests.realdb.conftest import Deployment, external_config, mysql_admin, require_packages, superuser
 from tests.realdb.servers import MARIADB_PACKAGE
 from topology.sql import quote_ident

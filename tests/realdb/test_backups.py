@@ -24,8 +24,8 @@ import psycopg
 import pymysql
 import pytest
 
-from review.audit import audit_servers
-from review.capture import unwrap_secrets
+from review.audit.checks import audit_servers
+from review.capture.program import unwrap_secrets
 from tests.conftest import cached_run_program
 from tests.expected import DEDICATED_MATRIX
 from tests.realdb.access_probes import ALLOWED, TABLES, probe

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from review.capture import unwrap_secrets
+from review.capture.program import unwrap_secrets
 from tests.realdb.conftest import Deployment, Servers, admin, deploy, external_config
 from tests.realdb.pooler import PGBOUNCER, PGBOUNCER_PACKAGE, pgbouncer
 from tests.realdb.servers import _free_port, postgres_server

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from review.audit import audit_servers
+from review.audit.checks import audit_servers
 from tests.realdb.conftest import Deployment, Servers, deploy, external_config, postgres_for
 from topology.catalog import ANALYTICS, REMOTE_SCHEMA
 from topology.layout import load_topology

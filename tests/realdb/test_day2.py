@@ -19,12 +19,12 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from resource_types import DATABASE_ROLE, POSTGRES_SERVER, RANDOM_PASSWORD
-from review.capture import Capture, unwrap_secrets
-from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, UPDATE
-from review.diff_command import capture_urn, report_of
-from review.diff_refresh import refreshed
-from review.diff_views import DiffReport, sql_steps_of
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Capture, unwrap_secrets
+from review.diff.command import capture_urn, report_of
+from review.diff.compute import CREATE, CREATE_REPLACEMENT, DELETE, UPDATE
+from review.diff.refresh import refreshed
+from review.diff.views import DiffReport, sql_steps_of
 from tests.conftest import cached_run_program
 from tests.graph import GRANT_ROLE, ROLE
 from tests.realdb.access_probes import Cell, cell_count, declared_matrix, matrix_mismatches

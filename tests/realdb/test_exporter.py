@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from psycopg import errors
 
-from review.capture import unwrap_secrets
+from review.capture.program import unwrap_secrets
 from tests.realdb.conftest import Deployment, admin
 from tests.realdb.exporter import run_exporter, scrape, value
 from topology.monitoring import EXPORTER_QUERIES_PATH

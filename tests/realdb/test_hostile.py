@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from psycopg.conninfo import conninfo_to_dict
 
 from review.__main__ import main as review_main
-from review.capture import PROJECT_DIR, unwrap_secrets
+from review.capture.program import PROJECT_DIR, unwrap_secrets
 from tests.realdb.conftest import Deployment, Servers, admin, deploy, one_postgres
 from tests.topology.test_config_properties import configs
 

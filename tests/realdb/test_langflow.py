@@ -26,8 +26,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from review.audit import Finding, audit_servers
-from review.capture import unwrap_secrets
+from review.audit.checks import Finding, audit_servers
+from review.capture.program import unwrap_secrets
 from tests.realdb import langflow_builds
 from tests.realdb.conftest import Deployment, Servers, deploy
 from tests.realdb.servers import postgres_server

@@ -1,6 +1,6 @@
 """Update and delete, as the providers run them, on real servers: with a superuser admin and with a
 managed-style admin (LOGIN CREATEROLE CREATEDB, owner of the database, not a superuser) on
-PostgreSQL 15, and on MariaDB. Each scenario applies what `review.lifecycle` says the provider
+PostgreSQL 15, and on MariaDB. Each scenario applies what `review.providers.lifecycle` says the provider
 runs, and checks the effect a user depends on."""
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from psycopg import errors
 from psycopg.conninfo import make_conninfo
 
 from resource_types import MYSQL_GRANT, MYSQL_USER, PG_GRANT, PG_GRANT_ROLE, PG_ROLE, PG_SCHEMA, POSTGRESQL_PREFIX
-from review.capture import Capture, Resource, Secret, unwrap_secrets
-from review.lifecycle import (
+from review.capture.program import Capture, Resource, Secret, unwrap_secrets
+from review.providers.lifecycle import (
     create_steps,
     delete_steps,
     inputs_of,
     server_context,
     update_steps,
 )
-from review.refresh import refreshed_inputs
+from review.providers.refresh import refreshed_inputs
 from tests.graph import plan_of, server_of
 from tests.realdb.conftest import (
     Deployment,
@@ -253,7 +253,7 @@ SET_INPUTS = ("roles", "privileges", "objects")
 
 
 def test_a_refresh_right_after_the_create_reads_back_what_the_stack_declares(layout: Layout) -> None:
-    """Every resource's Read (review.refresh) against the fresh layout: no input changes, except a
+    """Every resource's Read (review.providers.refresh) against the fresh layout: no input changes, except a
     Role's `roles` when GrantRole resources add memberships (the documented flip)."""
     ctx = layout.context()
     memberships_from_grant_roles = {unwrap_secrets(g.inputs)["role"] for g in layout.capture.by_type(PG_GRANT_ROLE)}

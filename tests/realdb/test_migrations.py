@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from psycopg.conninfo import conninfo_to_dict
 
-from review.capture import unwrap_secrets
+from review.capture.program import unwrap_secrets
 from tests.realdb.conftest import Deployment, Servers, deploy, one_postgres, superuser
 from topology.dsn import postgres_url
 

@@ -23,8 +23,8 @@ import pytest
 from psycopg import errors
 
 from resource_types import CONTAINER
-from review.capture import FABRICATED_SUBNET, Capture, Resource, unwrap_secrets
-from review.sql import sql_steps
+from review.capture.program import FABRICATED_SUBNET, Capture, Resource, unwrap_secrets
+from review.views.sql import sql_steps
 from tests.conftest import cached_run_program, stack_file_config, with_replicas
 from tests.graph import plan_of
 from tests.realdb import postgres_builds

@@ -17,8 +17,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components.sql_script import sql_script_provider
 from resource_types import DYNAMIC_RESOURCE, MYSQL_USER, POSTGRES_PROVIDER
-from review.capture import Capture, unwrap_secrets
-from review.sql import sql_steps
+from review.capture.program import Capture, unwrap_secrets
+from review.views.sql import sql_steps
 from tests.conftest import cached_run_program
 from tests.graph import env_of, plan_of
 from tests.realdb.conftest import Servers, apply_mysql, external_config

@@ -7,7 +7,7 @@ to show that a change of the review tools' code changes none of them:
 
 Each file holds the command line, its exit status, stdout and stderr. Offline: `plan`, `alerts`,
 `env` (from `plan --format json --show-secrets`), `diff` against a fixed commit, `audit` without a
-reachable server (its error), and `review.docs --check`.
+reachable server (its error), and the docs generator's `--check`.
 """
 
 from __future__ import annotations
@@ -61,11 +61,17 @@ def commands() -> list[tuple[str, list[str]]]:
                 ["review", "audit", *selection, "--dsn", "main=postgresql://x@127.0.0.1:9/engarde"],
             )
         )
-    found.append(("docs-check", ["review.docs", "--check"]))
+    found.append(("docs-check", [DOCS, "--check"]))
     return found
 
 
+DOCS = "review.exports.docs"
+"""The docs generator's module (`review.docs` before the review tools were packages by job)."""
+
+
 def _run(tree: Path, arguments: list[str], stdin: str | None = None) -> str:
+    if arguments[0] == DOCS and not (tree / "review" / "exports" / "docs.py").exists():
+        arguments = ["review.docs", *arguments[1:]]
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, "-m", *arguments], cwd=tree, input=stdin, capture_output=True, text=True, env=environment
@@ -76,8 +82,8 @@ def _run(tree: Path, arguments: list[str], stdin: str | None = None) -> str:
         return re.sub(r"/tmp/[\w./-]*review-(ref|cli)-\w+", "<tree>", text.replace(str(tree), "<tree>"))
 
     return (
-        f"$ python -m {' '.join(arguments)}\nexit {result.returncode}\n--- stdout\n{clean(result.stdout)}"
-        f"--- stderr\n{clean(result.stderr)}"
+        f"$ python -m {' '.join(arguments).replace('review.docs', DOCS)}\nexit {result.returncode}\n"
+        f"--- stdout\n{clean(result.stdout)}--- stderr\n{clean(result.stderr)}"
     )
 
 
@@ -106,13 +112,14 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="review-cli-") as directory:
             tree = Path(directory)
-            archive = subprocess.run(
-                ["git", "-C", str(PROJECT_DIR), "archive", args.ref], capture_output=True, check=True
-            )
+            git = ["git", "-C", str(PROJECT_DIR)]
+            archive = subprocess.run([*git, "archive", args.ref], capture_output=True, check=True)
             subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
             # `diff --base-ref` reads the repository's history: the extracted tree needs one.
             subprocess.run(["git", "init", "-q", str(tree)], check=True)
-            subprocess.run(["git", "-C", str(tree), "fetch", "-q", str(PROJECT_DIR), DIFF_BASE], check=True)
+            base = subprocess.run([*git, "rev-parse", DIFF_BASE], capture_output=True, text=True, check=True)
+            fetch = ["git", "-C", str(tree), "fetch", "-q", str(PROJECT_DIR), base.stdout.strip()]
+            subprocess.run(fetch, check=True)
             count = write_outputs(tree, args.out)
     print(f"{count} outputs in {args.out}")
     return 0

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from review import __main__ as cli
-from review.capture import Capture
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Capture
 from tests.conftest import cached_run_program
 
 CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {

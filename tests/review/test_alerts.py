@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from review.__main__ import main as review_main
-from review.capture import Capture
+from review.capture.program import Capture
 from topology import load_topology
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"

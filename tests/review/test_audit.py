@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from review.audit import Finding, audit_postgres
-from review.catalog import CatalogObject, PostgresCatalog, RoleRow
+from review.audit.catalog import CatalogObject, PostgresCatalog, RoleRow
+from review.audit.checks import Finding, audit_postgres
 from topology.model import (
     Access,
     AccessGroup,

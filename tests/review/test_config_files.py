@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from review import config_files
-from review.config_files import ConfigFileError
+from review.capture import config_files
+from review.capture.config_files import ConfigFileError
 
 
 def project(tmp_path: Path, stack_config: dict[str, Any], **project_extra: Any) -> Path:

@@ -17,11 +17,11 @@ import yaml
 
 from resource_types import DATABASE_ROLE, PG_SCHEMA, POSTGRES_SERVER, RANDOM_PASSWORD
 from review import __main__ as cli
-from review.capture import PROJECT_DIR, Capture, Resource, generated_passwords, unwrap_secrets
-from review.diff import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
-from review.diff_command import DiffUsageError, capture_urn, report_of
-from review.diff_views import DiffReport, changed_outputs, render_json, render_markdown, render_sql, render_text
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import PROJECT_DIR, Capture, Resource, generated_passwords, unwrap_secrets
+from review.diff.command import DiffUsageError, capture_urn, report_of
+from review.diff.compute import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
+from review.diff.views import DiffReport, changed_outputs, render_json, render_markdown, render_sql, render_text
 from tests.conftest import cached_run_program, with_replicas
 from tests.graph import ROLE
 from tests.review.conftest import Result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from review.docs import DOCS_PAGE, main, render
+from review.exports.docs import DOCS_PAGE, main, render
 from tests.expected import DEDICATED_MATRIX
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from review.capture import PROJECT_DIR
+from review.capture.program import PROJECT_DIR
 
 WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "e2e.yml"
 

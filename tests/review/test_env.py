@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from components.common import URL_SAFE_SPECIALS
 from review import __main__ as cli
-from review.capture import unwrap_secrets
-from review.env import EnvError, quote_value, render_dotenv
+from review.capture.program import unwrap_secrets
+from review.exports.env import EnvError, quote_value, render_dotenv
 from tests.conftest import capture
 from tests.review.conftest import Result, capture_for
 

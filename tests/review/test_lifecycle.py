@@ -1,7 +1,7 @@
 """The SQL model statement by statement: each resource type, each operation, superuser admin and not.
 
 Expected statements are written out from the provider sources the model follows (named in
-review/lifecycle.py): a builder that drifts from them fails here, not on a production server.
+review/providers/lifecycle.py): a builder that drifts from them fails here, not on a production server.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from resource_types import (
     PG_SCHEMA,
     PG_USER_MAPPING,
 )
-from review.capture import Resource, Secret, run_program
-from review.lifecycle import (
+from review.capture.program import Resource, Secret, run_program
+from review.providers.lifecycle import (
     SecretStyle,
     ServerContext,
     UnsupportedResourceError,

@@ -15,10 +15,10 @@ import yaml
 
 from resource_types import PG_ROLE as ROLE_TYPE
 from review import __main__ as cli
-from review.capture import PROJECT_DIR, Capture, Secret, generated_passwords, run_program, unwrap_secrets
-from review.plan_model import Plan
-from review.sql import render_sql
-from review.views import render_markdown
+from review.capture.plan import Plan
+from review.capture.program import PROJECT_DIR, Capture, Secret, generated_passwords, run_program, unwrap_secrets
+from review.views.plan import render_markdown
+from review.views.sql import render_sql
 from tests.graph import server_of
 from tests.review.conftest import CONFIGS, FORMATS, argv, capture_for, plan
 from topology.scram import is_verifier_of

@@ -21,8 +21,8 @@ from resource_types import (
     POSTGRESQL_PREFIX,
     RANDOM_PASSWORD,
 )
-from review.capture import Capture, Resource
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Capture, Resource
 from tests.review.conftest import CONFIGS, plan_for
 
 STACK_URN = "urn:pulumi:test::engarde::pulumi:pulumi:Stack::engarde-test"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from review.capture import Capture
-from review.plan_model import Plan
-from review.privileges import privileges
-from review.views import render_json
+from review.capture.plan import Plan
+from review.capture.program import Capture
+from review.views.plan import render_json
+from review.views.privileges import privileges
 from tests.conftest import ADMIN_PASSWORDS, stack_file_config
 from topology import load_topology
 from topology.model import ObjectType, Privilege

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from resource_types import PG_ROLE, RANDOM_PASSWORD
-from review.capture import Capture, Resource, Secret
-from review.plan_model import Plan
-from review.redact import MASK, Redactor, masked
+from review.capture.plan import Plan
+from review.capture.program import Capture, Resource, Secret
+from review.capture.redact import MASK, Redactor, masked
 
 GENERATED = "Gen3rated-p@ss/word"
 ADMIN = "admin-pass"

@@ -15,8 +15,8 @@ from psycopg.conninfo import conninfo_to_dict
 from resource_types import PG_DEFAULT_PRIVILEGES as DEFAULT_PRIVILEGES
 from resource_types import PG_GRANT as GRANT
 from resource_types import PG_ROLE as ROLE
-from review.capture import Capture, Resource, unwrap_secrets
-from review.sql import conninfo_value, secret_sources, secrets_from_outputs, sql_steps
+from review.capture.program import Capture, Resource, unwrap_secrets
+from review.views.sql import conninfo_value, secret_sources, secrets_from_outputs, sql_steps
 from tests.graph import plan_of
 from tests.review.conftest import CONFIGS, argv, capture_for, plan, plan_for
 from topology.scram import is_verifier_of

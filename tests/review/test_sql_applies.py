@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from review.capture import unwrap_secrets
-from review.sql import secrets_from_outputs
+from review.capture.program import unwrap_secrets
+from review.views.sql import secrets_from_outputs
 from tests.realdb.conftest import require_packages
 from tests.realdb.servers import MARIADB_PACKAGE, POSTGRES_PACKAGE, RunningServer, mariadb_server, postgres_server
 from tests.review.conftest import argv, capture_for, plan, plan_for

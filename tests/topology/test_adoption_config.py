@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from resource_types import MYSQL_DATABASE
-from review.capture import Capture
+from review.capture.program import Capture
 from tests.conftest import ADMIN_PASSWORDS, capture
 from tests.graph import ROLE, inputs
 from topology import ConfigError, load_topology

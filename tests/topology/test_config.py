@@ -10,8 +10,8 @@ import pulumi
 import pytest
 import yaml
 
-from review import capture
-from review.capture import run_program, unwrap_secrets
+from review.capture import program as capture
+from review.capture.program import run_program, unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS
 from tests.conftest import capture as capture_stack
 from topology import ConfigError, load_topology

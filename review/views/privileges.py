@@ -5,8 +5,8 @@ compare with the privileges the topology wants."""
 from __future__ import annotations
 
 from resource_types import PG_DEFAULT_PRIVILEGES, PG_GRANT
-from review.capture import Resource, unwrap_secrets
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Resource, unwrap_secrets
 from topology.model import ObjectType, Privilege, PrivilegeSet
 
 OBJECT_TYPES = {t.value: t for t in ObjectType}

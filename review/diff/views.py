@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from review.capture import unwrap_secrets
-from review.diff import (
+from review.capture.plan import short_type
+from review.capture.program import unwrap_secrets
+from review.diff.compute import (
     CREATE,
     CREATE_REPLACEMENT,
     DELETE,
@@ -22,10 +23,9 @@ from review.diff import (
     StackDiff,
     Step,
 )
-from review.diff_sql import ProviderLifecycle, ServerSql
-from review.lifecycle import ServerContext, server_context
-from review.plan_model import short_type
-from review.sql import SecretSource, SqlStep, output_leaves, render_steps, secret_sources
+from review.diff.sql import ProviderLifecycle, ServerSql
+from review.providers.lifecycle import ServerContext, server_context
+from review.views.sql import SecretSource, SqlStep, output_leaves, render_steps, secret_sources
 
 _SYMBOLS = {CREATE: "+", IMPORT: "=>", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 

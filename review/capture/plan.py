@@ -31,7 +31,7 @@ from resource_types import (
     PROVIDER_PREFIX,
     SERVER_COMPONENTS,
 )
-from review.capture import Capture, Resource, unwrap_secrets
+from review.capture.program import Capture, Resource, unwrap_secrets
 
 _CREATION_RANK = {
     PG_ROLE: 1,

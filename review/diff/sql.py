@@ -1,5 +1,5 @@
 """The SQL each step of a stack diff runs, on its server: the providers' create, update and delete
-from `review.lifecycle`, and which changed inputs make a provider replace rather than update.
+from `review.providers.lifecycle`, and which changed inputs make a provider replace rather than update.
 
 A create (or the create of a replacement) runs in the context the new program leaves (`server_context`
 of the new capture); an update and a delete in the context the deployed program left (the Role
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from resource_types import CONTAINER, DYNAMIC_RESOURCE, NETWORK, RANDOM_BYTES, RANDOM_PASSWORD, VOLUME
-from review.capture import Resource, unwrap_secrets
-from review.diff import CREATE, CREATE_REPLACEMENT, IMPORT, UPDATE, StackDiff, Step
-from review.lifecycle import (
+from review.capture.plan import Plan
+from review.capture.program import Resource, unwrap_secrets
+from review.diff.compute import CREATE, CREATE_REPLACEMENT, IMPORT, UPDATE, StackDiff, Step
+from review.providers.lifecycle import (
     SecretStyle,
     ServerContext,
     SqlStep,
@@ -28,7 +29,6 @@ from review.lifecycle import (
     server_context,
     update_steps,
 )
-from review.plan_model import Plan
 
 _OTHER_REPLACE_KEYS: dict[str, frozenset[str]] = {
     # terraform-provider-random: every input of random_password is RequiresReplace.

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-from review.redact import MASK
+from review.capture.redact import MASK
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOUBLE_QUOTE_UNSAFE = ("$", "`", '"')

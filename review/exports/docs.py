@@ -1,7 +1,7 @@
 """The generated parts of docs/access-model.md: the access matrix and the env contract, from the topology.
 
-`python -m review.docs` rewrites each block between `<!-- generated: NAME -->` and
-`<!-- end: NAME -->`; `python -m review.docs --check` exits 1 when the file is stale (the test
+`python -m review.exports.docs` rewrites each block between `<!-- generated: NAME -->` and
+`<!-- end: NAME -->`; `python -m review.exports.docs --check` exits 1 when the file is stale (the test
 suite runs the check, so the page cannot drift from the code).
 """
 
@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from review.config_files import stack_values
+from review.capture.config_files import stack_values
 from topology import Topology, load_topology
 from topology.model import EnvValue, GeneratedSecret, PostgresUrl, RedisUrl, RolePassword, Text
 
-DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "access-model.md"
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "access-model.md"
 NO_ACCESS = "\u2013"
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
     wanted = render(current)
     if "--check" in argv:
         if wanted != current:
-            print(f"{DOCS_PAGE} is stale: run `python -m review.docs`", file=sys.stderr)
+            print(f"{DOCS_PAGE} is stale: run `python -m review.exports.docs`", file=sys.stderr)
             return 1
         return 0
     DOCS_PAGE.write_text(wanted)

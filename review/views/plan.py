@@ -1,7 +1,7 @@
 """The plan as a reviewer reads it: text (terminal), markdown (PR comment), json, mermaid.
 
 Everything shown comes from the captured program run, read through its `Plan`: the registered
-resources and the stack outputs. Secrets are masked by `review.redact` unless the caller asks to
+resources and the stack outputs. Secrets are masked by `review.capture.redact` unless the caller asks to
 show them.
 """
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from resource_types import MYSQL_GRANT, PG_GRANT_ROLE, PG_ROLE
-from review.budget_views import budget_markdown_lines, budget_text_lines, budgets, poolers
-from review.capture import Resource, unwrap_secrets
-from review.plan_model import Plan, count_by_type, short_type
-from review.privileges import privileges
-from review.redact import Redactor
+from review.capture.plan import Plan, count_by_type, short_type
+from review.capture.program import Resource, unwrap_secrets
+from review.capture.redact import Redactor
+from review.views.budget import budget_markdown_lines, budget_text_lines, budgets, poolers
+from review.views.privileges import privileges
 
 NO_ACCESS = "\u2013"
 """An en dash, as in the README's access matrix: no access."""

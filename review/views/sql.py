@@ -2,7 +2,7 @@
 
 Each server's resources, in the order the engine creates them (dependencies first; ties broken by
 kind, then name, so the script is the same on every run), each with what its provider runs on
-create (`review.lifecycle`). The SQL is the providers', not a repair tool: applied to a server
+create (`review.providers.lifecycle`). The SQL is the providers', not a repair tool: applied to a server
 where a role, database or user exists already, it fails where `pulumi up` would.
 
 Passwords are never written into a script by default: they are psql variables
@@ -27,8 +27,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from resource_types import POSTGRES_PROVIDER
-from review.capture import Resource, unwrap_secrets
-from review.lifecycle import (
+from review.capture.plan import Plan
+from review.capture.program import Resource, unwrap_secrets
+from review.capture.redact import MASK
+from review.providers.lifecycle import (
     SecretStyle,
     ServerContext,
     SqlStep,
@@ -41,8 +43,6 @@ from review.lifecycle import (
     secret_variable,
     server_context,
 )
-from review.plan_model import Plan
-from review.redact import MASK
 from topology.scram import is_verifier_of
 
 __all__ = [

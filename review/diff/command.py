@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from resource_types import STACK
-from review.capture import Capture, run_program
-from review.capture_at import RefCaptureError, UnknownRefError, capture_at_ref, finish_capture, resolve_ref
-from review.config_files import ConfigFileError, StackConfigValues
-from review.diff import diff_captures
-from review.diff_sql import ProviderLifecycle
-from review.diff_views import FORMATS, DiffReport, build_report
-from review.lifecycle import SecretStyle
-from review.plan_model import Plan
+from review.capture.at_ref import RefCaptureError, UnknownRefError, capture_at_ref, finish_capture, resolve_ref
+from review.capture.config_files import ConfigFileError, StackConfigValues
+from review.capture.plan import Plan
+from review.capture.program import Capture, run_program
+from review.diff.compute import diff_captures
+from review.diff.sql import ProviderLifecycle
+from review.diff.views import FORMATS, DiffReport, build_report
+from review.providers.lifecycle import SecretStyle
 from topology import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

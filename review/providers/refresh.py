@@ -25,8 +25,8 @@ from resource_types import (
     PG_ROLE,
     PG_SCHEMA,
 )
-from review.capture import Resource, unwrap_secrets
-from review.lifecycle import ServerContext, inputs_of
+from review.capture.program import Resource, unwrap_secrets
+from review.providers.lifecycle import ServerContext, inputs_of
 
 _GRANT_PRIVILEGES = {
     "database": ["CREATE", "CONNECT", "TEMPORARY"],

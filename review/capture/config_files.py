@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from review.capture import NAMESPACE, PROJECT_DIR
+from review.capture.program import NAMESPACE, PROJECT_DIR
 
 ADMIN_PASSWORD_SUFFIX = "AdminPassword"
 """Config keys `<server>AdminPassword` hold the admin password of an external server (secret)."""

@@ -1,5 +1,5 @@
 """A deployed capture as `pulumi refresh` leaves it: each resource's state read back from the live
-servers with the providers' reads (`review.refresh.refreshed_inputs`). Diffing the program against
+servers with the providers' reads (`review.providers.refresh.refreshed_inputs`). Diffing the program against
 it is what `pulumi up --refresh` (or `pulumi preview --refresh --expect-no-changes`) decides."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from review.capture import Capture, Resource
-from review.lifecycle import runs_sql, server_context
-from review.plan_model import Plan
-from review.refresh import refreshed_inputs
+from review.capture.plan import Plan
+from review.capture.program import Capture, Resource
+from review.providers.lifecycle import runs_sql, server_context
+from review.providers.refresh import refreshed_inputs
 
 
 def refreshed(plan: Plan, connections: Mapping[str, Any]) -> Capture:

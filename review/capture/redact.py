@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from review.capture import Secret, known_secrets, unwrap_secrets
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Secret, known_secrets, unwrap_secrets
 
 MASK = "[secret]"
 """What a secret shows as, here as in `pulumi stack output` without `--show-secrets`."""

@@ -31,7 +31,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from resource_types import NETWORK, RANDOM_BYTES, RANDOM_PASSWORD
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT = "engarde"
 NAMESPACE = "engarde"
 PROGRAM_LOG = logging.getLogger("review.program")

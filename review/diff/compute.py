@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from resource_types import MYSQL_GRANT, PG_DEFAULT_PRIVILEGES, PG_GRANT, PG_ROLE
-from review.capture import Resource, unwrap_secrets
-from review.plan_model import Plan
+from review.capture.plan import Plan
+from review.capture.program import Resource, unwrap_secrets
 
 CREATE = "create"
 IMPORT = "import"

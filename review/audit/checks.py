@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from review.catalog import PostgresCatalog, read_mysql_grants, read_postgres
+from review.audit.catalog import PostgresCatalog, read_mysql_grants, read_postgres
 from topology.backups import MYSQL_BACKUP_PRIVILEGES
 from topology.model import Engine, ObjectType, Privilege, Server, ServerLayout, Topology
 

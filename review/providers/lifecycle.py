@@ -12,7 +12,7 @@ upstream file and function it follows:
 * `pulumi-python:dynamic:Resource` -- `components/sql_script.py` (the program's own provider).
 
 What the model leaves out, on purpose: the providers' SELECTs: the catalog reads each operation
-makes and ends with (`review.refresh` models the reads), and the advisory locks of `pgLockRole` /
+makes and ends with (`review.providers.refresh` models the reads), and the advisory locks of `pgLockRole` /
 `pgLockDatabase` in helpers.go (`SELECT pg_advisory_xact_lock(...)`: they serialize concurrent
 provider runs, last until the transaction ends and change no catalog). The `SET statement_timeout
 = 0` those helpers run first is rendered: it is a statement of the transaction. The end-to-end tests
@@ -30,8 +30,8 @@ naming the resource and the input: nothing is rendered that the provider would n
 The API: `server_context(plan, server)`, then `create_steps(resource, ctx)`,
 `update_steps(old, new, ctx)` (only where `has_update(type)` and no input in `replace_keys(type)`
 changed; a replacement is a create plus a delete, in the order the engine runs them) and
-`delete_steps(resource, ctx)`, each a list of `SqlStep`. `review.refresh` models the reads;
-`review.sql.render_steps` turns steps into psql script lines.
+`delete_steps(resource, ctx)`, each a list of `SqlStep`. `review.providers.refresh` models the reads;
+`review.views.sql.render_steps` turns steps into psql script lines.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ from resource_types import (
     POSTGRES_PROVIDER,
     POSTGRESQL_PREFIX,
 )
-from review.capture import Resource, Secret, unwrap_secrets
-from review.plan_model import Plan, short_type
+from review.capture.plan import Plan, short_type
+from review.capture.program import Resource, Secret, unwrap_secrets
 from topology.sql import quote_ident
 
 PASSWORD_INPUTS = {PG_ROLE: ("password",), MYSQL_USER: ("plaintextPassword",), PG_USER_MAPPING: ("options", "password")}

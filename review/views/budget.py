@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from review.capture import unwrap_secrets
-from review.plan_model import Plan
-from review.redact import MASK
+from review.capture.plan import Plan
+from review.capture.program import unwrap_secrets
+from review.capture.redact import MASK
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, pooler_service_name
 
 POOLER_PREFIX = pooler_service_name("")

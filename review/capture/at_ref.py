@@ -2,7 +2,7 @@
 
 `capture_at_ref` extracts the ref's tree (`git archive`) into a temporary directory and runs its
 `__main__.py` in a subprocess whose import path starts with that tree, so the program, `topology/`
-and `components/` are the ref's own code. The harness (this file and `review/capture.py`) is this
+and `components/` are the ref's own code. The harness (this file and `review/capture/program.py`) is this
 tree's, loaded by path under private module names, so both sides of a diff are captured the same
 way and their generated values agree. The subprocess reads the config from a file in the tree
 and writes the capture as JSON on stdout (secrets tagged, never printed elsewhere).
@@ -51,7 +51,7 @@ def encode_value(value: Any, secret_type: type) -> Any:
 
 
 def encode_capture(capture: Any, secret_type: type) -> dict[str, Any]:
-    """A `Capture` (of whichever copy of `review.capture` made it) as JSON data: every field of each
+    """A `Capture` (of whichever copy of `review.capture.program` made it) as JSON data: every field of each
     resource, its inputs and outputs with secrets tagged."""
     return {
         "stack": capture.stack,
@@ -68,7 +68,7 @@ def encode_capture(capture: Any, secret_type: type) -> dict[str, Any]:
 
 def decode_capture(data: Mapping[str, Any]) -> Any:
     """The `Capture` that `encode_capture` wrote."""
-    from review.capture import Capture, Resource, Secret
+    from review.capture.program import Capture, Resource, Secret
 
     def decode(value: Any) -> Any:
         if isinstance(value, dict):
@@ -172,9 +172,10 @@ def _load_by_path(name: str, path: Path) -> ModuleType:
 def _subprocess_main(tree: Path) -> int:
     """Capture `tree`'s program: the request on stdin, the capture on stdout."""
     # The ref's own packages (`topology`, `components`, its `review`) shadow this tree's.
-    this_tree = {Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent}
+    here = Path(__file__).resolve()
+    this_tree = {here.parent, here.parents[1], here.parents[2]}
     sys.path[:] = [str(tree), *(entry for entry in sys.path if Path(entry or ".").resolve() not in this_tree)]
-    capture_module = _load_by_path("_review_harness_capture", Path(__file__).resolve().parent / "capture.py")
+    capture_module = _load_by_path("_review_harness_capture", here.parent / "program.py")
     request = json.loads((tree / _REQUEST_FILE).read_text())
     capture = capture_module.run_program(
         request["config"],
