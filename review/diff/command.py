@@ -24,7 +24,7 @@ from review.capture.program import Capture, run_program
 from review.diff.compute import diff_captures
 from review.diff.sql import ProviderLifecycle
 from review.diff.views import FORMATS, DiffReport, build_report
-from review.providers.lifecycle import SecretStyle
+from review.providers import SecretStyle
 from topology import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

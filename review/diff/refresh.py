@@ -10,7 +10,7 @@ from typing import Any
 
 from review.capture.plan import Plan
 from review.capture.program import Capture, Resource
-from review.providers.lifecycle import runs_sql, server_context
+from review.providers import runs_sql, server_context
 from review.providers.refresh import refreshed_inputs
 
 

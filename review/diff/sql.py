@@ -16,7 +16,7 @@ from resource_types import CONTAINER, DYNAMIC_RESOURCE, NETWORK, RANDOM_BYTES, R
 from review.capture.plan import Plan
 from review.capture.program import Resource, unwrap_secrets
 from review.diff.compute import CREATE, CREATE_REPLACEMENT, IMPORT, UPDATE, StackDiff, Step
-from review.providers.lifecycle import (
+from review.providers import (
     SecretStyle,
     ServerContext,
     SqlStep,

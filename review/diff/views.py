@@ -24,7 +24,7 @@ from review.diff.compute import (
     Step,
 )
 from review.diff.sql import ProviderLifecycle, ServerSql
-from review.providers.lifecycle import ServerContext, server_context
+from review.providers import ServerContext, server_context
 from review.views.sql import SecretSource, SqlStep, output_leaves, render_steps, secret_sources
 
 _SYMBOLS = {CREATE: "+", IMPORT: "=>", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}

@@ -26,7 +26,8 @@ from resource_types import (
     PG_SCHEMA,
 )
 from review.capture.program import Resource, unwrap_secrets
-from review.providers.lifecycle import ServerContext, inputs_of
+from review.providers.core import ServerContext
+from review.providers.lifecycle import inputs_of
 
 _GRANT_PRIVILEGES = {
     "database": ["CREATE", "CONNECT", "TEMPORARY"],

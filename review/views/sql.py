@@ -30,7 +30,7 @@ from resource_types import POSTGRES_PROVIDER
 from review.capture.plan import Plan
 from review.capture.program import Resource, unwrap_secrets
 from review.capture.redact import MASK
-from review.providers.lifecycle import (
+from review.providers import (
     SecretStyle,
     ServerContext,
     SqlStep,

@@ -28,7 +28,7 @@ import psycopg
 from pglast import ast
 from pglast.stream import RawStream
 
-from review.providers.lifecycle import SqlStep
+from review.providers import SqlStep
 from tests.realdb.servers import RunningServer
 
 MASKED = "<password>"

@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from resource_types import PG_DEFAULT_PRIVILEGES, PG_GRANT
 from review.audit.checks import audit_servers
 from review.capture.program import Resource
-from review.providers.lifecycle import ServerContext, create_steps
+from review.providers import ServerContext, create_steps
 from tests.components.urns import EngineUrns, nodes_of
 from tests.e2e.conftest import Deployed, deployed_stack
 from tests.e2e.engine import EngineStep, Recorder

@@ -27,7 +27,7 @@ from review.diff.compute import diff_captures
 from review.diff.refresh import refreshed
 from review.diff.sql import ProviderLifecycle
 from review.diff.views import DiffReport, build_report, sql_steps_of
-from review.providers.lifecycle import SecretStyle, ServerContext
+from review.providers import SecretStyle, ServerContext
 from tests.e2e.conftest import STACK, Deployed, deployed_stack, engine_urns, program_capture
 from tests.e2e.engine import Recorder
 from tests.e2e.statements import log_window, unit_differences, units_of_log, units_of_model

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from review.audit.catalog import read_mysql_grants, read_postgres
 from review.capture.program import Capture, unwrap_secrets
-from review.providers.lifecycle import ServerContext, server_context
+from review.providers import ServerContext, server_context
 from review.providers.refresh import live_context
 from review.views.sql import SqlStep, sql_steps
 from tests.conftest import cached_run_program

@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 
 from resource_types import MYSQL_GRANT, MYSQL_USER, PG_GRANT, PG_GRANT_ROLE, PG_ROLE, PG_SCHEMA, POSTGRESQL_PREFIX
 from review.capture.program import Capture, Resource, Secret, unwrap_secrets
-from review.providers.lifecycle import (
+from review.providers import (
     create_steps,
     delete_steps,
     inputs_of,

@@ -28,7 +28,7 @@ from resource_types import (
     PG_USER_MAPPING,
 )
 from review.capture.program import Resource, Secret, run_program
-from review.providers.lifecycle import (
+from review.providers import (
     SecretStyle,
     ServerContext,
     UnsupportedResourceError,
