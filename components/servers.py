@@ -173,20 +173,8 @@ class PostgresServer(_DatabaseServer):
         super().__init__("PostgresServer", name, args, opts)
         server = args.server
         self.layout = args.layout
-        self.provider = postgresql.Provider(
-            f"{name}-provider",
-            host=self.provider_host,
-            port=self.provider_port,
-            username=server.admin_user,
-            password=self.admin_password,
-            database=server.database if server.adopt_database else "postgres",
-            sslmode=server.sslmode or "disable",
-            sslrootcert=server.sslrootcert,
-            superuser=server.superuser,
-            connect_timeout=30,
-            max_connections=PROVIDER_MAX_CONNECTIONS,
-            opts=child(self),
-        )
+        connects_to = server.database if server.adopt_database else "postgres"
+        self.provider = self._admin_provider(f"{name}-provider", connects_to)
         self.roles = self._roles(name, args)
         owner = self.roles[server.database_owner].name if server.database_owner else None
         self.database = PostgresDatabase(
@@ -204,21 +192,26 @@ class PostgresServer(_DatabaseServer):
         self.replicas = self._replicas(args) if server.streams_to_containers else []
         self.database_provider = self.provider
         if args.database_provider and not server.adopt_database:
-            self.database_provider = postgresql.Provider(
-                f"{name}-{server.database}-provider",
-                host=self.provider_host,
-                port=self.provider_port,
-                username=server.admin_user,
-                password=self.admin_password,
-                database=self.database.name,
-                sslmode=server.sslmode or "disable",
-                sslrootcert=server.sslrootcert,
-                superuser=server.superuser,
-                connect_timeout=30,
-                max_connections=PROVIDER_MAX_CONNECTIONS,
-                opts=child(self),
-            )
+            self.database_provider = self._admin_provider(f"{name}-{server.database}-provider", self.database.name)
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})
+
+    def _admin_provider(self, name: str, database: pulumi.Input[str]) -> postgresql.Provider:
+        """A provider connected as the admin to `database` (a child of the server)."""
+        server = self.layout.server
+        return postgresql.Provider(
+            name,
+            host=self.provider_host,
+            port=self.provider_port,
+            username=server.admin_user,
+            password=self.admin_password,
+            database=database,
+            sslmode=server.sslmode or "disable",
+            sslrootcert=server.sslrootcert,
+            superuser=server.superuser,
+            connect_timeout=30,
+            max_connections=PROVIDER_MAX_CONNECTIONS,
+            opts=child(self),
+        )
 
     def _replicas(self, args: ServerArgs) -> list[PostgresReplica]:
         assert self.container is not None and args.network is not None
