@@ -8,7 +8,7 @@ import pulumi
 
 from components.common import TYPE_PREFIX, child
 from components.ordering import SchemaGrants
-from components.sql_script import SqlScript, SqlScriptArgs
+from components.sql_script import AdminEndpoint, SqlScript
 from topology.sql import quote_ident, quote_literal
 
 AUDIT_TABLE = "cross_schema_access"
@@ -74,24 +74,14 @@ class AuditLogArgs:
     """The audit schema."""
     owner: str
     """NOLOGIN role owning the audit schema and its table."""
-    host: pulumi.Input[str]
-    """Admin endpoint host."""
-    port: pulumi.Input[int]
-    """Admin endpoint port."""
-    admin_user: str
-    """Admin role (superuser, or granted the owner role for the script's transaction)."""
-    admin_password: pulumi.Input[str]
-    """Admin password (secret)."""
+    admin: AdminEndpoint
+    """The server's admin (superuser, or granted the owner role for the script's transaction)."""
     database: pulumi.Input[str]
     """Database of the audit schema."""
-    sslmode: str
-    """libpq sslmode."""
     grants: SchemaGrants
     """The audit schema's grants: the table joins their chain (its default privileges apply to it)."""
     owner_role: pulumi.Resource
     """The owner role's component: `SET ROLE` needs the role to exist."""
-    sslrootcert: str | None = None
-    """CA bundle verifying the server (verify-ca / verify-full)."""
     protect: bool = False
     """Protect the table's resource (prod)."""
 
@@ -103,16 +93,8 @@ class AuditLog(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:AuditLog", name, None, opts)
         table = SqlScript(
             f"{name}-table",
-            SqlScriptArgs(
-                host=args.host,
-                port=args.port,
-                user=args.admin_user,
-                password=args.admin_password,
-                database=args.database,
-                sslmode=args.sslmode,
-                sslrootcert=args.sslrootcert,
-                sql=audit_table_sql(args.schema, args.owner),
-                exists_query=audit_table_exists_query(args.schema),
+            args.admin.script(
+                args.database, audit_table_sql(args.schema, args.owner), audit_table_exists_query(args.schema)
             ),
             opts=child(self, depends_on=args.grants.depends_on(args.owner_role), protect=args.protect),
         )

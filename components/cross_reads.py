@@ -8,7 +8,7 @@ import pulumi
 import pulumi_postgresql as postgresql
 
 from components.common import TYPE_PREFIX, child
-from components.sql_script import SqlScript, SqlScriptArgs
+from components.sql_script import AdminEndpoint, SqlScript
 from topology.catalog import FDW_EXTENSION
 from topology.fdw import foreign_server_options, refresh_function_exists_query, refresh_function_sql
 from topology.model import CrossDatabaseReads as CrossDatabaseReadsSpec
@@ -29,20 +29,10 @@ class CrossDatabaseReadsArgs:
     """Role name -> an Output of its role on main (the owner and each reader), so each mapping waits for it."""
     remote_password: pulumi.Input[str]
     """The remote read-only login's password (secret): the mappings' `password` option."""
-    host: pulumi.Input[str]
-    """Main's admin endpoint host (the refresh function's script)."""
-    port: pulumi.Input[int]
-    """Main's admin endpoint port."""
-    admin_user: str
-    """Main's admin role (a superuser)."""
-    admin_password: pulumi.Input[str]
-    """Main's admin password (secret)."""
-    sslmode: str
-    """libpq sslmode of the admin connection."""
+    admin: AdminEndpoint
+    """Main's admin (a superuser), where the refresh function's script connects."""
     depends_on: list[pulumi.Resource]
     """What the script waits for: the schema's last grant on main, the remote login and its grants."""
-    sslrootcert: str | None = None
-    """CA bundle verifying main (verify-ca / verify-full)."""
 
 
 class CrossDatabaseReads(pulumi.ComponentResource):
@@ -84,17 +74,7 @@ class CrossDatabaseReads(pulumi.ComponentResource):
         ]
         SqlScript(
             f"{name}-refresh-function",
-            SqlScriptArgs(
-                host=args.host,
-                port=args.port,
-                user=args.admin_user,
-                password=args.admin_password,
-                database=args.database,
-                sslmode=args.sslmode,
-                sslrootcert=args.sslrootcert,
-                sql=refresh_function_sql(reads),
-                exists_query=refresh_function_exists_query(reads),
-            ),
+            args.admin.script(args.database, refresh_function_sql(reads), refresh_function_exists_query(reads)),
             opts=child(self, depends_on=[*mappings, *args.depends_on]),
         )
         self.register_outputs({"foreignServer": server.server_name})

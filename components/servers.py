@@ -19,6 +19,7 @@ from components.replicas import PostgresReplica, PostgresReplicaArgs
 from components.roles import DatabaseRole, DatabaseRoleArgs
 from components.scheduler import SchedulerDatabase, SchedulerDatabaseArgs
 from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, ServiceSchemaArgs
+from components.sql_script import AdminEndpoint
 from topology.budget import PROVIDER_MAX_CONNECTIONS
 from topology.catalog import AUDIT_SCHEMA, REPLICATOR
 from topology.model import BackupJob, Engine, Mode, Schema, Server, ServerLayout
@@ -195,6 +196,19 @@ class PostgresServer(_DatabaseServer):
             self.database_provider = self._admin_provider(f"{name}-{server.database}-provider", self.database.name)
         self.register_outputs({"host": self.provider_host, "port": self.provider_port})
 
+    @property
+    def admin_endpoint(self) -> AdminEndpoint:
+        """Where the server's SQL scripts connect: its admin, as its providers do."""
+        server = self.layout.server
+        return AdminEndpoint(
+            host=self.provider_host,
+            port=self.provider_port,
+            user=server.admin_user,
+            password=self.admin_password,
+            sslmode=server.sslmode or "disable",
+            sslrootcert=server.sslrootcert,
+        )
+
     def _admin_provider(self, name: str, database: pulumi.Input[str]) -> postgresql.Provider:
         """A provider connected as the admin to `database` (a child of the server)."""
         server = self.layout.server
@@ -277,19 +291,13 @@ class PostgresServer(_DatabaseServer):
             opts=moved_from_root(self.database),
         )
         if schema.name == AUDIT_SCHEMA:
-            server = self.layout.server
             AuditLog(
                 f"{name}-audit-log",
                 AuditLogArgs(
                     schema=schema.name,
                     owner=schema.owner,
-                    host=self.provider_host,
-                    port=self.provider_port,
-                    admin_user=server.admin_user,
-                    admin_password=self.admin_password,
+                    admin=self.admin_endpoint,
                     database=self.database.name,
-                    sslmode=server.sslmode or "disable",
-                    sslrootcert=server.sslrootcert,
                     grants=created.grants,
                     owner_role=self.roles[schema.owner],
                     protect=protect,

@@ -125,6 +125,38 @@ class SqlScriptArgs:
     """CA bundle that verifies the server (sslmode verify-ca / verify-full)."""
 
 
+@dataclass
+class AdminEndpoint:
+    """Where a server's SQL scripts connect: its admin, as the server's provider does."""
+
+    host: pulumi.Input[str]
+    """Server host."""
+    port: pulumi.Input[int]
+    """Server port."""
+    user: str
+    """Admin role."""
+    password: pulumi.Input[str]
+    """Admin password (secret)."""
+    sslmode: str
+    """libpq sslmode."""
+    sslrootcert: str | None = None
+    """CA bundle that verifies the server (sslmode verify-ca / verify-full)."""
+
+    def script(self, database: pulumi.Input[str], sql: str, exists_query: str) -> SqlScriptArgs:
+        """The arguments of a script run in `database` through this endpoint."""
+        return SqlScriptArgs(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database,
+            sslmode=self.sslmode,
+            sslrootcert=self.sslrootcert,
+            sql=sql,
+            exists_query=exists_query,
+        )
+
+
 class SqlScript(dynamic.Resource):
     """Idempotent DDL run in one transaction (type `pulumi-python:dynamic:Resource`, input `sql`)."""
 

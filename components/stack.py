@@ -19,6 +19,7 @@ from resource_types import GENERATED_SECRETS
 from topology.budget import connection_budgets
 from topology.dsn import postgres_url, redis_url
 from topology.layout import REDIS_PASSWORD, REDIS_SERVICE
+from topology.model import CrossDatabaseReads as CrossDatabaseReadsSpec
 from topology.model import (
     Engine,
     EnvValue,
@@ -107,7 +108,7 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
 
     postgres, mysql = _servers(topology, network_name, admin_passwords, subnet)
     if topology.cross_database_reads is not None:
-        _cross_database_reads(topology, postgres)
+        _cross_database_reads(topology.cross_database_reads, postgres)
     secrets = _secrets(topology)
     pooler_files = {
         server: _pooler_files(topology, pooler, postgres[server]) for server, pooler in topology.poolers.items()
@@ -211,12 +212,9 @@ def _servers(
     return postgres, mysql
 
 
-def _cross_database_reads(topology: Topology, postgres: dict[str, PostgresServer]) -> None:
+def _cross_database_reads(reads: CrossDatabaseReadsSpec, postgres: dict[str, PostgresServer]) -> None:
     """postgres_fdw on main, under main's component, once the remote read-only login can read."""
-    reads = topology.cross_database_reads
-    assert reads is not None
     local, remote = postgres[reads.server], postgres[reads.remote_server]
-    spec = topology.servers[reads.server]
     remote_password = remote.roles[reads.remote_role].password
     assert remote_password is not None
     CrossDatabaseReads(
@@ -227,12 +225,7 @@ def _cross_database_reads(topology: Topology, postgres: dict[str, PostgresServer
             database=local.database.name,
             mapped_roles={role: local.roles[role].name for role in reads.mapped_roles},
             remote_password=remote_password,
-            host=local.provider_host,
-            port=local.provider_port,
-            admin_user=spec.admin_user,
-            admin_password=local.admin_password,
-            sslmode=spec.sslmode or "disable",
-            sslrootcert=spec.sslrootcert,
+            admin=local.admin_endpoint,
             depends_on=[local.schemas[reads.schema].grants.last, *remote.ready_for(reads.remote_role)],
         ),
         opts=pulumi.ResourceOptions(parent=local),
