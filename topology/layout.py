@@ -263,12 +263,14 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         grant(MAIN, "public", LANGFLOW_READER, Profile.READ)
         grant(MAIN, AUDIT_SCHEMA, LANGFLOW_READER, Profile.APPEND)
     roles.append(Role(MAIN, MONITOR, login=True, member_of=("pg_monitor",), description="postgres_exporter"))
-    if config.cross_database_reads:
+    reads = _cross_database_reads(servers) if config.cross_database_reads else None
+    if reads is not None:
         roles.append(
-            Role(MAIN, REMOTE_OWNER, login=False, owns_data=True, description="owns Langflow's foreign tables")
+            Role(reads.server, reads.owner, login=False, owns_data=True, description="owns Langflow's foreign tables")
         )
-        schemas.append(Schema(MAIN, main_db, REMOTE_SCHEMA, REMOTE_OWNER, created=True))
-        grant(MAIN, REMOTE_SCHEMA, ANALYTICS, Profile.READ)
+        schemas.append(Schema(reads.server, reads.database, reads.schema, reads.owner, created=True))
+        for reader in reads.readers:
+            grant(reads.server, reads.schema, reader, Profile.READ)
 
     # flowdb: Langflow's dedicated server.
     if not shared:
@@ -347,7 +349,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
         admin_password_keys=dict(config.admin_password_keys),
         poolers=poolers,
         backups=backups,
-        cross_database_reads=_cross_database_reads(servers) if config.cross_database_reads else None,
+        cross_database_reads=reads,
     )
     check_connection_budgets(topology)
     return with_exporter_queries(topology)
