@@ -1,18 +1,40 @@
-# Everything runs from ./venv (the same virtualenv Pulumi.yaml names), created on first use.
+# Everything runs from ./venv (the same virtualenv Pulumi.yaml names), created on first use from the
+# locks: requirements-dev.txt holds every package the stack, the tests and the tools need, pinned with
+# hashes (requirements.txt is the stack's part of it, which `pulumi install` reads).
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The locks' target: this project's machines and CI (Linux x86_64, CPython 3.11).
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: plan plan-prod test test-matrix lint bench toolchain e2e e2e-engine bench-deploy
+.PHONY: deps venv lock plan plan-prod test test-matrix lint bench toolchain e2e e2e-engine bench-deploy
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	# This checkout, editable: `engarde-review` / `python -m review` from any directory.
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	# This checkout, editable: `engarde-review` / `python -m review` from any directory. Its build backend
+	# (setuptools) is the locked one in the venv, not a fresh download.
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
+
+## venv: ./venv from the locks (every other target makes it first)
+venv: $(STAMP)
+
+## deps: every prerequisite of `make test` and the end-to-end suites (system packages, PostgreSQL 17,
+## Langflow's test build, ./venv, the Go-built toolchain); runs nothing else
+deps:
+	scripts/deps
+
+## lock: recompile the locks from the .in files after a requirement changes; UPGRADE=1 moves every
+## package to the newest version its requirements allow
+lock: $(STAMP)
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
+	$(LOCK) -c requirements-dev.txt requirements.in -o requirements.txt
+	$(LOCK) -c requirements-dev.txt policy/requirements.in -o policy/requirements.txt
+	$(LOCK) images/langflow/requirements.in -o images/langflow/requirements.txt
 
 ## plan: the dev stack rendered offline (resources, access matrix, service env)
 plan: $(STAMP)

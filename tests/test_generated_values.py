@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import random
+import hashlib
 import re
 import string
 
@@ -20,14 +20,14 @@ from topology.scram import is_verifier_of
 STACKS = ["dev", "prod", "shared"]
 
 
-def langflow_ensure_valid_key(secret_key: str) -> bytes:
-    """Langflow's own key handling before `Fernet(...)` (langflow services/auth/utils.py:
-    `ensure_valid_key`, called by `get_fernet`): a key of 32+ characters is padded with `=`
-    up to the next multiple of 4 and used as is; a shorter one seeds a PRNG instead."""
+def langflow_ensure_fernet_key(secret_key: str) -> bytes:
+    """Langflow 1.13.0's own key handling before `Fernet(...)` (langflow/services/auth/utils.py:
+    `ensure_fernet_key` and `add_base64_padding`, called by `get_fernet`): a key of 32+ characters is
+    padded with `=` up to a multiple of 4 (none when it is one already) and used as is; a shorter one is
+    hashed with SHA-256 instead."""
     if len(secret_key) < 32:
-        random.seed(secret_key)
-        return base64.urlsafe_b64encode(bytes(random.getrandbits(8) for _ in range(32)))
-    return (secret_key + "=" * (4 - len(secret_key) % 4)).encode()
+        return base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest())
+    return (secret_key + "=" * (-len(secret_key) % 4)).encode()
 
 
 def generated(result: Capture, name: str) -> str:
@@ -40,14 +40,14 @@ def test_langflow_secret_key_is_a_fernet_key(stack: str, request: pytest.Fixture
     result: Capture = request.getfixturevalue(stack)
     key = env_of(result, "langflow-server")["LANGFLOW_SECRET_KEY"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}=", key), "32 bytes in url-safe base64"
-    token = Fernet(langflow_ensure_valid_key(key)).encrypt(b"an API key Langflow stores")
+    token = Fernet(langflow_ensure_fernet_key(key)).encrypt(b"an API key Langflow stores")
     assert Fernet(key).decrypt(token) == b"an API key Langflow stores"
 
 
 def test_the_old_64_character_key_is_what_langflow_rejects() -> None:
     """Why the key changed: 64 alphanumerics decode to 48 bytes, and every credential save failed."""
     with pytest.raises(ValueError, match="32 url-safe base64-encoded bytes"):
-        Fernet(langflow_ensure_valid_key(string.ascii_letters[:32] * 2))
+        Fernet(langflow_ensure_fernet_key(string.ascii_letters[:32] * 2))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -9,9 +9,9 @@ from toolchain.build import versions
 
 
 def pinned() -> dict[str, str]:
-    """requirements.txt's exact pins: package -> version."""
+    """requirements.in's exact pins (the stack's direct requirements): package -> version."""
     pins = {}
-    for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines():
+    for line in (PROJECT_DIR / "requirements.in").read_text().splitlines():
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][^\s;#]*)", line.strip())
         if match:
             pins[match.group(1).lower()] = match.group(2)

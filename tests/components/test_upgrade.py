@@ -8,11 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from resource_types import CONTAINER
 from tests.conftest import PROJECT_DIR
 from tests.graph import GRANT_ROLE, ROLE
+from tests.prerequisites import missing_prerequisite
 
 
 def readme_jq_program() -> str:
@@ -30,7 +29,7 @@ def urn(type_: str, name: str) -> str:
 
 def test_readme_state_edit_drops_grant_roles_and_only_references_to_them(tmp_path: Path) -> None:
     if shutil.which("jq") is None:
-        pytest.fail("jq is needed for the README's upgrade step (apt-get install jq)")
+        missing_prerequisite("jq (the README's upgrade step)")
     login, group = urn(ROLE, "main-madansara_user"), urn(ROLE, "main-audit_append")
     membership = urn(GRANT_ROLE, "main-audit_append-madansara_user")
     container = urn(CONTAINER, "madan-sara")

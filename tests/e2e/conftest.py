@@ -28,6 +28,7 @@ from review.capture.program import Capture, Resource
 from tests.components.urns import EngineUrns, nodes_of
 from tests.conftest import cached_run_program
 from tests.e2e.engine import EngineStack, Recorder, engine_stack
+from tests.prerequisites import missing_prerequisite
 from tests.realdb.conftest import POSTGRES, Servers, external_config
 from tests.realdb.matrix import Combination, stack_admin
 from tests.realdb.servers import RunningServer, mariadb_server, missing_postgres_build, postgres_server
@@ -52,7 +53,7 @@ def engine_servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     combination: Combination = request.param
     missing = missing_postgres_build(combination.version) if combination.version != 15 else None
     if missing:
-        pytest.fail(f"{combination.id} needs PostgreSQL {combination.version}: run {missing}")
+        missing_prerequisite(f"{combination.id}: PostgreSQL {combination.version}")
     with contextlib.ExitStack() as stack:
         bootstrap = {
             name: stack.enter_context(postgres_server(f"e2e-{name}", version=combination.version, log_statements=True))

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from tests.prerequisites import missing_prerequisite
 from toolchain.build import EXTERNAL_PLUGINS, external_plugin_hint, toolchain_dir, versions
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -47,10 +48,13 @@ def require_toolchain(*plugins: str) -> Path:
         *(f"pulumi-resource-{p}" for p in plugins),
     ]
     missing = [name for name in needed if not (directory / name).is_file()]
+    external = [p for p in plugins if p in EXTERNAL_PLUGINS and f"pulumi-resource-{p}" in missing]
+    if external:
+        pytest.fail(
+            f"missing from {directory}: {', '.join(missing)}; {external_plugin_hint(versions(), directory, external)}"
+        )
     if missing:
-        external = [p for p in plugins if p in EXTERNAL_PLUGINS and f"pulumi-resource-{p}" in missing]
-        hint = external_plugin_hint(versions(), directory, external) if external else "run `make toolchain`"
-        pytest.fail(f"missing from {directory}: {', '.join(missing)}; {hint}")
+        missing_prerequisite(f"the toolchain ({', '.join(missing)} in {directory})")
     return directory
 
 

@@ -30,6 +30,7 @@ from review.providers.refresh import live_context
 from review.views.sql import SqlStep, sql_steps
 from tests.conftest import cached_run_program
 from tests.graph import plan_of
+from tests.prerequisites import DEPS_POSTGRES, missing_prerequisite
 from tests.realdb.matrix import Combination, selected, stack_admin
 from tests.realdb.postgres_builds import DEBIAN_MAJOR
 from tests.realdb.servers import (
@@ -70,10 +71,7 @@ def require_packages(*packages: str) -> None:
     """Skip the calling test (fail it when `CI` is set) unless these server packages are installed."""
     missing = [package for package in packages if package in missing_server_packages()]
     if missing:
-        message = f"this test needs the Debian packages: {' '.join(missing)} (apt-get install {' '.join(missing)})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_prerequisite(f"the Debian packages {' '.join(missing)}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,12 +105,14 @@ def _require(combination: Combination) -> None:
     """Fail (CI) or skip this combination when a server it needs is not installed, naming the install command."""
     # Debian's postgresql-15 also brings the `postgres` OS user every version runs as.
     debian = [package for package in missing_server_packages() if package != MARIADB_PACKAGE]
-    commands = [f"apt-get install {' '.join(debian)}"] if debian else []
+    if debian:
+        missing_prerequisite(f"{combination.id}: the Debian packages {' '.join(debian)}")
     build = missing_postgres_build(combination.version) if combination.version != 15 else None
+    if build and combination.version in DEPS_POSTGRES:
+        missing_prerequisite(f"{combination.id}: PostgreSQL {combination.version}")
     if build:
-        commands.append(build)
-    if commands:
-        message = f"{combination.id} needs server binaries: run {' and '.join(commands)}"
+        # Outside the default selection (`make test-matrix` installs these itself).
+        message = f"{combination.id} needs PostgreSQL {combination.version}: run {build}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import socket
@@ -13,7 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.prerequisites import missing_prerequisite
 
 EXPORTER = shutil.which("prometheus-postgres-exporter") or "/usr/bin/prometheus-postgres-exporter"
 METRIC = re.compile(r"^(?P<name>[a-z_:]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
@@ -33,10 +32,7 @@ def run_exporter(dsn: str, queries: str, directory: Path, name: str, server_vers
     Debian's exporter (0.11) predates PostgreSQL 17, whose pg_stat_bgwriter lost the checkpoint
     columns its bgwriter collector reads: on 17+ that collector is off (the image the stack pins is newer)."""
     if not Path(EXPORTER).exists():
-        message = "the exporter tests need prometheus-postgres-exporter (apt-get install prometheus-postgres-exporter)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_prerequisite("prometheus-postgres-exporter (the exporter tests)")
     path = directory / f"{name}-queries.yaml"
     path.write_text(queries)
     port = _free_port()

@@ -1,15 +1,17 @@
 """Langflow itself for the real-server tests: `langflow-base` of the release the stack runs
-(`topology.catalog.LANGFLOW_VERSION`), from PyPI, in a virtualenv of its own outside the checkout
-(`ENGARDE_LANGFLOW_ROOT`, default `/var/cache/engarde-langflow`), kept between runs:
+(`topology.catalog.LANGFLOW_VERSION`) with its PostgreSQL drivers, installed from the lock
+`images/langflow/requirements.txt` (every package pinned, with hashes) into a virtualenv of its own
+outside the checkout (`ENGARDE_LANGFLOW_ROOT`, default `/var/cache/engarde-langflow`), kept between runs:
 
-    python3 -m tests.realdb.langflow_builds
+    python3 -m tests.realdb.langflow_builds      (`make deps` runs it)
 
-Idempotent: a virtualenv whose marker names the version is left alone; one of another version is
-replaced. Standard library only (CI runs it before the project's virtualenv exists).
+Idempotent: a virtualenv whose marker names the lock it was installed from is left alone; one from
+another lock is replaced. Standard library only (it runs before the project's virtualenv exists).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -20,55 +22,42 @@ from topology.catalog import LANGFLOW_VERSION
 
 ROOT_ENV = "ENGARDE_LANGFLOW_ROOT"
 DEFAULT_ROOT = Path("/var/cache/engarde-langflow")
-MARKER = "ENGARDE_VERSION"
-INSTALL_COMMAND = "python3 -m tests.realdb.langflow_builds"
+MARKER = "ENGARDE_LOCK"
+INSTALL_COMMAND = "make deps"
+LOCK = Path(__file__).resolve().parents[2] / "images" / "langflow" / "requirements.txt"
 
 
 def root() -> Path:
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
-DRIVERS = ("psycopg2-binary==2.9.10", "psycopg[binary]==3.3.9")
-"""The database drivers Langflow's `postgresql://` URL loads (psycopg2 for its migrations, psycopg 3 for
-its async engine), installed beside langflow-base."""
-DRIVER_MODULES = ("psycopg2", "psycopg")
+def lock_digest() -> str:
+    """What the marker holds: the Langflow release and the sha256 of the lock it was installed from."""
+    return f"{LANGFLOW_VERSION} {hashlib.sha256(LOCK.read_bytes()).hexdigest()}"
 
 
 def langflow_bin(version: str = LANGFLOW_VERSION) -> Path:
     return root() / version / "bin" / "langflow"
 
 
-def _langflow_installed(version: str) -> bool:
-    marker = root() / version / MARKER
-    return marker.is_file() and marker.read_text().strip() == version and langflow_bin(version).is_file()
-
-
-def _drivers_installed(version: str) -> bool:
-    site = root() / version / "lib"
-    return all(any(site.glob(f"python3*/site-packages/{module}")) for module in DRIVER_MODULES)
-
-
 def installed(version: str = LANGFLOW_VERSION) -> bool:
-    return _langflow_installed(version) and _drivers_installed(version)
+    marker = root() / version / MARKER
+    return marker.is_file() and marker.read_text().strip() == lock_digest() and langflow_bin(version).is_file()
 
 
 def install(version: str = LANGFLOW_VERSION) -> Path:
-    """The virtualenv with `langflow-base==version` and its drivers, made or completed if missing (about
-    2 GB of wheels from PyPI the first time)."""
+    """The virtualenv installed from the lock, made anew unless it is current (about 2 GB of wheels from
+    PyPI the first time)."""
     target = root() / version
-    pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    if not _langflow_installed(version):
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-        subprocess.run([*pip, "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, f"langflow-base=={version}", *DRIVERS], check=True)
-        (target / MARKER).write_text(version + "\n")
-    elif not _drivers_installed(version):
-        # A virtualenv made before the drivers were listed: langflow-base of PyPI brings no PostgreSQL
-        # driver, and SQLAlchemy's `postgresql://` needs one per engine Langflow opens.
-        subprocess.run([*pip, *DRIVERS], check=True)
+    if installed(version):
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(LOCK)], check=True)
+    (target / MARKER).write_text(lock_digest() + "\n")
     return target
 
 

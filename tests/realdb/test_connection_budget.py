@@ -11,7 +11,6 @@ than `poolerQueryWaitTimeout` is refused, and a service cannot log in as another
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from review.capture.program import unwrap_secrets
+from tests.prerequisites import missing_prerequisite
 from tests.realdb.conftest import Deployment, Servers, admin, deploy, external_config
 from tests.realdb.pooler import PGBOUNCER, PGBOUNCER_PACKAGE, pgbouncer
 from tests.realdb.servers import _free_port, postgres_server
@@ -98,10 +98,7 @@ class Pooled:
 @pytest.fixture(scope="module")
 def pooled(servers: Servers) -> Iterator[Pooled]:
     if not PGBOUNCER.exists():
-        message = f"the pooler tests need the Debian package {PGBOUNCER_PACKAGE} (apt-get install {PGBOUNCER_PACKAGE})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_prerequisite(f"{PGBOUNCER_PACKAGE} (the pooler tests)")
     port = _free_port()
     with postgres_server("pooled") as main:
         pooler = {"pooler": "pgbouncer", "poolerHost": "127.0.0.1", "poolerPort": port, "poolerQueryWaitTimeout": 1}

@@ -28,6 +28,7 @@ from psycopg import errors
 
 from review.audit.checks import Finding, audit_servers
 from review.capture.program import unwrap_secrets
+from tests.prerequisites import missing_prerequisite
 from tests.realdb import langflow_builds
 from tests.realdb.conftest import Deployment, Servers, deploy
 from tests.realdb.servers import postgres_server
@@ -72,7 +73,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def langflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLangflow]:
     if not langflow_builds.installed():
-        pytest.fail(f"langflow-base {LANGFLOW_VERSION} is not installed: run {langflow_builds.INSTALL_COMMAND}")
+        missing_prerequisite(f"langflow-base {LANGFLOW_VERSION} (the Langflow test build)")
     with postgres_server("langflow-main") as main, postgres_server("langflow-flowdb") as flowdb:
         deployment = deploy(
             Servers(main=main, flowdb=flowdb, scheduler=None), apply_to=("main", "flowdb"), crossDatabaseReads=True
@@ -122,8 +123,8 @@ def _wait_healthy(langflow: RunningLangflow, process: subprocess.Popen[bytes], l
 
 def test_the_image_the_stack_runs_is_the_release_tested_here() -> None:
     assert PLATFORM_IMAGES["langflow-server"] == f"langflowai/langflow:{LANGFLOW_VERSION}"
-    marker = langflow_builds.root() / LANGFLOW_VERSION / langflow_builds.MARKER
-    assert marker.read_text().strip() == LANGFLOW_VERSION
+    required = [line.strip() for line in langflow_builds.LOCK.read_text().splitlines()]
+    assert f"langflow-base=={LANGFLOW_VERSION} \\" in required, "images/langflow/requirements.txt locks another release"
 
 
 def test_its_migrations_make_its_tables_in_flowdb_owned_by_its_role(langflow: RunningLangflow) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 
 from review.__main__ import main as review_main
 from review.capture.program import Capture
+from tests.prerequisites import missing_prerequisite
 from topology import load_topology
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -70,10 +70,7 @@ def alerts_of(stack: str, *sets: str) -> str:
 @pytest.fixture(scope="module")
 def promtool() -> str:
     if not Path(PROMTOOL).exists():
-        message = "the alert rule tests need promtool (apt-get install prometheus)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_prerequisite("promtool, from the Debian package prometheus (the alert rule tests)")
     return PROMTOOL
 
 
