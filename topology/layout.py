@@ -530,7 +530,7 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
             Healthcheck(
                 'python -c "import urllib.request; '
                 f"urllib.request.urlopen('http://127.0.0.1:{LANGFLOW_PORT}/health_check', timeout=4)\"",
-                start_period="180s",
+                start_period="3m0s",
             ),
         )
     )

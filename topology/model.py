@@ -356,7 +356,9 @@ EnvValue = Text | PostgresUrl | RolePassword | GeneratedSecret | RedisUrl
 
 @dataclass(frozen=True)
 class Healthcheck:
-    """A container healthcheck (Docker `CMD-SHELL` form)."""
+    """A container healthcheck (Docker `CMD-SHELL` form). Durations are written as Go's
+    `time.Duration.String()` writes them (`3m0s`, not `180s`): the docker provider reads them back in that
+    form, and any other spelling is a diff on every `pulumi up`."""
 
     command: str
     interval: str = "10s"
