@@ -138,9 +138,12 @@ runtime:
 
 
 @contextmanager
-def engine_stack(name: str, ref: str | None = None, *plugins: str, main: str | None = None) -> Iterator[EngineStack]:
+def engine_stack(
+    name: str, ref: str | None = None, *plugins: str, main: str | None = None, env: Mapping[str, str] | None = None
+) -> Iterator[EngineStack]:
     """A fresh stack on a file backend of its own, its program from `ref` (None: the working tree),
-    or `main` in place of its `__main__.py` (importing the stack's modules, under a bare project file)."""
+    or `main` in place of its `__main__.py` (importing the stack's modules, under a bare project file);
+    `env` is added to the CLI's (and so the plugins') environment."""
     tools = require_toolchain(*plugins)
     with tempfile.TemporaryDirectory(prefix=f"e2e-{name}-") as root:
         base = Path(root)
@@ -154,6 +157,7 @@ def engine_stack(name: str, ref: str | None = None, *plugins: str, main: str | N
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
             "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}",
+            **(env or {}),
         }
         program = program_tree(base / "program", ref)
         if main is not None:

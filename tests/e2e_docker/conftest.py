@@ -1,0 +1,163 @@
+"""The dev stack for real: every container through the real docker provider on the project's own Docker
+engine (`scripts/docker-engine`), with the images `make images` builds here, and the database resources
+through the real postgresql and mysql providers against the servers those containers run.
+
+The images of EnGarde's own services and of EasyAppointments cannot be had here: the stand-in images of
+`images/service-standin` and `images/scheduler-standin` take their place (`build/standins.yaml`), each
+doing with its env what such a service does with it and reporting it on its health endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR, stack_file_config
+from tests.e2e.engine import EngineStack, Recorder, engine_stack
+from tests.prerequisites import missing_prerequisite
+
+DOCKER_SOCKET = "/var/run/engarde-docker.sock"
+DOCKER_HOST = f"unix://{DOCKER_SOCKET}"
+DOCKER = "/usr/bin/docker"
+IMAGE_FRAGMENTS = (PROJECT_DIR / "build" / "images.yaml", PROJECT_DIR / "build" / "standins.yaml")
+PLUGINS = ("random", "docker", "postgresql", "mysql")
+NAMESPACE = "engarde"
+
+
+@dataclass(frozen=True)
+class Docker:
+    """The project's Docker engine, through its CLI (never another daemon)."""
+
+    def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300) -> str:
+        done = subprocess.run(
+            [DOCKER, *args],
+            env={"DOCKER_HOST": DOCKER_HOST, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"docker {args[0]} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        return done.stdout
+
+    def inspect(self, kind: str, name: str) -> dict[str, Any]:
+        found: list[dict[str, Any]] = json.loads(self.run(kind, "inspect", name))
+        return found[0]
+
+    def names(self, kind: str, prefix: str) -> set[str]:
+        """The names of the engine's objects of `kind` (container, volume, network) starting with `prefix`."""
+        listing = [kind, "ls", "--format", "{{.Names}}" if kind == "container" else "{{.Name}}"]
+        listed = self.run(*listing, *(["--all"] if kind == "container" else []))
+        return {name for name in listed.split() if name.startswith(prefix)}
+
+    def exec(self, container: str, *command: str, check: bool = True) -> str:
+        return self.run("exec", container, *command, check=check)
+
+
+@pytest.fixture(scope="session")
+def docker() -> Docker:
+    """The project's Docker engine, started if it is not running (`scripts/docker-engine start`)."""
+    started = subprocess.run([str(PROJECT_DIR / "scripts" / "docker-engine"), "start"], capture_output=True, text=True)
+    if started.returncode != 0:
+        missing_prerequisite(f"the project's Docker engine ({started.stderr.strip() or started.stdout.strip()})")
+    return Docker()
+
+
+def image_config() -> dict[str, Any]:
+    """`build/images.yaml` and `build/standins.yaml` (what `make images` writes), namespace stripped."""
+    missing = [path.name for path in IMAGE_FRAGMENTS if not path.is_file()]
+    if missing:
+        missing_prerequisite(f"the dev stack's images ({', '.join(missing)}: `make images`)")
+    merged: dict[str, Any] = {}
+    for path in IMAGE_FRAGMENTS:
+        for key, value in (yaml.safe_load(path.read_text())["config"] or {}).items():
+            name = key.split(":", 1)[1]
+            merged[name] = deep_merge(merged.get(name), value)
+    return merged
+
+
+def deep_merge(base: Any, update: Any) -> Any:
+    if isinstance(base, dict) and isinstance(update, dict):
+        return {**base, **{key: deep_merge(base.get(key), value) for key, value in update.items()}}
+    return update
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def dev_config(**overrides: Any) -> dict[str, Any]:
+    """Pulumi.dev.yaml's config with the images built here, free host ports, and `overrides` merged in."""
+    config = deep_merge(stack_file_config("dev"), image_config())
+    ports = {name: {"hostPort": free_port()} for name in ("main", "flowdb", "scheduler")}
+    return dict(deep_merge(deep_merge(config, {"servers": ports}), overrides))
+
+
+@dataclass
+class DockerStack:
+    """The dev stack on the real engine and the project's Docker engine."""
+
+    engine: EngineStack
+    docker: Docker
+    config: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        """What the stack's Docker objects are named after (`engarde-<stack>`)."""
+        return f"engarde-{self.engine.name}"
+
+    def container(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+        self.engine.configure(self.config)
+
+    def up(self, **options: Any) -> Recorder:
+        recorder = Recorder()
+        try:
+            self.engine.stack.up(on_event=recorder, **options)
+        finally:
+            self.outputs = self.engine.outputs()
+        return recorder
+
+    def env(self, service: str) -> dict[str, str]:
+        """A service's env from the stack's `services` output (secrets in clear: the test's own use)."""
+        env: dict[str, str] = self.outputs["services"][service]["env"]
+        return env
+
+
+@pytest.fixture(scope="module")
+def stack_name(request: pytest.FixtureRequest) -> str:
+    """One stack per test module: `dk<module>`, so its containers, network and volumes are its own."""
+    module = Path(str(request.node.fspath)).stem.removeprefix("test_").replace("_", "")
+    return f"dk{module}"[:20]
+
+
+@pytest.fixture(scope="module")
+def docker_stack(docker: Docker, stack_name: str) -> Iterator[DockerStack]:
+    """A stack of the working tree's program configured as dev with the images built here, not yet up;
+    destroyed (and its Docker objects checked gone) afterwards."""
+    config = dev_config()
+    with engine_stack(stack_name, None, *PLUGINS, env={"DOCKER_HOST": DOCKER_HOST}) as engine:
+        engine.configure(config)
+        stack = DockerStack(engine, docker, config)
+        try:
+            yield stack
+        finally:
+            engine.stack.destroy(on_output=lambda _: None)
+            for kind in ("container", "volume", "network"):
+                for leftover in docker.names(kind, stack.prefix):
+                    docker.run(kind, "rm", *(["--force"] if kind == "container" else []), leftover, check=False)
