@@ -84,7 +84,7 @@ e2e: $(STAMP)
 
 ## e2e-engine: the real-engine tests that need only what `make toolchain` builds (CI runs them)
 e2e-engine: $(STAMP)
-	$(PY) -m pytest -q tests/e2e/test_dynamic_provider.py \
+	$(PY) -m pytest -q tests/e2e/test_dynamic_provider.py tests/e2e/test_config_reading.py \
 	  "tests/e2e/test_plugin_schemas.py::test_the_plugin_schema_matches_the_sdk_for_every_resource_the_program_uses[random]"
 
 ## bench-deploy: up, no-change up, preview and destroy through the real engine, beside psql's floor

@@ -4,18 +4,33 @@ import pulumi
 
 from components.stack import deploy
 from topology import ConfigError, load_topology
-from topology.config import NAMESPACE, ignored_settings, unencrypted_warnings
+from topology.config import NAMESPACE, ConfigOrigin, ignored_settings, unencrypted_warnings
+
+PREFIX = NAMESPACE + ":"
+
+
+def all_config() -> dict[str, object]:
+    """Every config value of every namespace, as the Pulumi engine passes them to the program."""
+    return {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
 def stack_config() -> dict[str, object]:
-    """Every `engarde:` config value, as the Pulumi engine passes them to the program."""
-    values = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    prefix = NAMESPACE + ":"
-    return {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+    """Every `engarde:` config value, namespace stripped."""
+    return {key[len(PREFIX) :]: value for key, value in all_config().items() if key.startswith(PREFIX)}
+
+
+def config_origin() -> ConfigOrigin:
+    """Which `engarde:` keys were given as secrets, and the keys of the other namespaces."""
+    keys = all_config()
+    secret = {*pulumi.runtime.get_config_secret_keys_env(), *filter(pulumi.runtime.is_config_secret, keys)}
+    return ConfigOrigin(
+        secret_keys=frozenset(key[len(PREFIX) :] for key in secret if key.startswith(PREFIX)),
+        other_keys=frozenset(key for key in keys if not key.startswith(PREFIX)),
+    )
 
 
 try:
-    topology = load_topology(stack_config(), pulumi.get_stack())
+    topology = load_topology(stack_config(), pulumi.get_stack(), config_origin())
 except ConfigError as error:
     # One line naming the key, before any resource is registered.
     raise pulumi.RunError(str(error)) from None

@@ -130,7 +130,7 @@ def validated_config(
     config = config_files.load(stack, assignments, project_dir)
     while True:  # ends: each pass adds a key that was missing, or raises
         try:
-            return config, load_topology(config.values, stack)
+            return config, load_topology(config.values, stack, config.origin())
         except ConfigError as error:
             if not config_files.fill_missing_admin_password(config, error.key):
                 raise

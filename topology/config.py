@@ -73,12 +73,30 @@ SCALAR_DEFAULTS: dict[str, Any] = {
     "schedulerBaseUrl": "http://localhost:8080",
     "langflowSuperuser": "admin",
     "crossDatabaseReads": False,
+    "allowPlaintextSecrets": False,
 }
 """Declared in Pulumi.yaml with the same defaults (a test keeps the two equal)."""
 
 OBJECT_KEYS = ("servers", "images", "services", "connectionLimits", "serviceHosts", "backups")
 ADMIN_PASSWORD_KEYS = {f"{server}AdminPassword": server for server in SERVER_ENTRIES}
 KNOWN_KEYS = frozenset(SCALAR_DEFAULTS) | frozenset(OBJECT_KEYS) | frozenset(ADMIN_PASSWORD_KEYS)
+
+
+ENV_UNSAFE_CHARACTERS = "'\"\\$`"
+"""Characters a value written into the services' env files may not hold: no quoting reads them the same in
+python-dotenv, docker compose and sh in every combination (review/exports/env.py), so such a value is refused
+here, naming its key, instead of when `review env` writes the file."""
+
+
+@dataclass(frozen=True)
+class ConfigOrigin:
+    """What the program knows of its config beyond the `engarde:` values (the Pulumi SDK's config map and
+    secret keys; offline, the stack file)."""
+
+    secret_keys: frozenset[str] = frozenset()
+    """`engarde:` keys (namespace stripped) whose value was given as a secret."""
+    other_keys: frozenset[str] = frozenset()
+    """Keys of every other namespace, namespace included (`docker:host`)."""
 
 
 SERVICE_HOSTS = {"backend": "backend", "langflow-server": "langflow-server", "redis": "redis"}
@@ -241,9 +259,22 @@ def _text(key: str, value: Any) -> str:
 
 def _hostname(key: str, value: Any) -> str:
     host = _text(key, value)
-    if any(c.isspace() or c in "/@?#" for c in host):
+    if any(c.isspace() or c in "/@?#" or c in ENV_UNSAFE_CHARACTERS for c in host):
         raise ConfigError(key, "must be a host name or IP address")
     return host
+
+
+def _env_text(key: str, value: Any) -> str:
+    """A string the services' env files carry as it is."""
+    text = _text(key, value)
+    for position, character in enumerate(text, start=1):
+        if character in ENV_UNSAFE_CHARACTERS or not character.isprintable():
+            raise ConfigError(
+                key,
+                f"must not hold quotes, backslashes, '$', '`' or control characters such as a newline "
+                f"(an env file cannot carry them; {character!r} at position {position})",
+            )
+    return text
 
 
 def _sslmode(key: str, value: Any) -> str:
@@ -340,7 +371,7 @@ def _service_hosts(raw: Mapping[str, Any], run_containers: bool) -> dict[str, st
 
 
 def _http_url(key: str, value: Any) -> str:
-    url = _text(key, value)
+    url = _env_text(key, value)
     scheme, separator, rest = url.partition("://")
     if scheme not in ("http", "https") or not separator or not rest or rest[0] in "/?#":
         raise ConfigError(key, "must be an http:// or https:// URL with a host, e.g. https://book.example.com")
@@ -719,12 +750,29 @@ def _connection_limits(raw: Any) -> dict[str, int]:
     }
 
 
-def parse_config(raw: Mapping[str, Any]) -> StackConfig:
-    """Validate raw config values (keys without the `engarde:` namespace) and apply defaults."""
+def parse_config(raw: Mapping[str, Any], origin: ConfigOrigin | None = None) -> StackConfig:
+    """Validate raw config values (keys without the `engarde:` namespace) and apply defaults.
+
+    `origin` (what the program or the stack file says beyond the values) enables the checks that need
+    it: a namespace one edit away from `engarde`, an admin password given in clear text. Without it
+    (config built in code) those two are not checked.
+    """
+    if origin is not None:
+        _check_other_namespaces(origin.other_keys)
     for key in raw:
         if key not in KNOWN_KEYS:
             raise ConfigError(key, f"unknown key (allowed: {', '.join(sorted(KNOWN_KEYS))})")
     values = {**SCALAR_DEFAULTS, **{k: v for k, v in raw.items() if k in SCALAR_DEFAULTS}}
+    allow_plaintext_secrets: bool = _decode("allowPlaintextSecrets", values["allowPlaintextSecrets"], bool)
+    for key in ADMIN_PASSWORD_KEYS:
+        if key in raw:
+            _check_admin_password(key, raw[key])
+            if origin is not None and key not in origin.secret_keys and not allow_plaintext_secrets:
+                raise ConfigError(
+                    key,
+                    f"is in clear text in the stack's config: set it encrypted with pulumi config set --secret "
+                    f"{NAMESPACE}:{key} <password> (or allow clear text with allowPlaintextSecrets: true)",
+                )
     placement_value = _decode("langflowPlacement", values["langflowPlacement"], str)
     if placement_value not in (Placement.DEDICATED.value, Placement.SHARED.value):
         raise ConfigError("langflowPlacement", f"must be one of dedicated, shared (got {placement_value!r})")
@@ -743,13 +791,14 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     for name in sorted(set(servers_raw) - set(servers)):  # flowdb in shared placement: unused, still checked
         _check_unused_server(f"servers.{name}", servers_raw[name])
     _check_host_ports(servers, servers_raw)
+    _check_endpoints(servers)
 
     admin_password_keys: dict[str, str] = {}
     for key, server in ADMIN_PASSWORD_KEYS.items():
         config = servers.get(server)
         if config is None or config.mode is Mode.CONTAINER:
             continue
-        if key not in raw or not isinstance(raw[key], str) or not raw[key]:
+        if key not in raw:
             raise ConfigError(
                 key,
                 f"is required because servers.{server}.mode is external: "
@@ -779,7 +828,7 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
         run_containers=run_containers,
         protect=_decode("protect", values["protect"], bool),
         scheduler_base_url=_http_url("schedulerBaseUrl", values["schedulerBaseUrl"]),
-        langflow_superuser=_text("langflowSuperuser", values["langflowSuperuser"]),
+        langflow_superuser=_env_text("langflowSuperuser", values["langflowSuperuser"]),
         servers=servers,
         images=images,
         extra_services=extra,
@@ -814,3 +863,91 @@ def _cross_database_reads(raw: Any, placement: Placement, servers: Mapping[str, 
             "make flowdb external too, or main a container",
         )
     return True
+
+
+def _check_admin_password(key: str, value: Any) -> None:
+    """An admin password is a non-empty string. The engine passes a list or an object given for it as its
+    JSON text: one that reads as a JSON list or object is taken for one (no password looks like that)."""
+    given = value
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            given = json.loads(value)
+        except json.JSONDecodeError:
+            given = value
+    if not isinstance(given, str):
+        raise ConfigError(key, f"must be a string (got {_type_name(given)})")
+    if not given:
+        raise ConfigError(key, "must not be empty")
+
+
+def _type_name(value: Any) -> str:
+    kinds = ((bool, "a boolean"), (int | float, "a number"), (list, "a list"), (dict, "an object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
+def _one_edit_apart(first: str, second: str) -> bool:
+    """Whether one insertion, deletion, substitution or swap of two adjacent characters turns one into the other."""
+    if first == second or abs(len(first) - len(second)) > 1:
+        return False
+    if len(first) == len(second):
+        differ = [i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b]
+        return len(differ) == 1 or (
+            len(differ) == 2
+            and differ[1] == differ[0] + 1
+            and first[differ[0]] == second[differ[1]]
+            and first[differ[1]] == second[differ[0]]
+        )
+    shorter, longer = sorted((first, second), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
+def _check_other_namespaces(keys: frozenset[str]) -> None:
+    """A key whose namespace is one typo away from `engarde` would be silently ignored: refuse it."""
+    for full_key in sorted(keys):
+        namespace, _, name = full_key.partition(":")
+        if _one_edit_apart(namespace, NAMESPACE):
+            raise ConfigError(
+                name,
+                f"namespace {namespace!r} is not {NAMESPACE!r}, so the program would ignore this key: "
+                f"did you mean {NAMESPACE}:{name}?",
+                namespace=namespace,
+            )
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def _endpoint_host(host: str) -> str:
+    return LOOPBACK if is_loopback(host) else host.lower()
+
+
+def _check_endpoints(servers: Mapping[str, ServerConfig]) -> None:
+    """Two servers (or replicas) at one host and port would be one server holding both layouts: its roles
+    twice, `public` with two owners. A container is at 127.0.0.1:hostPort (its published port)."""
+    endpoints: dict[tuple[str, int], str] = {}
+    for name, server in servers.items():
+        if server.mode is Mode.CONTAINER:
+            continue  # containers: `_check_host_ports`; compared below with external servers
+        assert server.host is not None and server.port is not None
+        listed = [(f"servers.{name}.host", server.host, server.port)]
+        listed += [
+            (f"servers.{name}.replicas[{i}].host", replica.host, replica.port)
+            for i, replica in enumerate(server.replicas)
+            if replica.host is not None and replica.port is not None
+        ]
+        for key, host, port in listed:
+            other = endpoints.setdefault((_endpoint_host(host), port), key)
+            if other != key:
+                raise ConfigError(
+                    key,
+                    f"{host}:{port} is also {other.removesuffix('.host')}'s host and port: each server needs its own",
+                )
+    for name, server in servers.items():
+        published = [server.host_port, *(replica.host_port for replica in server.replicas)]
+        for host_port in published:
+            clash = endpoints.get((LOOPBACK, host_port)) if host_port is not None else None
+            if clash is not None:
+                raise ConfigError(
+                    clash,
+                    f"{LOOPBACK}:{host_port} is servers.{name}'s container (its hostPort): each server needs its own",
+                )

@@ -36,7 +36,7 @@ from topology.catalog import (
     App,
     AppKind,
 )
-from topology.config import ServerConfig, StackConfig, parse_config
+from topology.config import ConfigOrigin, ServerConfig, StackConfig, parse_config
 from topology.model import (
     Access,
     AccessGroup,
@@ -75,9 +75,9 @@ REDIS_PASSWORD = "redis-password"
 REDIS_SERVICE = "redis"
 
 
-def load_topology(raw: Mapping[str, Any], stack: str) -> Topology:
-    """Stack config (keys without namespace) -> the validated topology."""
-    return build_topology(parse_config(raw), stack)
+def load_topology(raw: Mapping[str, Any], stack: str, origin: ConfigOrigin | None = None) -> Topology:
+    """Stack config (keys without namespace) -> the validated topology (`origin`: see `parse_config`)."""
+    return build_topology(parse_config(raw, origin), stack)
 
 
 def _server(config: ServerConfig) -> Server:
@@ -154,6 +154,20 @@ def _server_and_pooler_hosts(config: StackConfig, servers: Mapping[str, Server])
     return hosts
 
 
+def _check_pooler_aliases(config: StackConfig, containers: set[str]) -> None:
+    """A pooler's network alias may not be another container's name on the network (a service, Redis, a
+    replica): two containers answering to one alias, the DSNs would reach either."""
+    if not config.run_containers:
+        return
+    for name, server_config in config.servers.items():
+        host = server_config.pooler_host
+        if server_config.pooler != "none" and host in containers - {pooler_service_name(name)}:
+            raise ConfigError(
+                f"servers.{name}.poolerHost",
+                f"{host!r} is the network alias of the {host} container: choose another",
+            )
+
+
 def build_topology(config: StackConfig, stack: str) -> Topology:
     """The whole layout: roles, schemas, the access matrix, groups and service wiring."""
     servers = {name: _server(server) for name, server in config.servers.items()}
@@ -196,6 +210,7 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
                 extra.connection_limit,
             )
         )
+    _check_pooler_aliases(config, taken_services | {config.service_hosts[REDIS_SERVICE]})
     main_schemas = {a.schema for a in apps} | ({LANGFLOW_SCHEMA} if shared else set())
     for extra in config.extra_services:
         for i, schema in enumerate(extra.reads):

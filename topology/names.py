@@ -22,9 +22,9 @@ RESERVED_SCHEMAS = frozenset({"public", "audit", "langflow", "information_schema
 class ConfigError(ValueError):
     """Invalid stack config: names the key (without namespace) and what is allowed."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"engarde:{key}: {message}")
-        self.key = key
+    def __init__(self, key: str, message: str, *, namespace: str = "engarde") -> None:
+        super().__init__(f"{namespace}:{key}: {message}")
+        self.key = key if namespace == "engarde" else f"{namespace}:{key}"
 
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")

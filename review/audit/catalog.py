@@ -6,7 +6,7 @@ so the audit compares the two as sets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import psycopg
@@ -71,9 +71,33 @@ OBJECTS = (
 owner)."""
 
 
+NO_EXPIRY = "infinity"
+"""rolvaliduntil of a role whose password never expires: what the provider's Role sets (its `valid_until`
+default), and how its read reports NULL (`COALESCE(rolvaliduntil::TEXT, 'infinity')`)."""
+
+VALID_UNTIL = (
+    f"CASE WHEN rolvaliduntil IS NULL THEN '{NO_EXPIRY}' WHEN isfinite(rolvaliduntil)"
+    " THEN to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'"
+    " ELSE rolvaliduntil::text END"
+)
+"""rolvaliduntil as text whatever the session's DateStyle and TimeZone: `2030-01-01 00:00:00 UTC`, or
+`infinity` / `-infinity`."""
+
+
+@dataclass(frozen=True, order=True)
+class RoleSetting:
+    """One `ALTER ROLE ... [IN DATABASE ...] SET name = value` (a row of pg_db_role_setting)."""
+
+    database: str
+    """The database it applies in (`IN DATABASE`); "" for every database."""
+    name: str
+    value: str
+    """As PostgreSQL stores it: a list (search_path) as `a, "B"`."""
+
+
 @dataclass(frozen=True)
 class RoleRow:
-    """pg_roles, the attributes the layout cares about."""
+    """pg_roles, the attributes the layout cares about, and the role's settings."""
 
     name: str
     login: bool
@@ -83,9 +107,12 @@ class RoleRow:
     replication: bool
     bypassrls: bool
     inherit: bool
-    config: tuple[str, ...]
     connection_limit: int = -1
     """rolconnlimit (-1: none)."""
+    valid_until: str = NO_EXPIRY
+    """rolvaliduntil (see `VALID_UNTIL`)."""
+    settings: tuple[RoleSetting, ...] = ()
+    """Its settings for every database and for the database read (those for other databases left out)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -137,8 +164,7 @@ class PostgresCatalog:
     def snapshot(self) -> dict[str, Any]:
         """Comparable form (sorted lists) for before/after checks."""
         return {
-            "roles": sorted((r.name, r.login, r.superuser, r.createdb, r.createrole, r.replication, r.bypassrls,
-                             r.inherit, r.config) for r in self.roles.values()),
+            "roles": sorted(astuple(r) for r in self.roles.values()),
             "memberships": sorted(self.memberships),
             "schemas": sorted(self.schemas.items()),
             "objects": sorted(self.objects),
@@ -167,14 +193,24 @@ def read_postgres(connection: psycopg.Connection[Any], server: str) -> PostgresC
     """
     database = connection.info.dbname
     catalog = PostgresCatalog(server, database)
+    settings: dict[str, list[RoleSetting]] = {}
+    for role, applies_in, config in connection.execute(
+        "SELECT r.rolname, coalesce(d.datname, ''), s.setconfig FROM pg_db_role_setting s"
+        " JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase"
+        " WHERE s.setdatabase = 0 OR d.datname = current_database()"
+    ).fetchall():
+        for entry in config or ():  # `name=value`
+            setting, _, value = entry.partition("=")
+            settings.setdefault(role, []).append(RoleSetting(applies_in, setting, value))
     rows = connection.execute(
         "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
-        " rolinherit, coalesce(rolconfig, '{}'), rolconnlimit FROM pg_roles"
+        f" rolinherit, rolconnlimit, {VALID_UNTIL} FROM pg_roles"
     ).fetchall()
-    for name, login, superuser, createdb, createrole, replication, bypassrls, inherit, config, limit in rows:
+    for name, login, superuser, createdb, createrole, replication, bypassrls, inherit, limit, valid_until in rows:
         catalog.roles[name] = RoleRow(
-            name, login, superuser, createdb, createrole, replication, bypassrls, inherit, tuple(config), limit
-        )
+            name, login, superuser, createdb, createrole, replication, bypassrls, inherit, limit, valid_until,
+            tuple(sorted(settings.get(name, ()))),
+        )  # fmt: skip
     # PostgreSQL 16 made INHERIT a property of each grant; before, of the member role.
     inherits = "a.inherit_option" if connection.info.server_version >= 160000 else "m.rolinherit"
     for group, member, inherited in connection.execute(

@@ -9,12 +9,14 @@ compares, for the layout's database:
 * owners: each schema the stack creates is owned by its owner role, and every relation, type and routine
   in a layout schema by that schema's owner (the role its migrations run as);
 * schemas: each layout schema exists, and no other does (`public`, which every database has, is known);
-* roles: each layout role exists with its LOGIN, CONNECTION LIMIT and no elevated attribute, and no other
-  role exists, login or not, except the built-in `pg_*` roles, the admin itself and, when the admin is
-  not a superuser, the platform's roles: superusers (no such admin creates or drops one) and the roles
-  the admin inherits privileges from (a managed platform's group, such as `rds_superuser`); a role the
-  admin merely holds ADMIN OPTION on -- PostgreSQL 16+ grants a CREATEROLE admin that on every role it
-  creates -- is no platform role;
+* roles: each layout role exists with every attribute its Role resource sets (`ROLE_ATTRIBUTES`: LOGIN,
+  no elevated attribute, INHERIT, CONNECTION LIMIT, no VALID UNTIL) and exactly its role-level settings
+  (its search_path, for every database; none in the audited database only), one finding per difference;
+  and no other role exists, login or not (named with its attributes), except the built-in `pg_*` roles,
+  the admin itself and, when the admin is not a superuser, the platform's roles: superusers (no such
+  admin creates or drops one) and the roles the admin inherits privileges from (a managed platform's
+  group, such as `rds_superuser`); a role the admin merely holds ADMIN OPTION on -- PostgreSQL 16+
+  grants a CREATEROLE admin that on every role it creates -- is no platform role;
 * memberships: each layout membership exists, and no other membership has a layout role as its group
   or member, except the admin's own memberships in layout roles (PostgreSQL 16+ grants them on CREATE
   ROLE, and the provider grants the admin an owner role for the length of a transaction);
@@ -25,6 +27,7 @@ On a MySQL server: each user holds exactly its privileges on its database, and n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +36,9 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from review.audit.catalog import PostgresCatalog, read_mysql_grants, read_postgres
+from review.audit.catalog import NO_EXPIRY, PostgresCatalog, RoleRow, read_mysql_grants, read_postgres
 from topology.backups import MYSQL_BACKUP_PRIVILEGES
-from topology.model import Engine, ObjectType, Privilege, Server, ServerLayout, Topology
-
-ELEVATED = ("superuser", "createdb", "createrole", "replication", "bypassrls")
+from topology.model import Engine, ObjectType, Privilege, Role, Server, ServerLayout, Topology
 
 ALWAYS_THERE = frozenset({"public"})
 """Schemas every database has: known to the layout even where it leaves them alone."""
@@ -108,30 +109,129 @@ def privilege_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[F
     ]
 
 
+AttributeValue = bool | int | str
+
+
+@dataclass(frozen=True)
+class RoleAttribute:
+    """One attribute of CREATE ROLE: what the stack's Role resource gives a layout role (components/roles.py:
+    every flag it sets explicitly, the provider's default `valid_until`), where pg_roles keeps it, and
+    CREATE ROLE's default (left unnamed when describing a role the stack does not know)."""
+
+    keyword: str
+    wanted: Callable[[Role], AttributeValue]
+    found: Callable[[RoleRow], AttributeValue]
+    default: AttributeValue
+
+    def spelled(self, value: AttributeValue) -> str:
+        """As CREATE ROLE spells it: `SUPERUSER`, `NOINHERIT`, `CONNECTION LIMIT 5`."""
+        if isinstance(value, bool):
+            return self.keyword if value else f"NO{self.keyword}"
+        return f"{self.keyword} {value}"
+
+
+ROLE_ATTRIBUTES = (
+    RoleAttribute("LOGIN", lambda role: role.login, lambda row: row.login, False),
+    RoleAttribute("SUPERUSER", lambda role: False, lambda row: row.superuser, False),
+    RoleAttribute("CREATEDB", lambda role: False, lambda row: row.createdb, False),
+    RoleAttribute("CREATEROLE", lambda role: False, lambda row: row.createrole, False),
+    # Only the replicas' login has it.
+    RoleAttribute("REPLICATION", lambda role: role.replication, lambda row: row.replication, False),
+    RoleAttribute("BYPASSRLS", lambda role: False, lambda row: row.bypassrls, False),
+    RoleAttribute("INHERIT", lambda role: True, lambda row: row.inherit, True),
+    RoleAttribute("CONNECTION LIMIT", lambda role: role.connection_limit, lambda row: row.connection_limit, -1),
+    RoleAttribute("VALID UNTIL", lambda role: NO_EXPIRY, lambda row: row.valid_until, NO_EXPIRY),
+)  # fmt: skip
+"""Every attribute of a layout role the audit compares, one finding each."""
+
+
+def _shown(value: AttributeValue) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def role_findings(layout: ServerLayout, catalog: PostgresCatalog) -> list[Finding]:
-    """Each layout role: exists, LOGIN as declared, no elevated attribute, its CONNECTION LIMIT."""
+    """Each layout role exists, with each attribute and setting its Role resource gives it."""
     server, findings = layout.name, []
     for role in layout.roles:
         row = catalog.roles.get(role.name)
         if row is None:
             findings.append(Finding(server, "role", role.name, "exists", "missing"))
             continue
-        if row.login != role.login:
-            findings.append(Finding(server, "role", role.name, _login(role.login), _login(row.login)))
-        for attribute in ELEVATED:
-            # Only the replicas' login has one: REPLICATION, and nothing else.
-            wanted = role.replication if attribute == "replication" else False
-            if getattr(row, attribute) != wanted:
-                labels = [attribute.upper(), f"NO{attribute.upper()}"]
-                findings.append(Finding(server, "role attribute", role.name, labels[not wanted], labels[wanted]))
-        if role.login and row.connection_limit != role.connection_limit:
-            findings.append(Finding(server, "connection limit", role.name, str(role.connection_limit),
-                                    str(row.connection_limit)))  # fmt: skip
+        findings += [
+            Finding(server, f"role attribute {a.keyword}", role.name, _shown(a.wanted(role)), _shown(a.found(row)))
+            for a in ROLE_ATTRIBUTES
+            if a.found(row) != a.wanted(role)
+        ]
+        findings += setting_findings(server, role, row)
     return findings
 
 
-def _login(login: bool) -> str:
-    return "LOGIN" if login else "NOLOGIN"
+LIST_SETTINGS = frozenset({"search_path"})
+"""Settings whose value is a list of identifiers (PostgreSQL stores `SET search_path TO "a", "b"` as `a, b`)."""
+
+
+def wanted_settings(role: Role) -> dict[tuple[str, str], str]:
+    """(database, setting) -> value: what the provider's Role sets (`ALTER ROLE ... SET search_path TO ...`,
+    for every database, or `TO DEFAULT`: none), as PostgreSQL stores it."""
+    if not role.search_path:
+        return {}
+    return {("", "search_path"): ", ".join(_stored_identifier(part) for part in role.search_path)}
+
+
+def _stored_identifier(name: str) -> str:
+    """How a list setting stores an identifier: quoted unless plain lower case (display only; the
+    comparison parses both sides)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+LIST_ELEMENT = re.compile(r'\s*(?:"(?P<quoted>(?:[^"]|"")*)"|(?P<plain>[^",\s]+))\s*(?:,|\Z)')
+
+
+def _comparable(setting: str, value: str) -> object:
+    """A list setting as its identifiers (quoted ones as written, plain ones folded to lower case, as
+    PostgreSQL reads them); any other value, or a list that does not parse, as its text."""
+    if setting not in LIST_SETTINGS:
+        return value
+    parts, position = [], 0
+    while position < len(value):
+        element = LIST_ELEMENT.match(value, position)
+        if element is None:
+            return value
+        quoted = element.group("quoted")
+        parts.append(quoted.replace('""', '"') if quoted is not None else element.group("plain").lower())
+        position = element.end()
+    return tuple(parts)
+
+
+def _setting_shown(setting: str, value: str | None) -> str:
+    """A setting's value as the report prints it: a custom (`prefix.name`) parameter can hold anything,
+    an application's secret included, so its value is never printed."""
+    if value is None:
+        return "-"
+    return "(set; value not shown)" if "." in setting else value
+
+
+def setting_findings(server: str, role: Role, row: RoleRow) -> list[Finding]:
+    """The role's settings, for every database and for the audited one, against what its Role resource
+    sets: one finding per setting changed, missing or extra."""
+    wanted = wanted_settings(role)
+    found = {(s.database, s.name): s.value for s in row.settings}
+    findings = []
+    for database, setting in sorted(wanted.keys() | found.keys()):
+        want, have = wanted.get((database, setting)), found.get((database, setting))
+        if want is not None and have is not None and _comparable(setting, want) == _comparable(setting, have):
+            continue
+        where = f" in database {database}" if database else ""
+        findings.append(Finding(server, f"role setting {setting}{where}", role.name, _setting_shown(setting, want),
+                                _setting_shown(setting, have)))  # fmt: skip
+    return findings
+
+
+def described(row: RoleRow) -> str:
+    """A role's attributes as CREATE ROLE spells them: LOGIN or NOLOGIN, then each one off its default."""
+    return " ".join(
+        a.spelled(a.found(row)) for a in ROLE_ATTRIBUTES if a.keyword == "LOGIN" or a.found(row) != a.default
+    )
 
 
 def platform_roles(layout: ServerLayout, catalog: PostgresCatalog) -> set[str]:
@@ -155,7 +255,7 @@ def unknown_role_findings(layout: ServerLayout, catalog: PostgresCatalog) -> lis
     """Roles on the server that neither the layout, PostgreSQL, the admin nor the platform accounts for."""
     known = {r.name for r in layout.roles} | {layout.server.admin_user} | platform_roles(layout, catalog)
     return [
-        Finding(layout.name, "role", name, "no such login role" if row.login else "no such role", _login(row.login))
+        Finding(layout.name, "role", name, "no such login role" if row.login else "no such role", described(row))
         for name, row in catalog.roles.items()
         if name not in known and not name.startswith("pg_")
     ]

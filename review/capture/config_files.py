@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from review.capture import pulumi_yaml
 from review.capture.program import NAMESPACE, PROJECT_DIR
+from topology.config import ConfigOrigin
 
 ADMIN_PASSWORD_SUFFIX = "AdminPassword"
 """Config keys `<server>AdminPassword` hold the admin password of an external server (secret)."""
@@ -35,6 +37,12 @@ class StackConfigValues:
     """Keys whose value is a secret (given `secure:`, or an admin password)."""
     notes: list[str] = field(default_factory=list)
     """One line each, for stderr: placeholders the plan had to use."""
+    other_keys: set[str] = field(default_factory=set)
+    """Keys of the other namespaces (`docker:host`), namespace included: the program sees them too."""
+
+    def origin(self) -> ConfigOrigin:
+        """What the program's validation knows beyond the values: the secret keys, the other namespaces."""
+        return ConfigOrigin(secret_keys=frozenset(self.secret_keys), other_keys=frozenset(self.other_keys))
 
 
 def secure_placeholder(key: str) -> str:
@@ -49,7 +57,11 @@ def missing_secret_placeholder(key: str) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text())
+        document = pulumi_yaml.load(path.read_text())
+    except pulumi_yaml.PulumiYamlError as error:
+        mark = error.problem_mark
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigFileError(f"{path.name}{where}: {error.problem}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -105,15 +117,6 @@ def _decrypt_offline(value: Any, key: str, secret_keys: set[str], top_key: str) 
     return value
 
 
-def _top_level_value(value: Any) -> Any:
-    """A top-level scalar as the engine hands it to a program: a string (`true`, `123`); objects keep their types."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
 def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> StackConfigValues:
     """Project defaults overlaid with Pulumi.<stack>.yaml."""
     path = stack_file(stack, project_dir)
@@ -122,11 +125,13 @@ def stack_values(stack: str, project_dir: Path = PROJECT_DIR) -> StackConfigValu
         raise ConfigFileError(f"{path.name} not found: no stack {stack!r} (stacks: {', '.join(known) or 'none'})")
     document = _read_yaml(path)
     config = StackConfigValues(values=project_defaults(project_dir))
+    declared = _read_yaml(project_dir / "Pulumi.yaml").get("config") or {}
+    config.other_keys = {str(key) for key in [*declared, *(document.get("config") or {})] if _own_key(str(key)) is None}
     for key, value in (document.get("config") or {}).items():
         name = _own_key(str(key))
         if name is None:
-            continue  # Other namespaces (docker:host) configure providers, not the program.
-        config.values[name] = _top_level_value(_decrypt_offline(value, name, config.secret_keys, name))
+            continue  # Other namespaces (docker:host) configure providers, not the program (which checks their names).
+        config.values[name] = pulumi_yaml.program_value(_decrypt_offline(value, name, config.secret_keys, name))
         if name in config.secret_keys:
             config.notes.append(
                 f"note: {NAMESPACE}:{name} is encrypted in {path.name}; the plan uses a placeholder for it"
@@ -269,7 +274,7 @@ def fill_missing_admin_password(config: StackConfigValues, key: str) -> bool:
 
     `pulumi up` needs the real value: the note says so, and names the command that sets it.
     """
-    if not key.endswith(ADMIN_PASSWORD_SUFFIX) or key in config.values:
+    if ":" in key or not key.endswith(ADMIN_PASSWORD_SUFFIX) or key in config.values:
         return False
     config.values[key] = missing_secret_placeholder(key)
     config.secret_keys.add(key)

@@ -1,7 +1,7 @@
 """`python -m review diff`: the stack at a git ref against the working tree, as `pulumi up` would change it.
 
     python -m review diff --stack dev --base-ref origin/main [--set KEY=VALUE ...] [--replace URN ...]
-                          [--format text|markdown|json|sql] [--server NAME]
+                          [--format text|markdown|json|sql] [--server NAME] [--verbose]
 
 The old side is the ref's tree (its program, its Pulumi.<stack>.yaml) captured in a subprocess;
 the new side is the working tree with `--set`. `diff_configs` is the same comparison for two
@@ -50,6 +50,8 @@ def add_parser(commands: Any) -> None:
                       help="replace this resource even if unchanged, as `pulumi up --replace`")  # fmt: skip
     diff.add_argument("--format", choices=sorted(FORMATS), default="text", help="view (default: text)")
     diff.add_argument("--server", help="only this server's SQL")
+    diff.add_argument("--verbose", action="store_true",
+                      help="also list every stack-output path that changes (text, markdown, json)")  # fmt: skip
 
 
 def capture_config(config: StackConfigValues, stack: str, replace: Collection[str] = ()) -> Capture:
@@ -152,7 +154,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path, v
             message = f"--base-ref {args.base_ref}: the stack at that ref does not run: {failure}"
             raise DiffUsageError(message) from None
     report = report_of(old_capture, new_capture, args.stack, replace, False, f"git ref {args.base_ref}")
-    out.write(FORMATS[args.format](report, args.server))
+    out.write(FORMATS[args.format](report, args.server, args.verbose))
     for refusal in report.diff.errors:
         print(f"error: {refusal}", file=err)
     return EXIT_FAILED if report.diff.errors else EXIT_OK

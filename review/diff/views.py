@@ -1,17 +1,19 @@
 """A stack diff as a reviewer reads it: text, markdown (PR comment), json, and per-server psql scripts.
 
 Each step shows its operation, resource and changed inputs (names only: values may be secret),
-then the SQL it runs on its server; passwords in that SQL are `[secret]` unless asked for.
+then the SQL it runs on its server; passwords in that SQL are `[secret]` unless asked for. The
+stack outputs that change are summarised by service, env variable and output (`outputs`); every
+path behind them with `verbose`.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from review.capture.plan import short_type
-from review.capture.program import unwrap_secrets
 from review.diff.compute import (
     CREATE,
     CREATE_REPLACEMENT,
@@ -23,9 +25,10 @@ from review.diff.compute import (
     StackDiff,
     Step,
 )
+from review.diff.outputs import OutputChange, changed_paths, output_changes
 from review.diff.sql import ProviderLifecycle, ServerSql
 from review.providers import ServerContext, server_context
-from review.views.sql import SecretSource, SqlStep, output_leaves, render_steps, secret_sources
+from review.views.sql import SecretSource, SqlStep, render_steps, secret_sources
 
 _SYMBOLS = {CREATE: "+", IMPORT: "=>", UPDATE: "~", CREATE_REPLACEMENT: "+-", DELETE_REPLACED: "-+", DELETE: "-"}
 
@@ -133,17 +136,49 @@ def _without_repeated_connects(lines: list[str]) -> list[str]:
 
 def changed_outputs(report: DiffReport) -> list[str]:
     """Paths of the stack-output values the change adds, removes or alters (`services.backend.env.DATABASE_URL`)."""
-    old = dict(output_leaves(unwrap_secrets(report.diff.old.capture.outputs)))
-    new = dict(output_leaves(unwrap_secrets(report.diff.new.capture.outputs)))
-    return [".".join(path) for path in sorted(old.keys() | new.keys()) if old.get(path) != new.get(path)]
+    return changed_paths(report.diff.old.capture.outputs, report.diff.new.capture.outputs)
 
 
-def _outputs_line(report: DiffReport) -> list[str]:
-    paths = changed_outputs(report)
-    return ["", "Stack outputs that change (values not shown): " + ", ".join(paths)] if paths else []
+def outputs_summary(report: DiffReport) -> list[OutputChange]:
+    """The stack outputs that change, by service, env variable and output (names only)."""
+    return output_changes(report.diff.old.capture.outputs, report.diff.new.capture.outputs)
 
 
-def render_text(report: DiffReport, server: str | None = None) -> str:
+_OUTPUTS_HEADING = "Stack outputs that change (names only, values not shown)"
+_WRAP = 100
+"""Text lines of the outputs section wrap here: a PR comment or a terminal shows them whole."""
+
+
+def _outputs_text(report: DiffReport, verbose: bool) -> list[str]:
+    changes = outputs_summary(report)
+    if not changes:
+        return []
+    hint = "" if verbose else "; --verbose lists every path"
+    lines = ["", f"{_OUTPUTS_HEADING}{hint}:"]
+    for change in changes:
+        lines += textwrap.wrap(
+            change.describe(), _WRAP, initial_indent="  ", subsequent_indent="      ", break_on_hyphens=False
+        )
+    if verbose:
+        lines += ["", "Output paths that change:", *(f"  {path}" for path in changed_outputs(report))]
+    return lines
+
+
+def _outputs_markdown(report: DiffReport, verbose: bool) -> list[str]:
+    changes = outputs_summary(report)
+    if not changes:
+        return []
+    hint = "" if verbose else " (`--verbose` lists every path)"
+    lines = ["", f"**{_OUTPUTS_HEADING}**{hint}:", ""]
+    lines += [f"- {_md_cell(change.describe())}" for change in changes]
+    if verbose:
+        paths = changed_outputs(report)
+        lines += ["", f"<details><summary>Output paths that change ({len(paths)})</summary>", "", "```text"]
+        lines += [*paths, "```", "", "</details>"]
+    return lines
+
+
+def render_text(report: DiffReport, server: str | None = None, verbose: bool = False) -> str:
     diff = report.diff
     if not diff.changed:
         return f"Stack {report.stack}: no changes against {report.base}.\n"
@@ -153,7 +188,7 @@ def render_text(report: DiffReport, server: str | None = None) -> str:
         lines.append(
             f"{number:>3}. {_SYMBOLS[step.op]:<2} {step.op:<18} {_label(step)}" + (f"  ({detail})" if detail else "")
         )
-    lines += _outputs_line(report)
+    lines += _outputs_text(report, verbose)
     for error in diff.errors:
         lines += ["", f"error: {error}"]
     steps = report.steps_on(server)
@@ -168,7 +203,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(report: DiffReport, server: str | None = None) -> str:
+def render_markdown(report: DiffReport, server: str | None = None, verbose: bool = False) -> str:
     diff = report.diff
     title = f"### `review diff`: stack {report.stack} against {report.base}"
     if not diff.changed:
@@ -177,7 +212,7 @@ def render_markdown(report: DiffReport, server: str | None = None) -> str:
     lines += ["| # | operation | resource | inputs |", "|---:|---|---|---|"]
     for number, step in enumerate(diff.steps, start=1):
         lines.append(f"| {number} | {step.op} | `{_md_cell(_label(step))}` | {_md_cell(_detail(step))} |")
-    lines += [_md_cell(line) for line in _outputs_line(report)]
+    lines += _outputs_markdown(report, verbose)
     for error in diff.errors:
         lines += ["", f"> **error**: {_md_cell(error)}"]
     steps = report.steps_on(server)
@@ -195,13 +230,16 @@ def render_markdown(report: DiffReport, server: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def diff_document(report: DiffReport, server: str | None = None) -> dict[str, Any]:
+def diff_document(report: DiffReport, server: str | None = None, verbose: bool = False) -> dict[str, Any]:
+    """The diff as one JSON-ready object; `changedOutputs` (every output path that changes) with `verbose`."""
     by_step = {number: sql for number, _step, sql in report.steps_on(server)}
+    paths = {"changedOutputs": changed_outputs(report)} if verbose else {}
     return {
         "stack": report.stack,
         "base": report.base,
         "changed": report.diff.changed,
-        "changedOutputs": changed_outputs(report),
+        "outputChanges": [change.document() for change in outputs_summary(report)],
+        **paths,
         "errors": list(report.diff.errors),
         "steps": [
             {
@@ -232,12 +270,13 @@ def _protected(step: Step) -> bool:
     return resource is not None and resource.protect
 
 
-def render_json(report: DiffReport, server: str | None = None) -> str:
-    return json.dumps(diff_document(report, server), indent=2) + "\n"
+def render_json(report: DiffReport, server: str | None = None, verbose: bool = False) -> str:
+    return json.dumps(diff_document(report, server, verbose), indent=2) + "\n"
 
 
-def render_sql(report: DiffReport, server: str | None = None) -> str:
-    """One psql script per server (its section), each step under a comment naming it."""
+def render_sql(report: DiffReport, server: str | None = None, verbose: bool = False) -> str:
+    """One psql script per server (its section), each step under a comment naming it (`verbose`: no
+    difference; the script holds no outputs)."""
     names = [server] if server is not None else _servers(report)
     sections = [f"-- Stack {report.stack} against {report.base}: the SQL of each step, per server, in engine order."]
     for name in names:
@@ -272,4 +311,13 @@ def _variable_sources(report: DiffReport, server: str, steps: list[tuple[int, St
     return ["-- Passwords are variables; after `pulumi up`, `pulumi stack output --json --show-secrets` holds:", *lines]
 
 
-FORMATS = {"text": render_text, "markdown": render_markdown, "json": render_json, "sql": render_sql}
+class Renderer(Protocol):
+    def __call__(self, report: DiffReport, server: str | None = None, verbose: bool = False) -> str: ...
+
+
+FORMATS: dict[str, Renderer] = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "json": render_json,
+    "sql": render_sql,
+}

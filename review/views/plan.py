@@ -357,35 +357,30 @@ def _label(text: str) -> str:
     return '"' + text.replace('"', "#quot;") + '"'
 
 
-def _access_edge(role: str, target: str, profile: str) -> str:
-    """Read access dashed, ownership thick, other profiles (write, append, MySQL privileges) plain."""
+def _access_edge(role: str, target: str, profile: str, label: str | None = None) -> str:
+    """Read access dashed, ownership thick, other profiles (write, append, MySQL privileges) plain;
+    labelled with the profile unless `label` says more."""
+    text = _label(label) if label is not None else profile
     if profile == "read":
-        return f"{role} -.->|read| {target}"
+        return f"{role} -.->|{text}| {target}"
     if profile == "owner":
-        return f"{role} ==>|owner| {target}"
-    return f"{role} -->|{profile}| {target}"
+        return f"{role} ==>|{text}| {target}"
+    return f"{role} -->|{text}| {target}"
 
 
 def render_mermaid(plan: Plan) -> str:
-    """servers -> databases -> schemas; services -> the roles they log in as; roles -> schemas by profile."""
+    """One subgraph per server: its database holding the schemas, and its login roles, each labelled
+    with the services that log in as it, drawn to the schemas (MySQL: the database) by profile.
+
+    Services are labels of their roles, not nodes of their own, and a database holds its schemas
+    without an edge to each: every edge is an access, none crosses from one server to another, and
+    a 20-service stack stays one column of roles and one of schemas per server.
+    """
     ids = _Ids()
     lines = ["flowchart LR"]
-    server_info = servers(plan)
-    matrix_rows = access_matrix(plan)
-    mysql_rows = mysql_access(plan)
-    service_logins = logins(plan)
-    for name, server in server_info.items():
+    matrix_rows, mysql_rows, service_logins = access_matrix(plan), mysql_access(plan), logins(plan)
+    for name, server in servers(plan).items():
         lines += _server_subgraph(ids, name, server, matrix_rows, mysql_rows, service_logins)
-    for service in dict.fromkeys(login.service for login in service_logins):
-        lines.append(f"  {ids('svc', service)}[{_label(service)}]")
-    for login in service_logins:
-        lines.append(f"  {ids('svc', login.service)} --> {ids('role', login.server, login.role)}")
-    for row in matrix_rows:
-        role, schema = ids("role", row["server"], row["role"]), ids("schema", row["server"], row["schema"])
-        lines.append(f"  {_access_edge(role, schema, row['profile'])}")
-    for row in mysql_rows:
-        user, database = ids("role", row["server"], row["role"]), ids("db", row["server"], row["database"])
-        lines.append(f"  {_access_edge(user, database, row['privileges'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -397,26 +392,73 @@ def _server_subgraph(
     mysql_rows: list[dict[str, str]],
     service_logins: list[Login],
 ) -> list[str]:
+    """The server's subgraph (database, schemas, login roles), then its access edges."""
     database = str(server["database"])
-    title = f"{name} · {server['engine']} · {server['mode']}"
+    matrix_rows = [row for row in matrix_rows if row["server"] == name]
+    mysql_rows = [row for row in mysql_rows if row["server"] == name]
+    title = f"{name} · {server['engine']} · {server['mode']} · {_endpoint(server)}"
     lines = [
         f"  subgraph {ids('server', name)}[{_label(title)}]",
-        f"    {ids('srv', name)}[[{_label(_endpoint(server))}]] --> {ids('db', name, database)}[({_label(database)})]",
+        "    direction LR",
+        f"    subgraph {ids('db', name, database)}[{_label(f'database {database}')}]",
     ]
-    schemas = [schema for matrix in matrices_of(matrix_rows) if matrix.server == name for schema in matrix.schemas]
-    for schema in schemas:
-        lines.append(f"    {ids('db', name, database)} --> {ids('schema', name, schema)}([{_label(schema)}])")
-    role_names = dict.fromkeys(
-        [
-            *(row["role"] for row in matrix_rows if row["server"] == name),
-            *(row["role"] for row in mysql_rows if row["server"] == name),
-            *(login.role for login in service_logins if login.server == name),
-        ]
-    )
+    schemas = [schema for matrix in matrices_of(matrix_rows) for schema in matrix.schemas]
+    lines += [f"      {ids('schema', name, schema)}([{_label(schema)}])" for schema in schemas]
+    lines.append("    end")
+    services_of: dict[str, list[str]] = {}
+    for login in service_logins:
+        if login.server == name:
+            services_of.setdefault(login.role, []).append(login.service)
+    role_names = dict.fromkeys([*(row["role"] for row in [*matrix_rows, *mysql_rows]), *services_of])
     for role in role_names:
-        lines.append(f"    {ids('role', name, role)}{{{{{_label(role)}}}}}")
-    lines.append("  end")
+        text = role + (f"<br/>{', '.join(services_of[role])}" if role in services_of else "")
+        lines.append(f"    {ids('role', name, role)}{{{{{_label(text)}}}}}")
+    nodes, edges = _access(ids, name, database, schemas, matrix_rows)
+    lines += [*nodes, "  end", *edges]
+    for row in mysql_rows:
+        user, target = ids("role", name, row["role"]), ids("db", name, row["database"])
+        lines.append(f"  {_access_edge(user, target, row['privileges'])}")
     return lines
+
+
+SHARED_ACCESS = 3
+"""A schema's profile held by this many login roles or more is one node naming them (`audit` ·
+append, which every service's login holds), with one edge to the schema."""
+_NAMES_PER_LINE = 2
+
+
+def _access(
+    ids: _Ids, server: str, database: str, schemas: list[str], rows: list[dict[str, str]]
+) -> tuple[list[str], list[str]]:
+    """The nodes and edges of one PostgreSQL database's access, collapsed so that it reads at 20 services:
+
+    * a role holding one profile on every schema: one edge to the database (`engarde_backup` backup);
+    * a schema's profile held by `SHARED_ACCESS` roles or more: one node naming them, one edge to the schema;
+    * any other access: one edge from the role to the schema, labelled with the profile.
+    """
+    nodes: list[str] = []
+    edges: list[str] = []
+    schemas_of: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        schemas_of.setdefault((row["role"], row["profile"]), set()).add(row["schema"])
+    everywhere = [key for key, held in schemas_of.items() if len(schemas) > 1 and held == set(schemas)]
+    for role, profile in everywhere:
+        every = f"{profile}, every schema"
+        edges.append(f"  {_access_edge(ids('role', server, role), ids('db', server, database), profile, every)}")
+    holders: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        if (row["role"], row["profile"]) not in everywhere:
+            holders.setdefault((row["schema"], row["profile"]), []).append(row["role"])
+    for (schema, profile), roles in holders.items():
+        target = ids("schema", server, schema)
+        if len(roles) < SHARED_ACCESS:
+            edges += [f"  {_access_edge(ids('role', server, role), target, profile)}" for role in roles]
+            continue
+        shared = ids("access", server, schema, profile)
+        lines = [", ".join(roles[i : i + _NAMES_PER_LINE]) for i in range(0, len(roles), _NAMES_PER_LINE)]
+        nodes.append(f"    {shared}[{_label('<br/>'.join([f'{len(roles)} roles:', *lines]))}]")
+        edges.append(f"  {_access_edge(shared, target, profile)}")
+    return nodes, edges
 
 
 # markdown -------------------------------------------------------------------------------------

@@ -65,6 +65,10 @@ def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str, sche
             # Langflow moved to a current release (topology.catalog.LANGFLOW_VERSION): a new image, by design.
             assert inputs.pop("image") == f"langflowai/langflow:{LANGFLOW_VERSION}", new
             expected.pop("image")
+            # Its start period is spelled as the docker provider reads it back (Go's `3m0s`, not `180s`), which
+            # the same replacement brings: the same duration.
+            assert inputs["healthcheck"].pop("startPeriod") == "3m0s", new
+            assert expected["healthcheck"].pop("startPeriod") == "180s", new
         assert inputs == expected, new
 
 

@@ -35,6 +35,8 @@ def test_clean_after_apply(deployed: Deployment) -> None:
     assert audit(deployed) == []
 
 
+CUSTOM_SETTING_VALUE = "not-for-the-report"
+
 # (what a DBA does by hand, how to undo it, the findings it must produce: exactly these)
 DRIFTS: dict[str, tuple[str, str, tuple[Finding, ...]]] = {
     "extra grant": (
@@ -50,7 +52,7 @@ DRIFTS: dict[str, tuple[str, str, tuple[Finding, ...]]] = {
     "superuser": (
         "ALTER ROLE analytics_readonly SUPERUSER",
         "ALTER ROLE analytics_readonly NOSUPERUSER",
-        (Finding("main", "role attribute", "analytics_readonly", "NOSUPERUSER", "SUPERUSER"),
+        (Finding("main", "role attribute SUPERUSER", "analytics_readonly", "false", "true"),
          # A superuser passes every privilege check: it reaches the schemas outside its cells too.
          Finding("main", "effective USAGE on schema audit", "analytics_readonly", "-", "USAGE"),
          Finding("main", "effective USAGE on schema public", "analytics_readonly", "-", "USAGE")),
@@ -79,6 +81,12 @@ DRIFTS: dict[str, tuple[str, str, tuple[Finding, ...]]] = {
         "DROP ROLE intruder",
         (Finding("main", "role", "intruder", "no such login role", "LOGIN"),),
     ),
+    "unknown role with attributes": (
+        "CREATE ROLE intruder LOGIN CREATEDB CONNECTION LIMIT 2 VALID UNTIL '2030-01-01 00:00:00+00'",
+        "DROP ROLE intruder",
+        (Finding("main", "role", "intruder", "no such login role",
+                 "LOGIN CREATEDB CONNECTION LIMIT 2 VALID UNTIL 2030-01-01 00:00:00 UTC"),),
+    ),
     "unknown NOLOGIN role": (
         "CREATE ROLE stray_group NOLOGIN",
         "DROP ROLE stray_group",
@@ -87,7 +95,74 @@ DRIFTS: dict[str, tuple[str, str, tuple[Finding, ...]]] = {
     "connection limit lifted": (
         "ALTER ROLE onside_user CONNECTION LIMIT -1",
         "ALTER ROLE onside_user CONNECTION LIMIT 15",
-        (Finding("main", "connection limit", "onside_user", "15", "-1"),),
+        (Finding("main", "role attribute CONNECTION LIMIT", "onside_user", "15", "-1"),),
+    ),
+    "connection limit on a group role": (
+        "ALTER ROLE madansara_read CONNECTION LIMIT 5",
+        "ALTER ROLE madansara_read CONNECTION LIMIT -1",
+        (Finding("main", "role attribute CONNECTION LIMIT", "madansara_read", "-1", "5"),),
+    ),
+    "createdb": (
+        "ALTER ROLE madansara_user CREATEDB",
+        "ALTER ROLE madansara_user NOCREATEDB",
+        (Finding("main", "role attribute CREATEDB", "madansara_user", "false", "true"),),
+    ),
+    "createrole": (
+        "ALTER ROLE sankore_user CREATEROLE",
+        "ALTER ROLE sankore_user NOCREATEROLE",
+        (Finding("main", "role attribute CREATEROLE", "sankore_user", "false", "true"),),
+    ),
+    "replication": (
+        "ALTER ROLE onside_user REPLICATION",
+        "ALTER ROLE onside_user NOREPLICATION",
+        (Finding("main", "role attribute REPLICATION", "onside_user", "false", "true"),),
+    ),
+    "bypassrls": (
+        "ALTER ROLE capilytics_user BYPASSRLS",
+        "ALTER ROLE capilytics_user NOBYPASSRLS",
+        (Finding("main", "role attribute BYPASSRLS", "capilytics_user", "false", "true"),),
+    ),
+    "nologin": (
+        "ALTER ROLE audit_user NOLOGIN",
+        "ALTER ROLE audit_user LOGIN",
+        (Finding("main", "role attribute LOGIN", "audit_user", "true", "false"),),
+    ),
+    "noinherit": (
+        # The owner of the audit schema: a NOLOGIN role with no membership, whose USAGE nothing checks.
+        "ALTER ROLE audit_owner NOINHERIT",
+        "ALTER ROLE audit_owner INHERIT",
+        (Finding("main", "role attribute INHERIT", "audit_owner", "true", "false"),),
+    ),
+    "valid until": (
+        "ALTER ROLE analytics_readonly VALID UNTIL '2030-01-01 00:00:00+00'",
+        "ALTER ROLE analytics_readonly VALID UNTIL 'infinity'",
+        (Finding("main", "role attribute VALID UNTIL", "analytics_readonly", "infinity", "2030-01-01 00:00:00 UTC"),),
+    ),
+    "search_path changed": (
+        "ALTER ROLE madansara_user SET search_path = pg_catalog",
+        "ALTER ROLE madansara_user SET search_path TO madansara, public",
+        (Finding("main", "role setting search_path", "madansara_user", "madansara, public", "pg_catalog"),),
+    ),
+    "search_path reset": (
+        "ALTER ROLE madansara_user RESET search_path",
+        "ALTER ROLE madansara_user SET search_path TO madansara, public",
+        (Finding("main", "role setting search_path", "madansara_user", "madansara, public", "-"),),
+    ),
+    "search_path in the database only": (
+        "ALTER ROLE analytics_readonly IN DATABASE engarde SET search_path = sankore",
+        "ALTER ROLE analytics_readonly IN DATABASE engarde RESET search_path",
+        (Finding("main", "role setting search_path in database engarde", "analytics_readonly", "-", "sankore"),),
+    ),
+    "statement_timeout": (
+        "ALTER ROLE onside_user SET statement_timeout = '5s'",
+        "ALTER ROLE onside_user RESET statement_timeout",
+        (Finding("main", "role setting statement_timeout", "onside_user", "-", "5s"),),
+    ),
+    "custom setting": (
+        f"ALTER ROLE onside_user SET app.api_token = '{CUSTOM_SETTING_VALUE}'",
+        "ALTER ROLE onside_user RESET app.api_token",
+        # The exact rows: its value appears nowhere in the report.
+        (Finding("main", "role setting app.api_token", "onside_user", "-", "(set; value not shown)"),),
     ),
     "lost membership": (
         "REVOKE audit_append FROM onside_user",
@@ -141,6 +216,7 @@ AS_THE_ADMIN = {
     "lost membership",
     "backup role loses pg_read_all_data",
     "unknown login role",
+    "unknown role with attributes",
     "unknown NOLOGIN role",
 }
 """Done as the stack's admin: on PostgreSQL 16+ a REVOKE only removes its own grantor's grant, and a
@@ -179,6 +255,21 @@ def test_drift_by_hand_is_reported(deployed: Deployment, drift: str, clean_after
     assert (status, findings) == (1, sorted(expected)), "\n".join(f.line() for f in findings)
     count = f"{len(expected)} finding{'s' if len(expected) > 1 else ''}"
     assert tail == [f"{count} on main", "skipped (no --dsn): flowdb, scheduler"]
+
+
+def test_an_unknown_superuser_is_named_with_its_superuser_beside_a_superuser_admin(
+    deployed: Deployment, clean_afterwards: None
+) -> None:
+    with superuser(deployed.servers, "main", "engarde") as connection:
+        connection.execute("CREATE ROLE intruder LOGIN SUPERUSER")
+        try:
+            status, findings, _ = cli_findings(deployed)
+        finally:
+            connection.execute("DROP ROLE intruder")
+    if deployed.servers.combination.kind == "superuser":
+        assert (status, findings) == (1, [Finding("main", "role", "intruder", "no such login role", "LOGIN SUPERUSER")])
+    else:  # beside a managed admin, a superuser is the platform's (no such admin creates one)
+        assert (status, findings) == (0, [])
 
 
 @pytest.mark.postgres_independent

@@ -17,7 +17,7 @@ PASSWORDS = {"mainAdminPassword": "pw", "flowdbAdminPassword": "pw"}
 
 def external(**admin: Any) -> dict[str, Any]:
     server = {"mode": "external", "host": "db.example.internal", "maxConnections": 200, **admin}
-    return {"servers": {"main": server, "flowdb": server}, **PASSWORDS}
+    return {"servers": {"main": server, "flowdb": {**server, "host": "flowdb.example.internal"}}, **PASSWORDS}
 
 
 def refusal(config: dict[str, Any]) -> tuple[str, str]:

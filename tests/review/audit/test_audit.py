@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from review.audit.catalog import CatalogObject, PostgresCatalog, RoleRow
+from review.audit.catalog import CatalogObject, PostgresCatalog, RoleRow, RoleSetting
 from review.audit.checks import Finding, audit_postgres
 from topology.model import (
     Access,
@@ -30,7 +30,7 @@ SERVER = Server(
 LAYOUT = ServerLayout(
     server=SERVER,
     roles=(
-        Role("main", "app_user", login=True, connection_limit=10),
+        Role("main", "app_user", login=True, connection_limit=10, search_path=("app", "public")),
         Role("main", "reader", login=True, connection_limit=5, member_of=("pg_monitor",)),
         Role("main", "app_read", login=False),
     ),
@@ -50,8 +50,11 @@ TABLE, SEQUENCE, SCHEMA = ObjectType.TABLE, ObjectType.SEQUENCE, ObjectType.SCHE
 CLEAN_USAGE = {("app_user", "app"), ("app_user", "public"), ("reader", "app")}
 
 
-def role(name: str, login: bool = False, superuser: bool = False, limit: int = -1) -> RoleRow:
-    return RoleRow(name, login, superuser, False, False, False, False, True, (), limit)
+APP_PATH = RoleSetting("", "search_path", "app, public")
+
+
+def role(name: str, login: bool = False, superuser: bool = False, limit: int = -1, *settings: RoleSetting) -> RoleRow:
+    return RoleRow(name, login, superuser, False, False, False, False, True, limit, settings=settings)
 
 
 def privilege(schema: str, object_type: ObjectType, grantee: str, name: str, **where: str) -> Privilege:
@@ -70,7 +73,7 @@ def clean_catalog() -> PostgresCatalog:
                 role(ADMIN, login=True),
                 role("cloud_admins"),
                 role("pg_monitor"),
-                role("app_user", login=True, limit=10),
+                role("app_user", True, False, 10, APP_PATH),
                 role("reader", login=True, limit=5),
                 role("app_read"),
             )
@@ -189,6 +192,20 @@ def test_unknown_roles_are_reported(name: bool, login: str, expected: str) -> No
     assert audit(catalog) == [Finding("main", "role", "stray", login, expected)]
 
 
+def test_an_unknown_role_is_named_with_every_attribute_off_its_default() -> None:
+    layout = replace(LAYOUT, server=replace(SERVER, superuser=True))  # else a superuser is the platform's
+    catalog = clean_catalog()
+    del catalog.roles["postgres"], catalog.roles["cloud_admins"]
+    catalog.roles["intruder"] = RoleRow(
+        "intruder", True, True, True, True, True, True, False, 3, "2030-01-01 00:00:00 UTC"
+    )
+    assert audit(catalog, layout=layout) == [
+        Finding("main", "role", "intruder", "no such login role",
+                "LOGIN SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS NOINHERIT CONNECTION LIMIT 3"
+                " VALID UNTIL 2030-01-01 00:00:00 UTC"),
+    ]  # fmt: skip
+
+
 def test_a_role_the_admin_created_is_no_platform_role() -> None:
     catalog = clean_catalog()
     catalog.roles["stray"] = role("stray")
@@ -219,7 +236,7 @@ def test_beside_a_superuser_admin_every_other_role_is_the_layouts_or_drift() -> 
     layout = replace(LAYOUT, server=replace(SERVER, superuser=True))
     assert audit(clean_catalog(), layout=layout) == [
         Finding("main", "role", "cloud_admins", "no such role", "NOLOGIN"),
-        Finding("main", "role", "postgres", "no such login role", "LOGIN"),
+        Finding("main", "role", "postgres", "no such login role", "LOGIN SUPERUSER"),
     ]
 
 
@@ -234,16 +251,63 @@ def test_memberships_lost_or_added_are_reported_but_not_the_admins_own() -> None
     ]
 
 
-def test_roles_missing_or_changed_are_reported() -> None:
+def test_roles_missing_or_changed_are_reported_one_finding_per_attribute() -> None:
     catalog = clean_catalog()
     del catalog.roles["app_read"]
-    catalog.roles["reader"] = replace(catalog.roles["reader"], login=False, createrole=True, connection_limit=-1)
+    catalog.roles["reader"] = replace(
+        catalog.roles["reader"], login=False, superuser=True, createdb=True, createrole=True, bypassrls=True,
+        inherit=False, connection_limit=-1, valid_until="2030-01-01 00:00:00 UTC",
+    )  # fmt: skip
     assert audit(catalog) == [
-        Finding("main", "connection limit", "reader", "5", "-1"),
         Finding("main", "role", "app_read", "exists", "missing"),
-        Finding("main", "role", "reader", "LOGIN", "NOLOGIN"),
-        Finding("main", "role attribute", "reader", "NOCREATEROLE", "CREATEROLE"),
+        Finding("main", "role attribute BYPASSRLS", "reader", "false", "true"),
+        Finding("main", "role attribute CONNECTION LIMIT", "reader", "5", "-1"),
+        Finding("main", "role attribute CREATEDB", "reader", "false", "true"),
+        Finding("main", "role attribute CREATEROLE", "reader", "false", "true"),
+        Finding("main", "role attribute INHERIT", "reader", "true", "false"),
+        Finding("main", "role attribute LOGIN", "reader", "true", "false"),
+        Finding("main", "role attribute SUPERUSER", "reader", "false", "true"),
+        Finding("main", "role attribute VALID UNTIL", "reader", "infinity", "2030-01-01 00:00:00 UTC"),
     ]
+
+
+def test_a_group_roles_connection_limit_is_the_providers_default() -> None:
+    catalog = clean_catalog()
+    catalog.roles["app_read"] = replace(catalog.roles["app_read"], connection_limit=3)
+    assert audit(catalog) == [Finding("main", "role attribute CONNECTION LIMIT", "app_read", "-1", "3")]
+
+
+def test_a_search_path_is_compared_as_the_identifiers_postgresql_reads() -> None:
+    catalog = clean_catalog()
+    for same in ('"app", "public"', "APP,public", ' app ,  "public" '):
+        catalog.roles["app_user"] = role("app_user", True, False, 10, RoleSetting("", "search_path", same))
+        assert audit(catalog) == [], same
+    for other in ('"App", public', "public, app", "app", '"app, public"', "app public"):
+        catalog.roles["app_user"] = role("app_user", True, False, 10, RoleSetting("", "search_path", other))
+        assert audit(catalog) == [Finding("main", "role setting search_path", "app_user", "app, public", other)]
+
+
+def test_role_settings_reset_or_added_are_reported() -> None:
+    catalog = clean_catalog()
+    catalog.roles["app_user"] = role("app_user", True, False, 10)  # ALTER ROLE app_user RESET search_path
+    catalog.roles["reader"] = role(
+        "reader", True, False, 5,
+        RoleSetting("", "statement_timeout", "5s"),
+        RoleSetting("engarde", "search_path", "pg_catalog"),
+    )  # fmt: skip
+    assert audit(catalog) == [
+        Finding("main", "role setting search_path", "app_user", "app, public", "-"),
+        Finding("main", "role setting search_path in database engarde", "reader", "-", "pg_catalog"),
+        Finding("main", "role setting statement_timeout", "reader", "-", "5s"),
+    ]
+
+
+def test_a_custom_settings_value_is_never_printed() -> None:
+    catalog = clean_catalog()
+    catalog.roles["reader"] = role("reader", True, False, 5, RoleSetting("", "app.jwt_secret", "s3cr3t-value"))
+    findings = audit(catalog)
+    assert findings == [Finding("main", "role setting app.jwt_secret", "reader", "-", "(set; value not shown)")]
+    assert "s3cr3t" not in repr(findings)
 
 
 def test_effective_usage_beyond_or_short_of_the_access_cells_is_reported() -> None:
@@ -264,6 +328,6 @@ def test_the_replication_role_must_hold_replication_and_no_other_role_may() -> N
     catalog.roles["engarde_replicator"] = replace(catalog.roles["engarde_replicator"], replication=False)
     catalog.roles["reader"] = replace(catalog.roles["reader"], replication=True)
     assert audit(catalog, layout=layout) == [
-        Finding("main", "role attribute", "engarde_replicator", "REPLICATION", "NOREPLICATION"),
-        Finding("main", "role attribute", "reader", "NOREPLICATION", "REPLICATION"),
+        Finding("main", "role attribute REPLICATION", "engarde_replicator", "true", "false"),
+        Finding("main", "role attribute REPLICATION", "reader", "false", "true"),
     ]

@@ -147,3 +147,65 @@ def test_set_builds_objects_and_lists_and_keeps_passwords_verbatim(tmp_path: Pat
 def test_set_into_a_scalar_is_refused_naming_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigFileError, match="langflowPlacement is not an object"):
         config_files.load("test", ["langflowPlacement.mode=x"], project(tmp_path, {}))
+
+
+# Read as the Pulumi CLI reads it (YAML 1.2 booleans, yaml.v3's numbers; tests/e2e/test_config_reading.py holds
+# the whole table against the built CLI) ---------------------------------------------------------------------
+
+
+def _stack_text(tmp_path: Path, text: str) -> Path:
+    directory = project(tmp_path, {})
+    (directory / "Pulumi.test.yaml").write_text(text)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("written", "top_level", "nested"),
+    [
+        ("yes", "yes", "yes"),
+        ("off", "off", "off"),
+        ("True", "true", True),
+        ("0o17", "15", 15),
+        ("017", "15", 15),
+        ("0x1F", "31", 31),
+        ("1_000", "1000", 1000),
+        ("1.0", "1", 1),
+        ("0.00001", "0.00001", 0.00001),
+        ("~", "", None),
+        ('""', "", ""),
+        ("2024-01-01", "2024-01-01 00:00:00 +0000 UTC", "2024-01-01 00:00:00 +0000 UTC"),
+    ],
+)
+def test_values_read_as_pulumi_reads_them(tmp_path: Path, written: str, top_level: str, nested: object) -> None:
+    text = f"config:\n  engarde:protect: {written}\n  engarde:servers:\n    main:\n      x: {written}\n"
+    values = config_files.load("test", [], _stack_text(tmp_path, text)).values
+    assert values["protect"] == top_level
+    assert values["servers"]["main"]["x"] == nested
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("config:\n  engarde:protect: true\n  engarde:protect: false\n",
+         r'\(line 3\): mapping key "engarde:protect" already defined at line 2'),
+        ("config:\n  engarde:servers:\n    main: {hostPort: 1, hostPort: 2}\n",
+         r'\(line 3\): mapping key "hostPort" already defined at line 3'),
+        ("config:\n  engarde:servers: {main: {hostPort: .inf}}\n", r"\(line 2\): \.inf is not a value Pulumi can pass"),
+    ],
+    ids=["duplicate key", "duplicate nested key", "infinity"],
+)  # fmt: skip
+def test_what_the_cli_refuses_is_refused_with_its_line(tmp_path: Path, text: str, says: str) -> None:
+    with pytest.raises(ConfigFileError, match=r"^Pulumi\.test\.yaml " + says):
+        config_files.load("test", [], _stack_text(tmp_path, text))
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    text = "base: &base {hostPort: 1}\nconfig:\n  engarde:servers:\n    main:\n      <<: *base\n      hostPort: 2\n"
+    assert config_files.load("test", [], _stack_text(tmp_path, text)).values["servers"] == {"main": {"hostPort": 2}}
+
+
+def test_the_keys_of_other_namespaces_and_the_secret_ones_reach_the_programs_validation(tmp_path: Path) -> None:
+    stack = {"engrade:protect": True, "engarde:mainAdminPassword": {"secure": "v1:abc"}, "engarde:protect": True}
+    origin = config_files.load("test", [], project(tmp_path, stack)).origin()
+    assert origin.other_keys == {"engrade:protect", "docker:host"}
+    assert origin.secret_keys == {"mainAdminPassword"}

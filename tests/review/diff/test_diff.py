@@ -21,6 +21,7 @@ from review.capture.plan import Plan
 from review.capture.program import PROJECT_DIR, Capture, Resource, generated_passwords, unwrap_secrets
 from review.diff.command import DiffUsageError, capture_urn, report_of
 from review.diff.compute import CREATE, CREATE_REPLACEMENT, DELETE, DELETE_REPLACED, IMPORT, UPDATE
+from review.diff.outputs import output_changes
 from review.diff.views import DiffReport, changed_outputs, render_json, render_markdown, render_sql, render_text
 from tests.conftest import cached_run_program, with_replicas
 from tests.graph import ROLE
@@ -91,17 +92,61 @@ def test_a_rotated_password_updates_its_role_and_the_services_output(base: Captu
     assert [op for op, name in steps if name == "main-madansara_user"] == [UPDATE]
 
 
-def test_a_rotation_lists_the_service_env_values_that_change(rotation: DiffReport) -> None:
+def test_a_rotation_names_the_service_env_variable_that_changes(rotation: DiffReport) -> None:
     changed = changed_outputs(rotation)
     assert "services.madan-sara.env.DATABASE_URL" in changed
     assert all(path.startswith("services.") or path.startswith("logins.") for path in changed), changed
     assert "services.backend.env.DATABASE_URL" not in changed
-    text = render_text(rotation)
-    assert "Stack outputs that change (values not shown): " in text
-    assert "services.madan-sara.env.DATABASE_URL" in text and "services.madan-sara.env.DATABASE_URL" in render_markdown(
-        rotation
-    )
-    assert "services.madan-sara.env.DATABASE_URL" in json.loads(render_json(rotation))["changedOutputs"]
+    assert "\n  env of madan-sara: DATABASE_URL changes\n" in render_text(rotation)
+    assert "\n- env of madan-sara: DATABASE_URL changes\n" in render_markdown(rotation)
+    document = json.loads(render_json(rotation))
+    assert {"output": "services.madan-sara.env", "added": [], "removed": [], "changed": ["DATABASE_URL"],
+            "entriesAdded": 0, "entriesRemoved": 0} in document["outputChanges"]  # fmt: skip
+    assert "changedOutputs" not in document
+    assert json.loads(render_json(rotation, verbose=True))["changedOutputs"] == changed
+
+
+def test_adding_a_service_summarises_the_outputs_by_name_and_lists_paths_only_when_verbose(
+    base: Capture, with_billing: Capture
+) -> None:
+    report = report_of(base, with_billing, "dev", (), False, "test")
+    text = render_text(report)
+    section = text.split("Stack outputs that change", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    # One line per output, never a path: the old section was one line of ~190 index paths.
+    assert section == [
+        "  services: + billing",
+        "  accessMatrix: 6 entries added",
+        "  alertRules: changes",
+        "  connectionBudget: main changes",
+        "  dsnRoutes: 1 entry added",
+        "  logins: 1 entry added",
+    ]
+    assert "accessMatrix.12" not in text and "--verbose lists every path" in text
+    paths = changed_outputs(report)
+    assert len(paths) > 100 and "services.billing.env.DATABASE_URL" in paths
+    verbose = render_text(report, verbose=True)
+    assert "\nOutput paths that change:\n" + "".join(f"  {path}\n" for path in paths) in verbose
+    markdown = render_markdown(report)
+    assert "- services: + billing\n" in markdown and "accessMatrix.12" not in markdown
+    assert "\n```text\n" + "".join(f"{path}\n" for path in paths) + "```\n" in render_markdown(report, verbose=True)
+    for output in (text, markdown, render_json(report)):
+        assert max(len(line) for line in output.splitlines() if not line.startswith(("  ", "CREATE", "GRANT"))) < 200
+
+
+def test_output_changes_name_keys_and_count_entries_and_never_show_values() -> None:
+    old = {"services": {"a": {"env": {"URL": "secret-1", "GONE": "x"}}, "b": {"env": {}}},
+           "rows": [{"r": 1}, {"r": 2}], "text": "v1"}  # fmt: skip
+    new = {"services": {"a": {"env": {"URL": "secret-2", "NEW": "y"}}, "c": {"env": {}}},
+           "rows": [{"r": 2}, {"r": 3}, {"r": 4}], "text": "v2", "added": {"k": 1}}  # fmt: skip
+    lines = [change.describe() for change in output_changes(old, new)]
+    assert lines == [
+        "services: + c; - b",
+        "env of a: + NEW; - GONE; URL changes",
+        "added: + k",
+        "rows: 2 entries added; 1 entry removed",
+        "text: changes",
+    ]
+    assert not [line for line in lines if "secret" in line or "v1" in line or "v2" in line]
 
 
 def test_no_password_is_printed_in_any_format(base: Capture, rotation: DiffReport) -> None:
@@ -208,9 +253,11 @@ def test_a_committed_protected_service_removed_in_the_working_tree_fails(tmp_pat
     git = ["git", "-C", str(repository), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "commit", "-qam", "billing"], check=True)
     stack_file.write_text(original.replace("engarde:protect: false", "engarde:protect: true"))
-    result = _diff(repository, "--base-ref", "HEAD", "--format", "markdown")
+    result = _diff(repository, "--base-ref", "HEAD", "--format", "markdown", "--verbose")
     assert result.code == 1
     assert "| delete | `postgresql:Schema main-billing` |" in result.out
+    assert "- services: - billing\n" in result.out
+    assert "<summary>Output paths that change (" in result.out and "services.billing.env.DATABASE_URL\n" in result.out
     assert "unable to delete resource" in result.err
 
 

@@ -17,10 +17,10 @@ from resource_types import PG_ROLE as ROLE_TYPE
 from review import __main__ as cli
 from review.capture.plan import Plan
 from review.capture.program import PROJECT_DIR, Capture, Secret, generated_passwords, run_program, unwrap_secrets
-from review.views.plan import render_markdown
+from review.views.plan import render_markdown, render_mermaid
 from review.views.sql import render_sql
 from tests.graph import server_of
-from tests.review.conftest import CONFIGS, FORMATS, argv, capture_for, plan
+from tests.review.conftest import CONFIGS, FORMATS, argv, capture_for, capture_of, plan
 from topology.scram import is_verifier_of
 
 NO_ACCESS = "\u2013"
@@ -179,21 +179,68 @@ def test_service_env_masks_passwords_but_shows_where_services_connect(config: st
     assert services["langflow-server"]["env"]["LANGFLOW_AUTO_LOGIN"] == "False"
 
 
+EDGE = re.compile(r"^  (\w+) (?:-\.->|==>|-->)\|\"?([^|\"]+)\"?\| (\w+)$", re.MULTILINE)
+
+
+def drawn_access(diagram: str) -> set[tuple[str, str, str]]:
+    """(role node, profile, schema node) read back from the diagram: a role's edge to a schema; a
+    shared node's edge to a schema, once per role it names; a role's edge to its database, once per schema."""
+    shared_roles = {
+        node: label.split("<br/>", 1)[1].replace("<br/>", ", ").split(", ")
+        for node, label in re.findall(r'^    (access_\w+)\["([^"]+)"\]$', diagram, re.MULTILINE)
+    }
+    database_schemas: dict[str, list[str]] = {}
+    for database, body in re.findall(r"^    subgraph (db_\w+)\[.*\n((?:      .*\n)*)    end$", diagram, re.MULTILINE):
+        database_schemas[database] = re.findall(r"^      (schema_\w+)\(", body, re.MULTILINE)
+    found = set()
+    for source, label, target in EDGE.findall(diagram):
+        profile = label.removesuffix(", every schema")
+        server = target.split("_")[1]
+        roles = [f"role_{server}_{role}" for role in shared_roles[source]] if source in shared_roles else [source]
+        schemas = database_schemas[target] if label.endswith(", every schema") else [target]
+        found |= {(role, profile, schema) for role in roles for schema in schemas}
+    return found
+
+
 @pytest.mark.parametrize("config", CONFIGS)
-def test_mermaid_draws_logins_and_read_access_dashed(config: str) -> None:
+def test_mermaid_draws_each_access_once_and_each_login_as_its_role(config: str) -> None:
     capture = capture_for(config)
     diagram = plan(*argv(config, "--format", "mermaid")).out
     assert diagram.startswith("flowchart LR\n")
-    for row in unwrap_secrets(capture.outputs["accessMatrix"]):
-        role, schema = f"role_{row['server']}_{row['role']}", f"schema_{row['server']}_{row['schema']}"
-        dashed = f"  {role} -.->|read| {schema}\n" in diagram
-        assert dashed == (row["profile"] == "read"), row
-        assert re.search(rf"^  {role} \S+\|{row['profile']}\| {schema}$", diagram, re.MULTILINE), row
-    assert "  svc_madan_sara --> role_main_madansara_user\n" in diagram
-    assert "  svc_egm_scheduler --> role_scheduler_scheduler_user\n" in diagram
-    assert "  svc_backup_scheduler --> role_scheduler_scheduler_backup\n" in diagram
-    langflow_login = "role_main_langflow_app" if config == "shared" else "role_flowdb_langflow_app"
-    assert f"  svc_langflow_server --> {langflow_login}\n" in diagram
+    matrix = unwrap_secrets(capture.outputs["accessMatrix"])
+    expected = {
+        (f"role_{r['server']}_{r['role']}", r["profile"], f"schema_{r['server']}_{r['schema']}") for r in matrix
+    }
+    assert {edge for edge in drawn_access(diagram) if edge[2].startswith("schema_")} == expected
+    assert re.search(r"^  role_main_\w+ -\.->\|read\| schema_main_madansara$", diagram, re.MULTILINE)
+    assert "  role_main_madansara_user ==>|owner| schema_main_madansara\n" in diagram
+    # A service is a label of the role it logs in as: no node of its own, no edge across servers.
+    assert '    role_main_madansara_user{{"madansara_user<br/>madan-sara"}}\n' in diagram
+    assert '    role_scheduler_scheduler_backup{{"scheduler_backup<br/>backup-scheduler"}}\n' in diagram
+    assert "svc_" not in diagram
+    assert all(source.split("_")[1] == target.split("_")[1] for source, _label, target in EDGE.findall(diagram))
+    langflow = "main" if config == "shared" else "flowdb"
+    assert f'    role_{langflow}_langflow_app{{{{"langflow_app<br/>langflow-server"}}}}\n' in diagram
+
+
+def test_mermaid_stays_readable_at_twenty_services() -> None:
+    # The dev stack's 16 services and 5 more, each owning its schema and reading two others: the old
+    # diagram drew a node per service and an edge per login and per access (108 edges, most across servers).
+    extra = {"image": "example/svc:1.0.0", "reads": ["madansara", "sankore"]}
+    capture = capture_of("dev", *(f"services.svc-{i}={json.dumps(extra)}" for i in range(5)))
+    assert len(unwrap_secrets(capture.outputs["services"])) == 21
+    diagram = render_mermaid(Plan(capture))
+    edges = EDGE.findall(diagram)
+    assert len(edges) <= 35, len(edges)
+    nodes = set(re.findall(r"(\w+)(?:\[|\(|\{\{)", diagram))
+    assert len(nodes) <= 45, len(nodes)  # roles, schemas, shared accesses, subgraphs: 43; the old drew 63
+    matrix = unwrap_secrets(capture.outputs["accessMatrix"])
+    expected = {
+        (f"role_{r['server']}_{r['role']}", r["profile"], f"schema_{r['server']}_{r['schema']}") for r in matrix
+    }
+    assert {edge for edge in drawn_access(diagram) if edge[2].startswith("schema_")} == expected
+    # The schema every service's login appends to is one node naming them, with one edge.
+    assert len([edge for edge in edges if edge[2] == "schema_main_audit"]) == 1
 
 
 def test_set_overrides_change_the_rendered_port() -> None:
