@@ -4,7 +4,7 @@ import pulumi
 
 from components.stack import deploy
 from topology import ConfigError, load_topology
-from topology.config import NAMESPACE, ConfigOrigin, ignored_settings, unencrypted_warnings
+from topology.config import NAMESPACE, ConfigOrigin, ignored_settings, scheduler_tls_warnings, unencrypted_warnings
 
 PREFIX = NAMESPACE + ":"
 
@@ -34,7 +34,11 @@ try:
 except ConfigError as error:
     # One line naming the key, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
-for notice in (*ignored_settings(stack_config()), *unencrypted_warnings(stack_config())):
+for notice in (
+    *ignored_settings(stack_config()),
+    *unencrypted_warnings(stack_config()),
+    *scheduler_tls_warnings(stack_config()),
+):
     pulumi.log.warn(notice)
 
 config = pulumi.Config(NAMESPACE)

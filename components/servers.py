@@ -341,7 +341,9 @@ class MysqlServer(_DatabaseServer):
         super().__init__("MysqlServer", name, args, opts)
         server = args.server
         tls = {"require": "skip-verify", "verify-ca": "true", "verify-full": "true"}.get(server.sslmode or "", "false")
-        # Users require TLS where the stack's own connection to the server does.
+        # The backup users require TLS where the stack's own connection to the server does. The scheduler's
+        # user cannot: EasyAppointments 1.5.0 connects with CodeIgniter's mysqli driver and `encrypt` unset,
+        # and no env setting turns TLS on (topology.config.scheduler_tls_warnings says so at preview).
         tls_option = None if tls == "false" else "SSL"
         self.provider = mysql.Provider(
             f"{name}-provider",
@@ -361,7 +363,6 @@ class MysqlServer(_DatabaseServer):
                     character_set=server.character_set,
                     collation=server.collation,
                     adopt=server.import_database,
-                    tls_option=tls_option,
                 ),
                 opts=moved_from_root(self),
             )

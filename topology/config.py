@@ -396,6 +396,19 @@ def unencrypted_warnings(raw: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def scheduler_tls_warnings(raw: Mapping[str, Any]) -> list[str]:
+    """EasyAppointments 1.5.0 cannot be told to use TLS through its env (CodeIgniter's mysqli driver with
+    `encrypt` unset): where the scheduler's server is reached with TLS, its user does not require it, and
+    this says so (call after `parse_config`)."""
+    server = parse_config(raw).servers.get("scheduler")
+    if server is None or server.mode is not Mode.EXTERNAL or server.sslmode in PLAINTEXT_SSLMODES:
+        return []
+    return [
+        f"warning: {NAMESPACE}:servers.scheduler.sslmode is {server.sslmode}, but EasyAppointments 1.5.0 has no "
+        f"setting for TLS: egm-scheduler connects to {server.host} unencrypted (scheduler_user does not require TLS)"
+    ]
+
+
 def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
     """One notice per setting the config holds but the stack does not use (call after `parse_config`)."""
     config = parse_config(raw)

@@ -17,6 +17,7 @@ from topology.catalog import (
     BACKEND_PORT,
     BACKUP_ROLE,
     ENGARDE_APPS,
+    ENGINES,
     FLOW_READER,
     FLOWDB,
     FOREIGN_SERVER,
@@ -556,7 +557,12 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
             images["egm-scheduler"],
             80,
             {
-                "DB_HOST": Text(scheduler.service_host),
+                # CodeIgniter leaves the port unset (3306); mysqlnd reads `host:port` from the host name.
+                "DB_HOST": Text(
+                    scheduler.service_host
+                    if scheduler.service_port == ENGINES[Engine.MYSQL].port
+                    else f"{scheduler.service_host}:{scheduler.service_port}"
+                ),
                 "DB_NAME": Text(scheduler.database),
                 "DB_USERNAME": Text(SCHEDULER_USER),
                 "DB_PASSWORD": RolePassword(SCHEDULER, SCHEDULER_USER),

@@ -143,29 +143,55 @@ def test_the_audit_scripts_connection_verifies_the_server(rendered: Capture, pki
         provider.read("id", {**probe, "sslrootcert": str(pki.other_ca)})
 
 
-def test_mysql_users_require_tls_where_the_stacks_connection_uses_it(pki: Pki, servers: Servers) -> None:
+@pytest.mark.parametrize("sslmode", ["require", "disable"])
+def test_mysql_backup_users_require_tls_where_the_stacks_connection_uses_it_and_the_scheduler_never(
+    pki: Pki, servers: Servers, sslmode: str
+) -> None:
+    """EasyAppointments 1.5.0 connects without TLS whatever its env says (CodeIgniter's mysqli driver with
+    `encrypt` unset): its user must accept a plain connection on a server the stack reaches with TLS."""
     import pymysql  # type: ignore[import-untyped, unused-ignore]
 
     with mariadb_server("tls-scheduler", tls=pki.server) as mariadb:
-        config = external_config(dataclasses.replace(servers, scheduler=mariadb))
-        config["servers"]["scheduler"]["sslmode"] = "require"
+        config = external_config(dataclasses.replace(servers, scheduler=mariadb), backups={"schedule": "24h"})
+        config["servers"]["scheduler"]["sslmode"] = sslmode
         capture = cached_run_program(config, "dev", secret_keys=tuple(k for k in config if k.endswith("AdminPassword")))
-        users = [r for r in capture.resources if r.type == MYSQL_USER]
-        assert users and {unwrap_secrets(r.inputs)["tlsOption"] for r in users} == {"SSL"}
-        steps = sql_steps(plan_of(capture), "scheduler")
-        assert all(s.statements[0].endswith("REQUIRE SSL") for s in steps if s.resource.startswith("mysql:User"))
-        apply_mysql(mariadb, steps)
-        password = unwrap_secrets(capture.outputs["services"])["egm-scheduler"]["env"]["DB_PASSWORD"]
-        login = {"host": mariadb.host, "port": mariadb.port, "user": "scheduler_user", "password": password}
-        with pytest.raises(pymysql.err.OperationalError) as refused:
-            pymysql.connect(**login, ssl_disabled=True).close()
-        assert refused.value.args[0] == 1045  # access denied: the account requires TLS
+        options = {
+            unwrap_secrets(r.inputs)["user"]: r.inputs.get("tlsOption")
+            for r in capture.resources
+            if r.type == MYSQL_USER
+        }
+        required = "SSL" if sslmode == "require" else None
+        assert options.pop("scheduler_user") is None
+        assert options and set(options.values()) == {required}
+        apply_mysql(mariadb, sql_steps(plan_of(capture), "scheduler"))
+        env = unwrap_secrets(capture.outputs["services"])
         context = ssl.create_default_context(cafile=str(pki.ca))
         context.check_hostname = False
-        connection = pymysql.connect(**login, ssl=context)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW STATUS LIKE 'Ssl_cipher'")
-                assert cursor.fetchone()[1]
-        finally:
-            connection.close()
+        # As EasyAppointments connects: no TLS.
+        scheduler = {
+            "host": mariadb.host,
+            "port": mariadb.port,
+            "user": "scheduler_user",
+            "password": env["egm-scheduler"]["env"]["DB_PASSWORD"],
+        }
+        pymysql.connect(**scheduler, database="easyappointments", ssl_disabled=True).close()
+        jobs = {job: job_env for job, job_env in env.items() if "BACKUP_MYSQL_USER" in job_env.get("env", {})}
+        assert jobs, "no MySQL backup job to check"
+        for job, job_env in jobs.items():
+            login = {
+                "host": mariadb.host,
+                "port": mariadb.port,
+                "user": job_env["env"]["BACKUP_MYSQL_USER"],
+                "password": job_env["env"]["BACKUP_MYSQL_PASSWORD"],
+            }
+            if required:
+                with pytest.raises(pymysql.err.OperationalError) as refused:
+                    pymysql.connect(**login, ssl_disabled=True).close()
+                assert refused.value.args[0] == 1045, job  # access denied: the account requires TLS
+            connection = pymysql.connect(**login, ssl=context)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SHOW STATUS LIKE 'Ssl_cipher'")
+                    assert cursor.fetchone()[1], job
+            finally:
+                connection.close()

@@ -15,8 +15,8 @@ from review.capture.program import run_program, unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS
 from tests.conftest import capture as capture_stack
 from topology import ConfigError, load_topology
-from topology.config import SCALAR_DEFAULTS, ignored_settings, unencrypted_warnings
-from topology.model import Mode, Placement
+from topology.config import SCALAR_DEFAULTS, ignored_settings, scheduler_tls_warnings, unencrypted_warnings
+from topology.model import Mode, Placement, Text
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EXTERNAL_MAIN = {"main": {"mode": "external", "host": "db.example.internal", "maxConnections": 200, "version": 15}}
@@ -332,3 +332,28 @@ def test_a_setting_of_the_other_engine_is_ignored_for_that_reason() -> None:
         "notice: engarde:servers.scheduler.version is ignored: it applies to postgresql servers only,"
         " and scheduler is a mysql server",
     ]
+
+
+EXTERNAL_SCHEDULER = {"mode": "external", "host": "mysql.example.internal", "port": 3307}
+
+
+@pytest.mark.parametrize(("sslmode", "warned"), [("require", True), ("verify-full", True), ("disable", False)])
+def test_a_scheduler_reached_with_tls_warns_that_easyappointments_connects_without(sslmode: str, warned: bool) -> None:
+    scheduler = {**EXTERNAL_SCHEDULER, "sslmode": sslmode, "allowUnencrypted": True}
+    config = {"servers": {"scheduler": scheduler}, "schedulerAdminPassword": "x"}
+    load_topology(config, "dev")
+    expected = (
+        "warning: engarde:servers.scheduler.sslmode is "
+        f"{sslmode}, but EasyAppointments 1.5.0 has no setting for TLS: egm-scheduler connects to "
+        "mysql.example.internal unencrypted (scheduler_user does not require TLS)"
+    )
+    assert scheduler_tls_warnings(config) == ([expected] if warned else [])
+
+
+@pytest.mark.parametrize(("port", "db_host"), [(3306, "mysql.example.internal"), (3307, "mysql.example.internal:3307")])
+def test_easyappointments_is_handed_the_schedulers_port_in_its_host(port: int, db_host: str) -> None:
+    """EasyAppointments' CodeIgniter config leaves the port unset (3306): another port rides in DB_HOST,
+    which mysqlnd reads as `host:port`."""
+    config = {"servers": {"scheduler": {**EXTERNAL_SCHEDULER, "port": port}}, "schedulerAdminPassword": "x"}
+    scheduler = next(s for s in load_topology(config, "dev").services if s.name == "egm-scheduler")
+    assert scheduler.env["DB_HOST"] == Text(db_host)
