@@ -35,6 +35,7 @@ lock: $(STAMP)
 	$(LOCK) -c requirements-dev.txt requirements.in -o requirements.txt
 	$(LOCK) -c requirements-dev.txt policy/requirements.in -o policy/requirements.txt
 	$(LOCK) images/langflow/requirements.in -o images/langflow/requirements.txt
+	$(LOCK) images/service-standin/requirements.in -o images/service-standin/requirements.txt
 
 ## plan: the dev stack rendered offline (resources, access matrix, service env)
 plan: $(STAMP)

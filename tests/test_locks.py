@@ -18,6 +18,7 @@ LOCKS = {
     "requirements.in": "requirements.txt",
     "policy/requirements.in": "policy/requirements.txt",
     "images/langflow/requirements.in": "images/langflow/requirements.txt",
+    "images/service-standin/requirements.in": "images/service-standin/requirements.txt",
 }
 
 

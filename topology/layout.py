@@ -500,6 +500,15 @@ def _check_unique_roles(roles: list[Role]) -> None:
         seen.add(key)
 
 
+def _http_healthcheck(port: int, path: str, start_period: str = "30s") -> Healthcheck:
+    """A GET of `path` on the service's own port, with the Python its image runs (EnGarde's services and
+    Langflow are Python images; EnGarde's serve `/health`)."""
+    return Healthcheck(
+        f"python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=4)\"",
+        start_period=start_period,
+    )
+
+
 def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], shared: bool) -> tuple[Service, ...]:
     images = config.images
     backend_env: dict[str, EnvValue] = {
@@ -521,7 +530,9 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
                 "PRODUCTION_BACKEND_URL": Text(f"http://{config.service_hosts['backend']}:{BACKEND_PORT}"),
             }
         image = images.get(app.service, app.image)
-        services += [Service(name, image, app.port, dict(env)) for name in app.containers]
+        services += [
+            Service(name, image, app.port, dict(env), _http_healthcheck(app.port, "/health")) for name in app.containers
+        ]
     langflow_db = PostgresUrl(MAIN, LANGFLOW_APP, (LANGFLOW_SCHEMA,)) if shared else PostgresUrl(FLOWDB, LANGFLOW_APP)
     engarde_db = PostgresUrl(MAIN, LANGFLOW_APP if shared else LANGFLOW_READER, ("public",))
     services.append(
@@ -543,11 +554,7 @@ def _services(config: StackConfig, servers: dict[str, Server], apps: list[App], 
                 "LANGFLOW_HOST": Text("0.0.0.0"),
                 "LANGFLOW_PORT": Text(str(LANGFLOW_PORT)),
             },
-            Healthcheck(
-                'python -c "import urllib.request; '
-                f"urllib.request.urlopen('http://127.0.0.1:{LANGFLOW_PORT}/health_check', timeout=4)\"",
-                start_period="3m0s",
-            ),
+            _http_healthcheck(LANGFLOW_PORT, "/health_check", start_period="3m0s"),
         )
     )
     scheduler = servers[SCHEDULER]

@@ -70,6 +70,9 @@ def test_every_deployed_resource_keeps_its_identity_and_inputs(config: str, sche
             # the same replacement brings: the same duration.
             assert inputs["healthcheck"].pop("startPeriod") == "3m0s", new
             assert expected["healthcheck"].pop("startPeriod") == "180s", new
+        if now[new]["type"] == CONTAINER and "healthcheck" in inputs and "healthcheck" not in expected:
+            # EnGarde's services (built-in and added) gained the stack's healthcheck (GET /health), by design.
+            assert "/health'" in inputs.pop("healthcheck")["tests"][1], new
         assert inputs == expected, new
 
 
