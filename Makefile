@@ -72,7 +72,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/program.py
 
-## toolchain: the Pulumi CLI, its Python language host and the random provider, built from Go modules
+## toolchain: the Pulumi CLI, its Python language host and the random and docker providers, built from Go modules
 ## into $(ENGARDE_TOOLCHAIN_DIR) (default /var/cache/engarde-toolchain); a second run takes seconds
 toolchain: $(STAMP)
 	$(PY) toolchain/build.py
@@ -86,7 +86,9 @@ e2e: $(STAMP)
 ## e2e-engine: the real-engine tests that need only what `make toolchain` builds (CI runs them)
 e2e-engine: $(STAMP)
 	$(PY) -m pytest -q tests/e2e/test_dynamic_provider.py tests/e2e/test_config_reading.py \
-	  "tests/e2e/test_plugin_schemas.py::test_the_plugin_schema_matches_the_sdk_for_every_resource_the_program_uses[random]"
+	  "tests/e2e/test_plugin_schemas.py::test_the_plugin_schema_matches_the_sdk_for_every_resource_the_program_uses[random]" \
+	  "tests/e2e/test_plugin_schemas.py::test_the_plugin_schema_matches_the_sdk_for_every_resource_the_program_uses[docker]" \
+	  "tests/e2e/test_plugin_schemas.py::test_the_plugin_schema_matches_the_sdk_for_every_nested_type_the_program_uses[docker]"
 
 ## bench-deploy: up, no-change up, preview and destroy through the real engine, beside psql's floor
 bench-deploy: $(STAMP)

@@ -1,9 +1,9 @@
-"""`make toolchain`: the Pulumi CLI, its Python language host and the random provider, built from Go modules.
+"""`make toolchain`: the Pulumi CLI, its Python language host, the random and docker providers, from Go modules.
 
 Everything is built into a cache directory outside the checkout (`ENGARDE_TOOLCHAIN_DIR`, default
 `/var/cache/engarde-toolchain`): `bin/` holds the binaries the end-to-end tests put first on `PATH`,
 `src/` the wrapper modules this script writes (go.mod files generated from toolchain/versions.toml,
-plus the project's own glue in toolchain/random/). Nothing but Go modules is downloaded.
+plus the project's own glue in toolchain/random/ and toolchain/docker/). Nothing but Go modules is downloaded.
 
 A step whose inputs (its versions and glue sources) are unchanged since its last build is skipped, so
 a second run takes seconds. The postgresql and mysql plugins cannot be built from the Go module proxy
@@ -160,63 +160,92 @@ def python_scripts_step(v: Mapping[str, Any]) -> Step:
     return Step("python-scripts", tuple(scripts), {"python": v["python"]}, build)
 
 
-def random_step(v: Mapping[str, Any]) -> Step:
-    random, bridge = v["providers"]["random"], v["bridge"]
-    glue = {path.name: path.read_text() for path in sorted((HERE / "random").glob("*.go"))}
+def bridged_provider_step(v: Mapping[str, Any], name: str, shim_requires: Mapping[str, str] | None = None) -> Step:
+    """`pulumi-resource-<name>`: the upstream Terraform provider bridged by the project's glue in toolchain/<name>/.
+
+    The glue is four files: shim.go (a module under the upstream's path, so it may import the upstream's internal/
+    constructor), provider.go (the bridge's ProviderInfo: the SDK's tokens and names), tfgen.go (writes the schema)
+    and main.go (the plugin, embedding that schema). `shim_requires` pins what shim.go imports beside the upstream.
+    """
+    entry, bridge = v["providers"][name], v["bridge"]
+    glue = {path.name: path.read_text() for path in sorted((HERE / name).glob("*.go"))}
+    upstream = entry["upstream"]
+    # An upstream whose go.mod declares another path than the one the proxy serves it under is required under the
+    # declared path (which its own imports use) and replaced with the served module.
+    upstream_replaces = (
+        [f"{upstream} => {entry['upstream_source']} {entry['upstream_version']}"] if "upstream_source" in entry else []
+    )
 
     def build(src: Path, bin_dir: Path) -> None:
+        tfgen_name, plugin_name = f"pulumi-tfgen-{name}", f"pulumi-resource-{name}"
         shim, provider = src / "shim", src / "provider"
-        tfgen, plugin = src / "cmd" / "pulumi-tfgen-random", src / "cmd" / "pulumi-resource-random"
+        tfgen, plugin = src / "cmd" / tfgen_name, src / "cmd" / plugin_name
         for directory in (shim, provider, tfgen, plugin):
             directory.mkdir(parents=True, exist_ok=True)
-        shim_module = random["upstream"] + "/shim"
+        shim_module = upstream + "/shim"
         write_module(
-            shim,
-            shim_module,
-            {
-                "github.com/hashicorp/terraform-plugin-framework": random["plugin_framework"],
-                random["upstream"]: random["upstream_version"],
-            },
+            shim, shim_module, {**(shim_requires or {}), upstream: entry["upstream_version"]}, upstream_replaces
         )
-        shutil.copyfile(HERE / "random" / "shim.go", shim / "shim.go")
-        shutil.copyfile(HERE / "random" / "provider.go", provider / "provider.go")
-        shutil.copyfile(HERE / "random" / "tfgen.go", tfgen / "main.go")
-        shutil.copyfile(HERE / "random" / "main.go", plugin / "main.go")
+        shutil.copyfile(HERE / name / "shim.go", shim / "shim.go")
+        shutil.copyfile(HERE / name / "provider.go", provider / "provider.go")
+        shutil.copyfile(HERE / name / "tfgen.go", tfgen / "main.go")
+        shutil.copyfile(HERE / name / "main.go", plugin / "main.go")
+        module = f"engarde.local/toolchain/{name}"
         write_module(
             src,
-            "engarde.local/toolchain/random",
+            module,
             {
                 "github.com/pulumi/pulumi-terraform-bridge/v3": bridge["version"],
                 "github.com/pulumi/pulumi/pkg/v3": bridge["pulumi"],
                 "github.com/pulumi/pulumi/sdk/v3": bridge["pulumi"],
                 shim_module: "v0.0.0",
             },
-            [f"{shim_module} => ./shim", f"{PLUGIN_SDK} => {PLUGIN_SDK_FORK} {bridge['plugin_sdk_fork']}"],
+            [
+                f"{shim_module} => ./shim",
+                *upstream_replaces,
+                f"{PLUGIN_SDK} => {PLUGIN_SDK_FORK} {bridge['plugin_sdk_fork']}",
+            ],
         )
         go(["mod", "tidy"], shim)
         # The plugin embeds the schema tfgen writes: placeholders let `go mod tidy` see the package.
         for generated in ("schema.json", "bridge-metadata.json"):
             (plugin / generated).write_text("{}")
         go(["mod", "tidy"], src)
-        version_flag = f"-X engarde.local/toolchain/random/provider.Version={random['version']}"
-        go_build(src, "./cmd/pulumi-tfgen-random", src / "pulumi-tfgen-random", version_flag)
+        version_flag = f"-X {module}/provider.Version={entry['version']}"
+        go_build(src, f"./cmd/{tfgen_name}", src / tfgen_name, version_flag)
         generate = subprocess.run(
-            [str(src / "pulumi-tfgen-random"), "schema", "--skip-docs", "--skip-examples", "--out", str(plugin)],
+            [str(src / tfgen_name), "schema", "--skip-docs", "--skip-examples", "--out", str(plugin)],
             cwd=src,
             capture_output=True,
             text=True,
         )
         if generate.returncode != 0:
             sys.stderr.write(generate.stdout + generate.stderr)
-            raise SystemExit("toolchain: pulumi-tfgen-random could not write the schema")
-        go_build(src, "./cmd/pulumi-resource-random", bin_dir / "pulumi-resource-random", version_flag)
+            raise SystemExit(f"toolchain: {tfgen_name} could not write the schema")
+        # tfgen leaves the version out of the schema; the plugin serves the schema as embedded, and
+        # `pulumi package get-schema` (and SDK generation from it) should name the release it stands for.
+        schema_file = plugin / "schema.json"
+        schema_file.write_text(
+            json.dumps({**json.loads(schema_file.read_text()), "version": entry["version"]}, indent=4)
+        )
+        go_build(src, f"./cmd/{plugin_name}", bin_dir / plugin_name, version_flag)
 
-    inputs = {"random": random, "bridge": bridge, "glue": glue}
-    return Step("random", ("pulumi-resource-random",), inputs, build)
+    return Step(name, (f"pulumi-resource-{name}",), {name: entry, "bridge": bridge, "glue": glue}, build)
+
+
+def random_step(v: Mapping[str, Any]) -> Step:
+    """pulumi-random bridges the upstream's plugin-framework provider, which shim.go hands over."""
+    framework = {"github.com/hashicorp/terraform-plugin-framework": v["providers"]["random"]["plugin_framework"]}
+    return bridged_provider_step(v, "random", framework)
+
+
+def docker_step(v: Mapping[str, Any]) -> Step:
+    """pulumi-docker bridges the upstream's SDKv2 provider (its plugin-framework half is not in the SDK)."""
+    return bridged_provider_step(v, "docker")
 
 
 def steps(v: Mapping[str, Any]) -> list[Step]:
-    return [cli_step(v), language_host_step(v), python_scripts_step(v), random_step(v)]
+    return [cli_step(v), language_host_step(v), python_scripts_step(v), random_step(v), docker_step(v)]
 
 
 def stamp_of(bin_dir: Path, step: Step) -> Path:
