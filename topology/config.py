@@ -447,37 +447,56 @@ def _ignored_because(name: str, server: ServerConfig, setting: str) -> str:
 
 SERVER_IMAGES = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql"}
 """The official image of each engine: a server of that engine runs it, or says its version."""
-MYSQL_VERSIONS = (8,)
+MARIADB_IMAGE = "mariadb"
+"""MariaDB's official image, which a MySQL server may run at a release in `SERVER_VERSIONS`."""
+SERVER_VERSIONS: dict[Engine, tuple[str, ...]] = {
+    Engine.POSTGRESQL: tuple(map(str, POSTGRES_VERSIONS)),
+    # MariaDB up to 10.9 only: the mysql provider (terraform-provider-mysql v1.9.0) reads
+    # `@@GLOBAL.innodb_version` before it creates a user, which MariaDB 10.10+ does not have; 10.5 is
+    # the release the tests run.
+    Engine.MYSQL: ("8", "mariadb-10.5"),
+}
+"""What a server of each engine may run: PostgreSQL and MySQL majors, `mariadb-<release>`."""
 
 
-def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> str:
-    """A container server's image: the engine's official image at a supported major version, or any
-    other image with `imageVersion` (the major version it runs) declared."""
-    image = check_image(f"{key}.image", body.get("image", ENGINES[engine].image))
-    supported = POSTGRES_VERSIONS if engine is Engine.POSTGRESQL else MYSQL_VERSIONS
-    allowed = ", ".join(map(str, supported))
-    official = SERVER_IMAGES[engine]
+def _image_version(image: str) -> tuple[str, str]:
+    """(the image's name without registry or tag, the version its official tag names or "")."""
     reference = image.partition("@")[0]
     repository, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] else (reference, "", "")
     name = repository.rsplit("/", 1)[-1]
+    release = tag.split("-", 1)[0].split(".")
+    if name == MARIADB_IMAGE:
+        return name, f"mariadb-{'.'.join(release[:2])}" if len(release) >= 2 and all(release[:2]) else ""
+    return name, release[0] if release[0].isdigit() else ""
+
+
+def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> str:
+    """A container server's image: the engine's official image (or MariaDB's, for MySQL) at a supported
+    version, or any other image with `imageVersion` (the version it runs) declared."""
+    image = check_image(f"{key}.image", body.get("image", ENGINES[engine].image))
+    supported = SERVER_VERSIONS[engine]
+    allowed = ", ".join(supported)
+    official = SERVER_IMAGES[engine]
+    name, version = _image_version(image)
     other_engines = {other for other, image_name in SERVER_IMAGES.items() if image_name == name and other != engine}
-    if other_engines or (engine is Engine.POSTGRESQL and name == "mariadb"):
+    if other_engines or (engine is Engine.POSTGRESQL and name == MARIADB_IMAGE):
         raise ConfigError(
             f"{key}.image", f"runs another engine than the server's ({engine.value}): use a {official} image"
         )
     if "imageVersion" in body:
-        version: int = _decode(f"{key}.imageVersion", body["imageVersion"], int)
-        if version not in supported:
-            raise ConfigError(f"{key}.imageVersion", f"must be one of {allowed} (got {version})")
+        declared = body["imageVersion"]
+        if isinstance(declared, bool) or not isinstance(declared, int | str):
+            raise ConfigError(f"{key}.imageVersion", f"must be one of {allowed} (got {declared!r})")
+        if str(declared) not in supported:
+            raise ConfigError(f"{key}.imageVersion", f"must be one of {allowed} (got {declared})")
         return image
-    if name != official or not tag:
+    if name not in (official, MARIADB_IMAGE) or not version:
         raise ConfigError(
             f"{key}.imageVersion",
             f"is required for image {image!r}: the {engine.value} major version it runs ({allowed}); "
             f"an official {official}:<version> image needs none",
         )
-    major = tag.split(".", 1)[0].split("-", 1)[0]
-    if not major.isdigit() or int(major) not in supported:
+    if version not in supported:
         raise ConfigError(f"{key}.image", f"must run {engine.value} {allowed} (got {image!r})")
     return image
 

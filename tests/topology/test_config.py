@@ -357,3 +357,33 @@ def test_easyappointments_is_handed_the_schedulers_port_in_its_host(port: int, d
     config = {"servers": {"scheduler": {**EXTERNAL_SCHEDULER, "port": port}}, "schedulerAdminPassword": "x"}
     scheduler = next(s for s in load_topology(config, "dev").services if s.name == "egm-scheduler")
     assert scheduler.env["DB_HOST"] == Text(db_host)
+
+
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        {"image": "mariadb:10.5.29"},
+        {"image": "engarde.local/mariadb:10.5.29", "imageVersion": "mariadb-10.5"},
+        {"image": "mysql:8.0.39"},
+        {"image": "registry.example/mysql-custom:1", "imageVersion": 8},
+    ],
+)
+def test_a_scheduler_may_run_mysql_8_or_mariadb_10_5_said_honestly(scheduler: dict[str, Any]) -> None:
+    assert load_topology({"servers": {"scheduler": scheduler}}, "dev").servers["scheduler"].image == scheduler["image"]
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "key"),
+    [
+        ({"image": "mariadb:10.11.9"}, "servers.scheduler.image"),
+        ({"image": "engarde.local/mariadb:10.11.9", "imageVersion": "mariadb-10.11"}, "servers.scheduler.imageVersion"),
+        ({"image": "engarde.local/mariadb:10.5.29", "imageVersion": "10.5"}, "servers.scheduler.imageVersion"),
+        ({"image": "registry.example/db:1"}, "servers.scheduler.imageVersion"),
+    ],
+)
+def test_mariadb_past_10_9_or_a_version_said_vaguely_is_refused(scheduler: dict[str, Any], key: str) -> None:
+    """The mysql provider reads @@GLOBAL.innodb_version, which MariaDB 10.10+ lacks: 10.11 cannot work."""
+    with pytest.raises(ConfigError) as refused:
+        load_topology({"servers": {"scheduler": scheduler}}, "dev")
+    assert refused.value.key == key
+    assert "8, mariadb-10.5" in str(refused.value)
