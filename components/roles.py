@@ -30,6 +30,9 @@ class DatabaseRoleArgs:
     """Group roles it is a member of (Outputs of the group roles, so it is created after them)."""
     adopt: bool = False
     """The role exists already: import it (its name is its ID) instead of creating it."""
+    disposable: bool = False
+    """Its server is a container the stack does not protect: deleting the role reassigns and drops what it
+    owns (the data goes with the server's volume anyway) instead of failing."""
 
 
 ADOPTION_IGNORED = ["password", "roles", "search_paths", "skip_reassign_owned", "connection_limit"]
@@ -88,8 +91,9 @@ class DatabaseRole(pulumi.ComponentResource):
             create_role=False,
             replication=role.replication,
             bypass_row_level_security=False,
-            # Deleting a role that owns data must fail, never REASSIGN/DROP OWNED what it created.
-            skip_reassign_owned=role.owns_data,
+            # Deleting a role that owns data must fail, never REASSIGN/DROP OWNED what it created, unless the
+            # whole server is disposable (an unprotected container: `pulumi destroy` of a dev stack).
+            skip_reassign_owned=role.owns_data and not args.disposable,
             opts=child(self, provider=args.provider, protect=protect, **_adoption(role.name) if args.adopt else {}),
         )
         self.name = self.resource.name

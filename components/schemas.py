@@ -66,6 +66,9 @@ class ServiceSchemaArgs:
     """Protect the schema (prod)."""
     grants: SchemaGrants | None = None
     """The chain to join instead of one of the schema's own (the server's, when its admin is no superuser)."""
+    disposable: bool = False
+    """Its server is a container the stack does not protect: deleting the schema drops what it holds (the
+    data goes with the server's volume anyway) instead of failing while it holds tables."""
 
 
 class ServiceSchema(pulumi.ComponentResource):
@@ -91,7 +94,7 @@ class ServiceSchema(pulumi.ComponentResource):
                     database=args.database,
                     owner=args.owner,
                     if_not_exists=True,
-                    drop_cascade=False,
+                    drop_cascade=args.disposable,
                     opts=child(self, provider=args.provider, protect=args.protect, depends_on=self.grants.depends_on()),
                 )
             )

@@ -172,6 +172,8 @@ class PostgresServer(_DatabaseServer):
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("PostgresServer", name, args, opts)
+        # An unprotected container server goes whole (its volume with it): what is in it need not fail to go.
+        self._disposable = args.server.mode is Mode.CONTAINER and not args.protect
         server = args.server
         self.layout = args.layout
         connects_to = server.database if server.adopt_database else "postgres"
@@ -255,7 +257,7 @@ class PostgresServer(_DatabaseServer):
         groups = {
             group.name: DatabaseRole(
                 f"{name}-{group.name}",
-                DatabaseRoleArgs(role=layout.role(group.name), provider=self.provider),
+                DatabaseRoleArgs(role=layout.role(group.name), provider=self.provider, disposable=self._disposable),
                 opts=moved_from(self, f"{TYPE_PREFIX}:AccessGroup", f"{name}-{group.name}"),
             )
             for group in layout.groups
@@ -269,6 +271,7 @@ class PostgresServer(_DatabaseServer):
                     protect=args.protect,
                     groups=[groups[g.name].name for g in layout.groups_of(role.name)],
                     adopt=role.name in layout.server.adopt_roles,
+                    disposable=self._disposable,
                 ),
                 opts=moved_from_root(self),
             )
@@ -287,6 +290,7 @@ class PostgresServer(_DatabaseServer):
                 owner=self.roles[schema.owner].name,
                 protect=protect,
                 grants=self._server_grants,
+                disposable=self._disposable,
             ),
             opts=moved_from_root(self.database),
         )

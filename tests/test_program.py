@@ -116,7 +116,19 @@ def test_dev_schemas_and_their_owners(dev: Capture) -> None:
         ("main", "onside", "onside_user"),
         ("main", "capilytics", "capilytics_user"),
     }
-    assert all(inputs(s)["dropCascade"] is False for s in dev.by_type(SCHEMA))
+    # An unprotected container server is disposable: `pulumi destroy` drops its schemas with their tables.
+    assert all(inputs(s)["dropCascade"] is True for s in dev.by_type(SCHEMA))
+
+
+@pytest.mark.parametrize("stack", ["prod"])
+def test_schemas_and_data_owning_roles_of_external_servers_never_drop_data(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    result: Capture = request.getfixturevalue(stack)
+    assert all(inputs(s)["dropCascade"] is False for s in result.by_type(SCHEMA))
+    owners = {inputs(s)["owner"] for s in result.by_type(SCHEMA)}
+    roles = {inputs(r)["name"]: inputs(r) for r in result.by_type(ROLE)}
+    assert owners and all(roles[owner]["skipReassignOwned"] is True for owner in owners if owner in roles)
 
 
 def test_dev_creates_the_databases_and_flowdb_is_owned_by_langflow(dev: Capture) -> None:

@@ -157,7 +157,14 @@ def docker_stack(docker: Docker, stack_name: str) -> Iterator[DockerStack]:
         try:
             yield stack
         finally:
-            engine.stack.destroy(on_output=lambda _: None)
-            for kind in ("container", "volume", "network"):
-                for leftover in docker.names(kind, stack.prefix):
-                    docker.run(kind, "rm", *(["--force"] if kind == "container" else []), leftover, check=False)
+            try:
+                engine.stack.destroy(on_output=lambda _: None)
+            finally:
+                remove_leftovers(docker, stack.prefix)
+
+
+def remove_leftovers(docker: Docker, prefix: str) -> None:
+    """Whatever a failed test or destroy left of a stack on the engine (its names start with `prefix`)."""
+    for kind in ("container", "volume", "network"):
+        for leftover in docker.names(kind, prefix):
+            docker.run(kind, "rm", *(["--force"] if kind == "container" else []), leftover, check=False)

@@ -180,8 +180,10 @@ def test_removing_a_service_deletes_last_in_reverse_dependency_order(base: Captu
     grant = _index(report, DELETE, "main-billing_read-tables")
     assert grant < _index(report, DELETE, "main-billing") < _index(report, DELETE, "main-billing_user")
     sql = render_text(report)
-    assert 'DROP SCHEMA "billing" RESTRICT;' in sql
-    assert 'DROP ROLE "billing_user";' in sql and 'REASSIGN OWNED BY "billing_user"' not in sql
+    # dev's main is an unprotected container, disposable: the schema goes with its tables, the role with what
+    # it owns (an external or protected server's would fail instead: test_program's prod schemas and roles).
+    assert 'DROP SCHEMA "billing" CASCADE;' in sql
+    assert 'REASSIGN OWNED BY "billing_user"' in sql and 'DROP ROLE "billing_user";' in sql
 
 
 def test_deleting_or_replacing_a_protected_resource_is_an_error() -> None:
