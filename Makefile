@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: deps venv lock plan plan-prod test test-matrix lint bench toolchain e2e e2e-engine bench-deploy
+.PHONY: deps venv lock plan plan-prod test test-matrix lint bench toolchain e2e e2e-engine bench-deploy \
+	docker-engine images e2e-docker
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,3 +95,20 @@ e2e-engine: $(STAMP)
 bench-deploy: $(STAMP)
 	$(PY) toolchain/build.py --check
 	$(PY) benchmarks/deploy.py
+
+## docker-engine: the project's own Docker engine (Debian's docker.io, socket /var/run/engarde-docker.sock,
+## data root /var/lib/engarde-docker); does nothing when it runs (`scripts/docker-engine stop` stops it)
+docker-engine:
+	scripts/docker-engine start
+
+## images: the dev stack's images on that engine, from Debian's packages and PyPI only (nothing pulled from
+## a registry), each rebuilt only when its recipe changes; build/images.yaml and build/standins.yaml point a
+## stack at them (scripts/images; root)
+images: docker-engine
+	scripts/images
+
+## e2e-docker: the dev stack through the real engine and providers on that engine: every container, day 2,
+## data safety (needs the postgresql and mysql plugins in the toolchain's bin/, like `make e2e`)
+e2e-docker: $(STAMP) images
+	$(PY) toolchain/build.py --check
+	$(PY) -m pytest -q tests/e2e_docker

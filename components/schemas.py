@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_postgresql as postgresql
@@ -25,6 +25,9 @@ class DatabaseArgs:
     """Owner role of a database the stack creates; None keeps the admin."""
     protect: bool = False
     """Protect the database (prod)."""
+    after: list[pulumi.Resource] = field(default_factory=list)
+    """What the database waits for: a disposable server's roles, so that `pulumi destroy` drops the database,
+    and every table in it, before them (the provider's DROP OWNED runs in its own database only)."""
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -44,7 +47,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                 owner=args.owner,
                 template="template0",
                 encoding="UTF8",
-                opts=child(self, provider=args.provider, protect=args.protect),
+                opts=child(self, provider=args.provider, protect=args.protect, depends_on=args.after),
             )
             self.name = database.name
         self.register_outputs({"name": self.name})

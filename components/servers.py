@@ -182,7 +182,13 @@ class PostgresServer(_DatabaseServer):
         owner = self.roles[server.database_owner].name if server.database_owner else None
         self.database = PostgresDatabase(
             f"{name}-{server.database}",
-            DatabaseArgs(server=server, provider=self.provider, owner=owner, protect=args.protect),
+            DatabaseArgs(
+                server=server,
+                provider=self.provider,
+                owner=owner,
+                protect=args.protect,
+                after=[role.resource for role in self.roles.values()] if self._disposable else [],
+            ),
             opts=moved_from_root(self),
         )
         # A non-superuser admin's grants and default privileges run one at a time on the server: the

@@ -17,6 +17,7 @@ from resource_types import (
     CONTAINER,
     DYNAMIC_RESOURCE,
     MYSQL_USER,
+    PG_DATABASE,
     PG_DEFAULT_PRIVILEGES,
     PG_GRANT,
     PG_ROLE,
@@ -120,6 +121,12 @@ def test_every_resource_waits_for_what_it_waited_for(config: str) -> None:
             assert set(before[old]["depends_on"]) <= set(waits_for), new
             extra = set(waits_for) - set(before[old]["depends_on"])
             assert {by_urn[claimed[urn]].type for urn in extra} <= SERVER_CHAIN_TYPES, new
+        elif by_urn[new].type == PG_DATABASE:
+            # A disposable (unprotected container) server's database waits for its roles too, so that
+            # `pulumi destroy` drops it, with every table in it, before them: ordering only, nothing replaced.
+            assert set(before[old]["depends_on"]) <= set(waits_for), new
+            extra = set(waits_for) - set(before[old]["depends_on"])
+            assert {by_urn[claimed[urn]].type for urn in extra} <= {PG_ROLE}, new
         else:
             assert waits_for == before[old]["depends_on"], new
 
