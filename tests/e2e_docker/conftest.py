@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,17 @@ import yaml
 from tests.conftest import PROJECT_DIR, stack_file_config
 from tests.e2e.engine import EngineStack, Recorder, engine_stack
 from tests.prerequisites import missing_prerequisite
+from topology.catalog import ENGARDE_APPS
 
 DOCKER_SOCKET = "/var/run/engarde-docker.sock"
 DOCKER_HOST = f"unix://{DOCKER_SOCKET}"
 DOCKER = "/usr/bin/docker"
 IMAGE_FRAGMENTS = (PROJECT_DIR / "build" / "images.yaml", PROJECT_DIR / "build" / "standins.yaml")
 PLUGINS = ("random", "docker", "postgresql", "mysql")
+HEALTH_TIMEOUT = 420
+"""Seconds every container gets to be healthy after `up` (Langflow's migrations take the most)."""
+APP_SCHEMAS = {container: app.schema for app in ENGARDE_APPS for container in app.containers}
+"""Each EnGarde service container -> the schema its DSN lands in."""
 NAMESPACE = "engarde"
 
 
@@ -133,6 +139,14 @@ class DockerStack:
             self.outputs = self.engine.outputs()
         return recorder
 
+    def psql(self, server: str, query: str, database: str = "postgres") -> str:
+        """A query as the admin (`postgres`), inside the server's (or replica's) container, over its own socket,
+        which the image trusts: no password on any command line."""
+        container = self.container(server)
+        return self.docker.run(
+            "exec", "-u", "postgres", container, "psql", "-U", "postgres", "-d", database, "-Atc", query
+        ).strip()
+
     def env(self, service: str) -> dict[str, str]:
         """A service's env from the stack's `services` output (secrets in clear: the test's own use)."""
         env: dict[str, str] = self.outputs["services"][service]["env"]
@@ -147,10 +161,16 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def docker_stack(docker: Docker, stack_name: str) -> Iterator[DockerStack]:
+def stack_overrides() -> dict[str, Any]:
+    """What a test module changes in the dev config (override the fixture in the module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def docker_stack(docker: Docker, stack_name: str, stack_overrides: dict[str, Any]) -> Iterator[DockerStack]:
     """A stack of the working tree's program configured as dev with the images built here, not yet up;
-    destroyed (and its Docker objects checked gone) afterwards."""
-    config = dev_config()
+    destroyed (and whatever it left on the engine removed) afterwards."""
+    config = dev_config(**stack_overrides)
     with engine_stack(stack_name, None, *PLUGINS, env={"DOCKER_HOST": DOCKER_HOST}) as engine:
         engine.configure(config)
         stack = DockerStack(engine, docker, config)
@@ -168,3 +188,38 @@ def remove_leftovers(docker: Docker, prefix: str) -> None:
     for kind in ("container", "volume", "network"):
         for leftover in docker.names(kind, prefix):
             docker.run(kind, "rm", *(["--force"] if kind == "container" else []), leftover, check=False)
+
+
+def http_json(stack: DockerStack, container: str, port: int, path: str) -> tuple[int, Any]:
+    """GET `path` on the container's own port, from inside it: (status, JSON body)."""
+    script = (
+        "import json, sys, urllib.request, urllib.error\n"
+        "try:\n"
+        f"    r = urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=10); code = r.status\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    r = e; code = e.code\n"
+        "print(json.dumps({'code': code, 'body': r.read().decode()}))\n"
+    )
+    answer = json.loads(stack.docker.exec(stack.container(container), "python3", "-c", script))
+    return int(answer["code"]), json.loads(answer["body"])
+
+
+def states(stack: DockerStack) -> dict[str, tuple[bool, str | None]]:
+    """Each of the stack's containers: (running, health status or None without a healthcheck)."""
+    found = {}
+    for name in stack.docker.names("container", stack.prefix):
+        state = stack.docker.inspect("container", name)["State"]
+        found[name] = (bool(state["Running"]), (state.get("Health") or {}).get("Status"))
+    return found
+
+
+def wait_healthy(stack: DockerStack) -> None:
+    """Until every container of the stack runs and passes its healthcheck (fails naming those that do not)."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while True:
+        now = states(stack)
+        waiting = {name: state for name, state in now.items() if not state[0] or state[1] not in (None, "healthy")}
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert waiting == {}, f"not running and healthy after {HEALTH_TIMEOUT} s: {waiting}"

@@ -1,6 +1,7 @@
-"""`pulumi up` of the dev stack from nothing on the real Docker engine, then what every container does
-with what the stack wired into it, seen from inside the stack's Docker network; then a second `preview`
-and a `refresh` that find nothing to change."""
+"""`pulumi up` of the dev stack from nothing on the real Docker engine (with main's pooler and a read
+replica), then what every container does with what the stack wired into it, seen from inside the stack's
+Docker network; a backup restored into a fresh server; then a second `preview` and a `refresh` that find
+nothing to change."""
 
 from __future__ import annotations
 
@@ -10,37 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.e2e.engine import Recorder
-from tests.e2e_docker.conftest import DockerStack
-from topology.catalog import ENGARDE_APPS, LANGFLOW_PORT
-
-HEALTH_TIMEOUT = 420
-"""Seconds every container gets to be healthy after `up` (Langflow's migrations take the most)."""
-APP_SCHEMAS = {container: app.schema for app in ENGARDE_APPS for container in app.containers}
+from tests.e2e_docker.conftest import APP_SCHEMAS, DockerStack, http_json, states, wait_healthy
+from topology.backups import job_script
+from topology.catalog import LANGFLOW_PORT
+from topology.model import Engine
 
 
-def http_json(stack: DockerStack, container: str, port: int, path: str) -> tuple[int, Any]:
-    """GET `path` on the container's own port, from inside it: (status, JSON body)."""
-    script = (
-        "import json, sys, urllib.request, urllib.error\n"
-        "try:\n"
-        f"    r = urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=10); code = r.status\n"
-        "except urllib.error.HTTPError as e:\n"
-        "    r = e; code = e.code\n"
-        "print(json.dumps({'code': code, 'body': r.read().decode()}))\n"
-    )
-    answer = json.loads(stack.docker.exec(stack.container(container), "python3", "-c", script))
-    return int(answer["code"]), json.loads(answer["body"])
-
-
-def states(stack: DockerStack) -> dict[str, tuple[bool, str | None]]:
-    """Each of the stack's containers: (running, health status or None without a healthcheck)."""
-    found = {}
-    for name in stack.docker.names("container", stack.prefix):
-        state = stack.docker.inspect("container", name)["State"]
-        found[name] = (bool(state["Running"]), (state.get("Health") or {}).get("Status"))
-    return found
+@pytest.fixture(scope="module")
+def stack_overrides() -> dict[str, Any]:
+    return {"servers": {"main": {"pooler": "pgbouncer", "replicas": [{}]}}}
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +33,8 @@ def deployed(docker_stack: DockerStack) -> Iterator[tuple[DockerStack, Recorder]
 
 @pytest.fixture(scope="module")
 def healthy(deployed: tuple[DockerStack, Recorder]) -> DockerStack:
-    """The stack once every container runs and every healthcheck passes (fails naming those that do not)."""
     stack, _ = deployed
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    while True:
-        now = states(stack)
-        waiting = {name: state for name, state in now.items() if not state[0] or state[1] not in (None, "healthy")}
-        if not waiting or time.monotonic() > deadline:
-            break
-        time.sleep(5)
-    assert waiting == {}, f"not running and healthy after {HEALTH_TIMEOUT} s: {waiting}"
+    wait_healthy(stack)
     return stack
 
 
@@ -94,6 +68,57 @@ def test_each_service_lands_in_its_own_schema_and_reads_no_other(healthy: Docker
         flow = report["dsns"]["LANGFLOW_DATABASE_URL"]
         assert flow["user"] == "engarde_flow_reader" and flow["read_ok"] and flow["write_refused"], flow
         assert report["redis"]["REDIS_URL"]["ok"], report["redis"]
+
+
+def test_the_pooler_serves_the_services_dsns(healthy: DockerStack) -> None:
+    """Each service's DSN on main goes through the pooler, and the service did its work through it."""
+    for service in APP_SCHEMAS:
+        url = healthy.env(service)["DATABASE_URL"]
+        assert conninfo_to_dict(url)["host"] == "main-pgbouncer", service
+    code, report = http_json(healthy, "madan-sara", 8000, "/health")
+    assert code == 200 and report["dsns"]["DATABASE_URL"]["migrated"], report
+
+
+def test_a_replica_container_streams_from_its_primary(healthy: DockerStack) -> None:
+    assert healthy.psql("main", "SELECT state FROM pg_stat_replication") == "streaming"
+    healthy.psql("main", "CREATE TABLE replicated (note text); INSERT INTO replicated VALUES ('from main')")
+    deadline = time.monotonic() + 30
+    while (seen := healthy.psql("main-replica-1", "SELECT to_regclass('replicated') IS NOT NULL")) != "t":
+        assert time.monotonic() < deadline, "the replica never replayed the primary's table"
+        time.sleep(1)
+    assert healthy.psql("main-replica-1", "SELECT note FROM replicated") == "from main"
+    assert healthy.psql("main-replica-1", "SELECT pg_is_in_recovery()") == "t"
+    assert seen == "t"
+
+
+def test_a_backup_job_writes_a_dump_that_restores_into_a_fresh_server(healthy: DockerStack) -> None:
+    """main's job dumps `engarde` (the services' schemas and rows); pg_restore loads it into a new server."""
+    backup = healthy.container("backup-main")
+    # One more run of the job's own script, now that every service has migrated (the first ran at start).
+    healthy.docker.run("exec", "-e", "BACKUP_ONCE=1", backup, "sh", "-c", job_script(Engine.POSTGRESQL))
+    dumps = sorted(healthy.docker.exec(backup, "sh", "-c", "ls /backups/main/ | grep -E '[.]dump$'").split())
+    image = healthy.config["servers"]["main"]["image"]
+    fresh = f"{healthy.prefix}-restore-check"
+    volume = healthy.docker.inspect("container", backup)["Mounts"][0]["Name"]
+    healthy.docker.run(
+        "run", "-d", "--name", fresh, "-e", "POSTGRES_PASSWORD=restore-check", "-v", f"{volume}:/backups:ro", image
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while healthy.docker.run("exec", fresh, "pg_isready", "-h", "127.0.0.1", check=False).find("accepting") < 0:
+            assert time.monotonic() < deadline, "the fresh server never started"
+            time.sleep(1)
+        restore = (
+            "pg_restore --no-owner --no-privileges -h 127.0.0.1 -U postgres -d postgres /backups/main/" + dumps[-1]
+        )
+        healthy.docker.run("exec", "-e", "PGPASSWORD=restore-check", fresh, "sh", "-c", restore)
+        count = "SELECT count(*) FROM madansara.standin_items"
+        rows = healthy.docker.run(
+            "exec", "-e", "PGPASSWORD=restore-check", fresh, "psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", count
+        )
+        assert int(rows.strip()) >= 1
+    finally:
+        healthy.docker.run("rm", "--force", fresh, check=False)
 
 
 def test_langflow_serves_on_flowdb_with_the_stacks_superuser_and_key(healthy: DockerStack) -> None:
