@@ -64,9 +64,10 @@ test-matrix: $(STAMP)
 
 ## lint: ruff, mypy and actionlint
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . scripts/images
+	$(VENV)/bin/ruff format --check . scripts/images
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy scripts/images
 	@if [ -d .github/workflows ]; then $(VENV)/bin/actionlint .github/workflows/*.yml; fi
 
 ## bench: program cost against the SDK floor, and the deployment's critical path
