@@ -85,13 +85,16 @@ def encode(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-@dataclass
+@dataclass(repr=False)
 class EngineStack:
-    """One stack of the program on the real engine."""
+    """One stack of the program on the real engine (no repr: its env holds the stack's passphrase)."""
 
     stack: auto.Stack
     program_dir: Path
     env: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"EngineStack({self.stack.name})"
 
     @property
     def name(self) -> str:

@@ -110,14 +110,18 @@ def dev_config(**overrides: Any) -> dict[str, Any]:
     return dict(deep_merge(deep_merge(config, {"servers": ports}), overrides))
 
 
-@dataclass
+@dataclass(repr=False)
 class DockerStack:
-    """The dev stack on the real engine and the project's Docker engine."""
+    """The dev stack on the real engine and the project's Docker engine. Its config and outputs hold the
+    generated passwords: it has no repr, so no traceback prints them."""
 
     engine: EngineStack
     docker: Docker
     config: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"DockerStack({self.engine.name})"
 
     @property
     def prefix(self) -> str:
@@ -167,7 +171,16 @@ def stack_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def docker_stack(docker: Docker, stack_name: str, stack_overrides: dict[str, Any]) -> Iterator[DockerStack]:
+def destroy_at_end() -> bool:
+    """Whether the module's stack is destroyed through the engine at the end (a protected stack cannot be:
+    its Docker objects are removed instead; its state lives in a temporary directory)."""
+    return True
+
+
+@pytest.fixture(scope="module")
+def docker_stack(
+    docker: Docker, stack_name: str, stack_overrides: dict[str, Any], destroy_at_end: bool
+) -> Iterator[DockerStack]:
     """A stack of the working tree's program configured as dev with the images built here, not yet up;
     destroyed (and whatever it left on the engine removed) afterwards."""
     config = dev_config(**stack_overrides)
@@ -178,7 +191,8 @@ def docker_stack(docker: Docker, stack_name: str, stack_overrides: dict[str, Any
             yield stack
         finally:
             try:
-                engine.stack.destroy(on_output=lambda _: None)
+                if destroy_at_end:
+                    engine.stack.destroy(on_output=lambda _: None)
             finally:
                 remove_leftovers(docker, stack.prefix)
 

@@ -12,9 +12,15 @@ from pulumi import automation as auto
 
 from tests.e2e_docker.conftest import DockerStack, wait_healthy
 
+
 @pytest.fixture(scope="module")
 def stack_overrides() -> dict[str, Any]:
     return {"protect": True}
+
+
+@pytest.fixture(scope="module")
+def destroy_at_end() -> bool:
+    return False  # protected: `pulumi destroy` refuses, which is the point
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +28,14 @@ def protected(docker_stack: DockerStack) -> Iterator[DockerStack]:
     docker_stack.up()
     wait_healthy(docker_stack)
     yield docker_stack
-    # Teardown: what a user does to really throw the stack away.
-    engine = docker_stack.engine
-    command = engine.stack.workspace.pulumi_command
-    command.run(["state", "unprotect", "--all", "--yes", "--stack", engine.name], str(engine.program_dir), engine.env)
 
 
 def test_destroy_of_a_protected_stack_stops_and_keeps_mains_data(protected: DockerStack) -> None:
     protected.psql("main", "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('before the destroy')", "engarde")
-    volume = protected.docker.inspect("volume", f"{protected.prefix}-main-data")["CreatedAt"]
+    volume = protected.docker.inspect("volume", f"{protected.prefix}-main-data")["Mountpoint"]
     with pytest.raises(auto.CommandError, match="protected"):
         protected.engine.stack.destroy(on_output=lambda _: None)
-    assert protected.docker.inspect("volume", f"{protected.prefix}-main-data")["CreatedAt"] == volume
+    assert protected.docker.inspect("volume", f"{protected.prefix}-main-data")["Mountpoint"] == volume
     assert protected.psql("main", "SELECT note FROM kept", "engarde") == "before the destroy"
 
 

@@ -84,7 +84,6 @@ def test_changing_a_servers_image_tag_replaces_its_containers_and_keeps_its_data
     stack.psql("main", "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('written before')", "engarde")
     image = stack.config["servers"]["main"]["image"]
     major = image.rsplit(":", 1)[0] + ":" + image.rsplit(":", 1)[1].split(".", 1)[0]
-    volume = stack.docker.inspect("volume", f"{stack.prefix}-main-data")["CreatedAt"]
     config = dict(stack.config)
     config["servers"] = {**config["servers"], "main": {**config["servers"]["main"], "image": major}}
     stack.configure(config)
@@ -92,7 +91,9 @@ def test_changing_a_servers_image_tag_replaces_its_containers_and_keeps_its_data
     replaced = {step.urn.rsplit("::", 1)[1] for step in recorder.steps if step.op == "replace"}
     # main's container and main's backup job, which runs the server's image (its client matches the server).
     assert replaced == {"main-container", "backup-main"}, replaced
-    assert stack.docker.inspect("volume", f"{stack.prefix}-main-data")["CreatedAt"] == volume
+    # The data volume is not touched (Docker's CreatedAt of a local volume is its directory's ctime, which the
+    # server's start changes: the engine's steps and the rows are what tell).
+    assert not [step for step in recorder.steps if step.urn.endswith("::main-data") and step.op != "same"]
     wait_healthy(stack)
     assert stack.psql("main", "SELECT note FROM kept", "engarde") == "written before"
 

@@ -121,9 +121,38 @@ def test_a_backup_job_writes_a_dump_that_restores_into_a_fresh_server(healthy: D
         healthy.docker.run("rm", "--force", fresh, check=False)
 
 
+LANGFLOW_CREDENTIAL_CHECK = f"""
+import json, os, urllib.parse, urllib.request
+import psycopg
+from cryptography.fernet import Fernet
+base = "http://127.0.0.1:{LANGFLOW_PORT}"
+form = {{"username": os.environ["LANGFLOW_SUPERUSER"], "password": os.environ["LANGFLOW_SUPERUSER_PASSWORD"]}}
+with urllib.request.urlopen(base + "/api/v1/login", urllib.parse.urlencode(form).encode(), timeout=30) as r:
+    token = json.loads(r.read())["access_token"]
+body = {{"name": "ENGARDE_E2E_KEY", "value": "sk-engarde-e2e", "type": "Credential", "default_fields": []}}
+headers = {{"Authorization": "Bearer " + token, "Content-Type": "application/json"}}
+request = urllib.request.Request(base + "/api/v1/variables/", json.dumps(body).encode(), headers)
+with urllib.request.urlopen(request, timeout=30) as r:
+    saved = json.loads(r.read())
+url = os.environ["LANGFLOW_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+with psycopg.connect(url) as connection:
+    (stored,) = connection.execute("SELECT value FROM variable WHERE name = 'ENGARDE_E2E_KEY'").fetchone()
+key = os.environ["LANGFLOW_SECRET_KEY"]
+decrypted = Fernet(key + "=" * (-len(key) % 4)).decrypt(stored.encode()).decode()
+print(json.dumps({{"logged_in": bool(token), "saved": saved["has_value"], "encrypted": "sk-engarde-e2e" not in stored,
+                  "decrypts": decrypted == "sk-engarde-e2e"}}))
+"""
+"""Inside the Langflow container: the stack's superuser logs in, saves a credential, and what Langflow stored
+in flowdb decrypts with the stack's LANGFLOW_SECRET_KEY (as a Fernet key). Prints no secret."""
+
+
 def test_langflow_serves_on_flowdb_with_the_stacks_superuser_and_key(healthy: DockerStack) -> None:
     code, health = http_json(healthy, "langflow-server", LANGFLOW_PORT, "/health_check")
     assert code == 200 and health["db"] == "ok", health
+    checks = json.loads(
+        healthy.docker.exec(healthy.container("langflow-server"), "python", "-c", LANGFLOW_CREDENTIAL_CHECK)
+    )
+    assert checks == {"logged_in": True, "saved": True, "encrypted": True, "decrypts": True}
 
 
 def test_the_scheduler_user_works_in_its_database_on_mariadb_and_sees_no_other(healthy: DockerStack) -> None:
