@@ -1,4 +1,20 @@
-"""The order of what grants on one schema."""
+"""The order of what grants on a server.
+
+The rule: every Grant, DefaultPrivileges, schema and audit-table script of one server runs after the previous
+one, in one chain per server, whatever the admin. Two reasons, both from the provider's source:
+
+* its Grant and DefaultPrivileges revoke everything for their key before granting
+  (resource_postgresql_grant.go: resourcePostgreSQLGrantCreateOrUpdate -> revokeRolePrivileges,
+  grantRolePrivileges), and concurrent GRANTs on one schema can fail with `tuple concurrently updated`;
+* each takes `pgLockRole` (helpers.go): an advisory lock on the role, then on each of its members. Readers
+  such as `analytics_readonly` and `audit_user` are members of several groups, and a CREATEROLE admin is a
+  member of every role it made, so two grants running at once can take the same locks in opposite orders:
+  `40P01 could not get advisory lock for members of role ...`, seen through the real engine with a
+  managed admin and with a superuser one (dev, on the real Docker engine). Per-schema chains only made it
+  rarer; with one chain per server no two of these ever hold locks at once, so no order can invert.
+
+Roles, containers and everything else still run in parallel around the chain.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +26,9 @@ R = TypeVar("R", bound=pulumi.Resource)
 
 
 class SchemaGrants:
-    """Everything that grants on one schema, in creation order: each waits for the previous one.
-
-    The provider revokes everything for a key before it grants (resource_postgresql_grant.go:
-    resourcePostgreSQLGrantCreateOrUpdate -> revokeRolePrivileges, grantRolePrivileges), and
-    concurrent GRANTs on one schema can fail with `tuple concurrently updated`. The chain is the
-    schema's: its own resources first, then the audit table, then each access group's grants and
-    default privileges.
-    """
+    """Everything that grants on a server, in creation order: each waits for the previous one (the rule
+    above). Each schema's part of it: its own resources first, then the audit table, then each access
+    group's grants and default privileges."""
 
     def __init__(self) -> None:
         self._chain: list[pulumi.Resource] = []

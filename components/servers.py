@@ -191,12 +191,9 @@ class PostgresServer(_DatabaseServer):
             ),
             opts=moved_from_root(self),
         )
-        # A non-superuser admin's grants and default privileges run one at a time on the server: the
-        # provider's pgLockRole locks a role and then each of its members (helpers.go), and a
-        # CREATEROLE admin is a member of every role it made (PostgreSQL 16+), so concurrent
-        # transactions on different schemas deadlock (measured through the real engine: 40P01,
-        # "could not get advisory lock for members of role ...").
-        self._server_grants = None if server.superuser else SchemaGrants()
+        # One chain for every grant on the server, whatever the admin (components/ordering.py: concurrent
+        # grants deadlock in the provider's pgLockRole, 40P01, with a superuser admin too).
+        self._server_grants = SchemaGrants()
         self.schemas = {schema.name: self._schema(name, schema, args.protect) for schema in self.layout.schemas}
         self.replicas = self._replicas(args) if server.streams_to_containers else []
         self.database_provider = self.provider

@@ -26,6 +26,7 @@ from resource_types import (
 from review.capture.program import Capture, known_secrets
 from tests.components.identity import SECRET_MARKER, configs, fixture_path, identities, load
 from tests.components.urns import EngineUrns, MockUrns, nodes_of, nodes_of_entries
+from tests.graph import ancestors
 from topology.catalog import LANGFLOW_VERSION
 
 SCHEMES: dict[str, type[MockUrns] | type[EngineUrns]] = {"mocks": MockUrns, "engine": EngineUrns}
@@ -115,20 +116,16 @@ def test_every_resource_waits_for_what_it_waited_for(config: str) -> None:
     by_urn = after.by_urn()
     for old, new in claimed.items():
         waits_for = sorted(renamed[urn] for urn in by_urn[new].depends_on)
-        if config == "prod":
-            # prod's admin is no superuser: its server's grants run one after the other (one chain for
-            # the server, components/servers.py), so a resource may wait for more, of that chain only.
-            assert set(before[old]["depends_on"]) <= set(waits_for), new
-            extra = set(waits_for) - set(before[old]["depends_on"])
-            assert {by_urn[claimed[urn]].type for urn in extra} <= SERVER_CHAIN_TYPES, new
-        elif by_urn[new].type == PG_DATABASE:
-            # A disposable (unprotected container) server's database waits for its roles too, so that
-            # `pulumi destroy` drops it, with every table in it, before them: ordering only, nothing replaced.
-            assert set(before[old]["depends_on"]) <= set(waits_for), new
-            extra = set(waits_for) - set(before[old]["depends_on"])
-            assert {by_urn[claimed[urn]].type for urn in extra} <= {PG_ROLE}, new
-        else:
-            assert waits_for == before[old]["depends_on"], new
+        # Every server's grants run one after the other (one chain for the server, whatever its admin:
+        # components/ordering.py), so a resource may wait for more, of that chain only; and a disposable
+        # (unprotected container) server's database waits for its roles too, so that `pulumi destroy` drops
+        # it, with every table in it, before them. Ordering only: nothing is replaced.
+        allowed = SERVER_CHAIN_TYPES | ({PG_ROLE} if by_urn[new].type == PG_DATABASE else set())
+        # What it waited for, it still waits for (a service container now through its server chain's last link).
+        transitively = {renamed[urn] for urn in ancestors(after, by_urn[new]) if urn in renamed}
+        assert set(before[old]["depends_on"]) <= transitively, new
+        extra = set(waits_for) - set(before[old]["depends_on"])
+        assert {by_urn[claimed[urn]].type for urn in extra} <= allowed, new
 
 
 def test_no_fixture_holds_a_password() -> None:
