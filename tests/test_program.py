@@ -581,3 +581,18 @@ def test_the_redis_entry_gives_redis_the_password_every_redis_url_holds(
     urls = [env["REDIS_URL"] for env in (s["env"] for s in services.values()) if "REDIS_URL" in env]
     assert urls
     assert {unquote(url.split("://:", 1)[1].rsplit("@", 1)[0]) for url in urls} == {password}
+
+
+@pytest.mark.parametrize("protect", [False, True])
+def test_a_disposable_servers_database_waits_for_its_roles(protect: bool) -> None:
+    """So `pulumi destroy` drops the database, with the tables its roles own, before the roles: the provider's
+    DROP OWNED runs in its own database only, and DROP ROLE failed on engarde_app owning public's tables.
+    A protected server is not disposable: its database waits for no role it does not own."""
+    result = capture("dev", protect=protect)
+    databases = result.by_type(DATABASE)
+    assert databases
+    for database in databases:
+        server = server_of(result, database)
+        roles = {r.urn for r in result.by_type(ROLE) if server_of(result, r) == server}
+        waited = roles & ancestors(result, database)
+        assert (waited == roles) is not protect, server
