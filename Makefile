@@ -80,8 +80,8 @@ toolchain: $(STAMP)
 	$(PY) toolchain/build.py
 
 ## e2e: the stack through the real engine and providers against real servers (needs the postgresql
-## and mysql plugins in the toolchain's bin/: README "The real engine")
-e2e: $(STAMP)
+## and mysql plugins in the toolchain's bin/: README "The real engine"; the scheduler on MariaDB 10.5's image)
+e2e: $(STAMP) images
 	$(PY) toolchain/build.py --check
 	$(PY) -m pytest -q tests/e2e
 

@@ -1,14 +1,15 @@
 """The stack through the real Pulumi engine and providers, against real servers the tests start.
 
-Every server is `external` (no Docker engine here: `runContainers: false`), on loopback: main and
-flowdb on one PostgreSQL version per combination, each logging every statement, and a MariaDB for
-the scheduler. The combinations are PostgreSQL 15 with its bootstrap superuser as the stack's admin
-and PostgreSQL 17 with a managed-style admin (LOGIN CREATEROLE CREATEDB, owner of the databases).
+Every server is `external` (no Docker engine for the stack's containers: `runContainers: false`), on
+loopback: main and flowdb on one PostgreSQL version per combination, each logging every statement, and
+the scheduler on MariaDB 10.5 in a container of the project's Docker engine (tests/e2e/mariadb.py). The
+combinations are PostgreSQL 15 with its bootstrap superuser as the stack's admin and PostgreSQL 17 with
+a managed-style admin (LOGIN CREATEROLE CREATEDB, owner of the databases).
 
-The mysql provider (hashicorp/terraform-provider-mysql v1.9.0) reads `@@GLOBAL.innodb_version`
-before it creates a user or a grant, a variable MariaDB 10.10+ does not have: every `up` here
-excludes the MySQL resources (`--exclude ... --exclude-dependents`), and one test asserts that
-failure, so the day it changes is seen.
+The mysql provider (hashicorp/terraform-provider-mysql v1.9.0) reads `@@GLOBAL.innodb_version` before
+it creates a user or a grant, a variable MariaDB 10.10+ does not have: the host's MariaDB (Debian
+bookworm's 10.11) cannot take the scheduler's resources, 10.5 can. One test asserts the failure on
+10.11, so the day it changes is seen.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from review.capture.program import Capture, Resource
 from tests.components.urns import EngineUrns, nodes_of
 from tests.conftest import cached_run_program
 from tests.e2e.engine import EngineStack, Recorder, engine_stack
+from tests.e2e.mariadb import mariadb_container
 from tests.prerequisites import missing_prerequisite
 from tests.realdb.conftest import POSTGRES, Servers, external_config
 from tests.realdb.matrix import Combination, stack_admin
-from tests.realdb.servers import RunningServer, mariadb_server, missing_postgres_build, postgres_server
+from tests.realdb.servers import RunningServer, missing_postgres_build, postgres_server
 from topology import Topology, load_topology
 from topology.sql import quote_ident
 
@@ -67,15 +69,16 @@ def engine_servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
         yield Servers(
             main=admins["main"],
             flowdb=admins["flowdb"],
-            scheduler=stack.enter_context(mariadb_server("e2e-scheduler")),
+            scheduler=stack.enter_context(mariadb_container("e2e-scheduler")),
             combination=combination,
             superusers=bootstrap,
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class Deployed:
-    """A stack on the real engine, with what the program registers for its config under the mocks."""
+    """A stack on the real engine, with what the program registers for its config under the mocks (no repr:
+    its config and outputs hold passwords, which a traceback would print)."""
 
     engine: EngineStack
     servers: Servers
@@ -83,6 +86,9 @@ class Deployed:
     capture: Capture
     topology: Topology
     outputs: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Deployed({self.engine.name})"
 
     @property
     def plan(self) -> Plan:
@@ -92,7 +98,7 @@ class Deployed:
         return self.servers.superusers[name]
 
     def mysql_urns(self) -> list[str]:
-        """The engine's URNs of the MySQL resources, which every `up` here leaves out."""
+        """The engine's URNs of the MySQL resources (the scheduler's database, users and grants)."""
         return mysql_urns_of(self.capture)
 
     def with_real_outputs(self) -> Capture:
@@ -103,12 +109,13 @@ class Deployed:
         return engine_urns(self.capture)[resource.urn]
 
     def up(self, excluding: Iterable[str] = (), recorder: Recorder | None = None, **options: Any) -> Recorder:
-        """`pulumi up` without the MySQL resources (and `excluding`, engine URNs) and their dependents;
-        its steps go to `recorder` (a new one if None), also when it fails."""
+        """`pulumi up` without `excluding` (engine URNs) and their dependents; its steps go to `recorder`
+        (a new one if None), also when it fails."""
         recorder = recorder or Recorder()
+        excluded = list(excluding)
         try:
             self.engine.stack.up(
-                exclude=[*self.mysql_urns(), *excluding], exclude_dependents=True, on_event=recorder, **options
+                exclude=excluded or None, exclude_dependents=bool(excluded), on_event=recorder, **options
             )
         finally:
             self.outputs = self.engine.outputs()

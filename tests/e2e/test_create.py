@@ -1,30 +1,33 @@
 """`pulumi preview` and `pulumi up` from nothing, through the real engine and providers.
 
-With a superuser admin the `up` runs in two parts, as a service's first deploy meets its
-migrations: the layout without its grants and default privileges (`--exclude` them), then tables
-made by the schemas' owners (`t_before`), then the rest (a managed admin's server chains its schemas
-and grants: one `up`, then `t_before`); tables made afterwards (`t_after`) are the default privileges' to cover.
-The statements each part sent are compared with the model's create steps for the resources the
-engine created in it, on the server as the provider found it.
+Every server chains its schemas and grants (components/ordering.py), so the `up` is one part, as a
+service's first deploy meets it: the whole layout, then tables made by the schemas' owners (`t_before`,
+`t_after`), which the default privileges cover.
+The statements each part sent to a PostgreSQL server are compared with the model's create steps for
+the resources the engine created in it, on the server as the provider found it. The scheduler's
+resources go up too, on MariaDB 10.5 (the host's 10.11 fails them: the last test).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
+import pymysql  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pulumi import automation as auto
 
-from resource_types import PG_DEFAULT_PRIVILEGES, PG_GRANT
 from review.audit.checks import audit_servers
-from review.capture.program import Resource
+from review.capture.program import Resource, unwrap_secrets
 from review.providers import ServerContext, create_steps
 from tests.components.urns import EngineUrns, nodes_of
 from tests.e2e.conftest import Deployed, deployed_stack
 from tests.e2e.engine import EngineStep, Recorder
+from tests.e2e.mariadb import server_version
 from tests.e2e.statements import Logged, log_window, unit_differences, units_of_log, units_of_model
 from tests.graph import server_of
 from tests.realdb.access_probes import declared_matrix, matrix_mismatches
@@ -36,6 +39,7 @@ from tests.realdb.conftest import (
     live_server_context,
     service_dsns,
 )
+from tests.realdb.servers import mariadb_server
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 Part = tuple[Recorder, dict[str, ServerContext], dict[str, list[Logged]]]
@@ -78,16 +82,10 @@ def created(engine_servers: Servers) -> Iterator[Created]:
         preview = Recorder()
         deployed.engine.stack.preview(on_event=preview)
         result = Created(deployed, preview)
-        if engine_servers.combination.kind == "superuser":
-            grants = [deployed.engine_urn(r) for r in deployed.capture.resources if _after_migrations(r)]
-            result.parts.append(_logged_up(deployed, excluding=grants))
-            create_tables_as_owners(_as_deployment(deployed), "t_before")
-            result.parts.append(_logged_up(deployed))
-        else:
-            # A managed admin's server runs its schemas and grants as one chain: no schema exists
-            # before the grants ahead of it, so the tables come after the one `up`.
-            result.parts.append(_logged_up(deployed))
-            create_tables_as_owners(_as_deployment(deployed), "t_before")
+        # Every server runs its schemas and grants as one chain (components/ordering.py): no schema exists
+        # before the grants ahead of it, so the tables come after the one `up`.
+        result.parts.append(_logged_up(deployed))
+        create_tables_as_owners(_as_deployment(deployed), "t_before")
         create_tables_as_owners(_as_deployment(deployed), "t_after")
         yield result
 
@@ -96,15 +94,6 @@ def _program_registers(step: EngineStep) -> bool:
     """Whether the program registers it: not the stack, nor a default provider (the engine makes those)."""
     default_provider = step.type.startswith("pulumi:providers:") and step.urn.rsplit("::", 1)[1].startswith("default")
     return step.type != STACK_TYPE and not default_provider
-
-
-def _after_migrations(resource: Resource) -> bool:
-    """Whether the first part of the `up` leaves it out: a grant or default privilege on a service's
-    tables (a schema that exists already keeps its owner's grant and PUBLIC's revoke, as its owner
-    needs them to create tables)."""
-    if resource.type == PG_DEFAULT_PRIVILEGES:
-        return True
-    return resource.type == PG_GRANT and not resource.name.endswith(("-public-revoke", "-owner"))
 
 
 def _engine_view(created: Created) -> tuple[set[tuple[str, str, str | None]], set[tuple[str, str, str | None]]]:
@@ -132,7 +121,7 @@ def test_preview_from_nothing_lists_the_resources_review_plan_captures(created: 
     assert len(previewed) == len(created.deployed.capture.resources)
 
 
-def test_up_creates_every_resource_but_the_mysql_ones(created: Created) -> None:
+def test_up_creates_every_resource_the_mysql_ones_too(created: Created) -> None:
     deployed = created.deployed
     made = {
         step.urn
@@ -140,10 +129,8 @@ def test_up_creates_every_resource_but_the_mysql_ones(created: Created) -> None:
         for step in recorder.steps
         if step.op == "create" and _program_registers(step)
     }
-    expected = {deployed.engine_urn(r) for r in deployed.capture.resources} - set(deployed.mysql_urns())
-    # MySQL's dependents that are not MySQL resources (the scheduler's component) are left out too.
-    assert made <= expected
-    assert {u for u in expected - made if "mysql" not in u.lower() and "scheduler" not in u} == set()
+    assert deployed.mysql_urns(), "the scheduler's database, users and grants"
+    assert made == {deployed.engine_urn(r) for r in deployed.capture.resources}
 
 
 def _modelled(created: Created, server: str) -> list[tuple[Resource, tuple[str, tuple[str, ...]]]]:
@@ -211,14 +198,40 @@ def test_every_dsn_of_the_real_outputs_logs_in_as_its_role_in_its_schema(created
             assert schema == role.search_path[0], (server, role_name)
 
 
+def _mysql_login(host: str, port: str, user: str, password: str) -> Any:
+    return pymysql.connect(host=host, port=int(port), user=user, password=password, autocommit=True)
+
+
+def test_the_schedulers_env_logs_in_and_the_backup_user_reads_what_it_writes(created: Created) -> None:
+    services = unwrap_secrets(created.deployed.with_real_outputs().outputs["services"])
+    app, backup = services["egm-scheduler"]["env"], services["backup-scheduler"]["env"]
+    database = app["DB_NAME"]
+    host, port = app["DB_HOST"].rsplit(":", 1)
+    with _mysql_login(host, port, app["DB_USERNAME"], app["DB_PASSWORD"]) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE `{database}`.appointments (id int PRIMARY KEY)")
+        cursor.execute(f"INSERT INTO `{database}`.appointments VALUES (1)")
+    login = (backup[f"BACKUP_MYSQL_{key}"] for key in ("HOST", "PORT", "USER", "PASSWORD"))
+    with _mysql_login(*login) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM `{database}`.appointments")
+        assert cursor.fetchall() == ((1,),)
+        with pytest.raises(pymysql.err.OperationalError, match="command denied"):
+            cursor.execute(f"INSERT INTO `{database}`.appointments VALUES (2)")
+
+
 def test_no_change_after_up_in_preview_or_refresh(created: Created) -> None:
     stack = created.deployed.engine.stack
-    excluded = created.deployed.mysql_urns()
-    stack.preview(expect_no_changes=True, exclude=excluded, exclude_dependents=True)
-    stack.refresh(expect_no_changes=True)  # the MySQL resources were never created: nothing to leave out
+    stack.preview(expect_no_changes=True)
+    stack.refresh(expect_no_changes=True)
 
 
-def test_the_mysql_provider_fails_on_mariadb_reading_innodb_version(created: Created) -> None:
-    with pytest.raises(auto.CommandError) as failure:
-        created.deployed.engine.stack.up()  # the MySQL resources too
+def test_the_mysql_provider_fails_on_mariadb_10_11_reading_innodb_version(engine_servers: Servers) -> None:
+    """The host's MariaDB (Debian bookworm's 10.11) has no `@@GLOBAL.innodb_version`, which the provider reads
+    before it creates a user or a grant. Only the scheduler's resources go up, to a server of their own."""
+    with mariadb_server("e2e-mariadb-10-11") as mariadb:
+        assert server_version(mariadb).startswith("10.11.")
+        with deployed_stack(dataclasses.replace(engine_servers, scheduler=mariadb)) as deployed:
+            capture = deployed.capture
+            postgres = [deployed.engine_urn(r) for r in capture.resources if server_of(capture, r) in POSTGRES]
+            with pytest.raises(auto.CommandError) as failure:
+                deployed.up(excluding=postgres)
     assert "Unknown system variable 'innodb_version'" in str(failure.value)

@@ -29,16 +29,17 @@ TWIN_GRANT = (
 
 
 def external(protect: bool) -> dict[str, Any]:
-    def server(database: str) -> dict[str, Any]:
-        return {"mode": "external", "host": "127.0.0.1", "port": 9, "database": database, "adminUser": "postgres",
+    def server(database: str, port: int) -> dict[str, Any]:
+        # Closed ports (nothing is reached: the pack fails the preview first), one per server, as config requires.
+        return {"mode": "external", "host": "127.0.0.1", "port": port, "database": database, "adminUser": "postgres",
                 "sslmode": "disable", "superuser": True, "version": 15, "maxConnections": 200}  # fmt: skip
 
     return {
         "runContainers": False,
         "protect": protect,
         "servers": {
-            "main": server("engarde"),
-            "flowdb": server("langflow"),
+            "main": server("engarde", 9),
+            "flowdb": server("langflow", 11),
             "scheduler": {"mode": "external", "database": "easyappointments", "sslmode": "disable", **UNUSED_SCHEDULER},
         },
         "mainAdminPassword": "main-admin-password-x",

@@ -164,7 +164,10 @@ def test_scheduler_user_has_its_database_and_nothing_else(deployed: Deployment) 
     with root.cursor() as cursor:
         cursor.execute("CREATE DATABASE IF NOT EXISTS otherdb")
     root.close()
-    connection = pymysql.connect(host=env["DB_HOST"], port=deployed.servers["scheduler"].port, user=env["DB_USERNAME"],
+    # As EasyAppointments' mysqlnd reads DB_HOST: `host:port`, or the host alone for 3306.
+    host, _, port = env["DB_HOST"].partition(":")
+    assert int(port or 3306) == deployed.servers["scheduler"].port
+    connection = pymysql.connect(host=host, port=int(port or 3306), user=env["DB_USERNAME"],
                                  password=env["DB_PASSWORD"], database=env["DB_NAME"], autocommit=True)  # fmt: skip
     try:
         with connection.cursor() as cursor:
