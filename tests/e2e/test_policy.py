@@ -30,7 +30,7 @@ TWIN_GRANT = (
 
 def external(protect: bool) -> dict[str, Any]:
     def server(database: str, port: int) -> dict[str, Any]:
-        # Closed ports (nothing is reached: the pack fails the preview first), one per server, as config requires.
+        # Closed ports, one per server as config requires (the scheduler has UNUSED_SCHEDULER's 9).
         return {"mode": "external", "host": "127.0.0.1", "port": port, "database": database, "adminUser": "postgres",
                 "sslmode": "disable", "superuser": True, "version": 15, "maxConnections": 200}  # fmt: skip
 
@@ -38,7 +38,7 @@ def external(protect: bool) -> dict[str, Any]:
         "runContainers": False,
         "protect": protect,
         "servers": {
-            "main": server("engarde", 9),
+            "main": server("engarde", 7),
             "flowdb": server("langflow", 11),
             "scheduler": {"mode": "external", "database": "easyappointments", "sslmode": "disable", **UNUSED_SCHEDULER},
         },
