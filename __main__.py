@@ -4,7 +4,7 @@ import pulumi
 
 from components.stack import deploy
 from topology import ConfigError, load_topology
-from topology.config import NAMESPACE, ConfigOrigin, ignored_settings, scheduler_tls_warnings, unencrypted_warnings
+from topology.config import NAMESPACE, ConfigOrigin, config_notices
 
 PREFIX = NAMESPACE + ":"
 
@@ -29,16 +29,13 @@ def config_origin() -> ConfigOrigin:
     )
 
 
+raw_config = stack_config()
 try:
-    topology = load_topology(stack_config(), pulumi.get_stack(), config_origin())
+    topology = load_topology(raw_config, pulumi.get_stack(), config_origin())
 except ConfigError as error:
     # One line naming the key, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
-for notice in (
-    *ignored_settings(stack_config()),
-    *unencrypted_warnings(stack_config()),
-    *scheduler_tls_warnings(stack_config()),
-):
+for notice in config_notices(raw_config):
     pulumi.log.warn(notice)
 
 config = pulumi.Config(NAMESPACE)

@@ -45,7 +45,7 @@ from review.views.budget import render_pgbouncer
 from review.views.plan import render_json, render_markdown, render_mermaid, render_text
 from review.views.sql import MissingSecretError, render_sql, secrets_from_outputs
 from topology import ConfigError, Topology, load_topology
-from topology.config import ignored_settings, scheduler_tls_warnings, unencrypted_warnings
+from topology.config import config_notices
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -168,12 +168,7 @@ def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path =
     _check_secret_options(args)
     config, topology = validated_config(args.stack, args.assignments, project_dir)
     _check_server(topology, args.server, args.format)
-    for note in [
-        *config.notes,
-        *ignored_settings(config.values),
-        *unencrypted_warnings(config.values),
-        *scheduler_tls_warnings(config.values),
-    ]:
+    for note in [*config.notes, *config_notices(config.values)]:
         print(note, file=err)
     if args.tree and args.format != "text":
         raise UsageError("--tree applies to --format text only")

@@ -383,12 +383,19 @@ def is_loopback(host: str) -> bool:
     return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
-def unencrypted_warnings(raw: Mapping[str, Any]) -> list[str]:
-    """One warning per external server allowed to connect without TLS off this machine (call after `parse_config`)."""
+def config_notices(raw: Mapping[str, Any]) -> list[str]:
+    """Every notice and warning the config gives, as `pulumi preview` and `review plan` both print them (call
+    after `load_topology`: the config is valid)."""
+    config = parse_config(raw)
+    return [*ignored_settings(raw, config), *unencrypted_warnings(config), *scheduler_tls_warnings(config)]
+
+
+def unencrypted_warnings(config: StackConfig) -> list[str]:
+    """One warning per external server allowed to connect without TLS off this machine."""
     return [
         f"warning: {NAMESPACE}:servers.{name}.sslmode is {server.sslmode}: connections to {server.host} may go "
         f"unencrypted (servers.{name}.allowUnencrypted is true)"
-        for name, server in parse_config(raw).servers.items()
+        for name, server in config.servers.items()
         if server.mode is Mode.EXTERNAL
         and server.sslmode in PLAINTEXT_SSLMODES
         and server.host is not None
@@ -396,11 +403,11 @@ def unencrypted_warnings(raw: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def scheduler_tls_warnings(raw: Mapping[str, Any]) -> list[str]:
+def scheduler_tls_warnings(config: StackConfig) -> list[str]:
     """EasyAppointments 1.5.0 cannot be told to use TLS through its env (CodeIgniter's mysqli driver with
     `encrypt` unset): where the scheduler's server is reached with TLS, its user does not require it, and
-    this says so (call after `parse_config`)."""
-    server = parse_config(raw).servers.get("scheduler")
+    this says so."""
+    server = config.servers.get("scheduler")
     if server is None or server.mode is not Mode.EXTERNAL or server.sslmode in PLAINTEXT_SSLMODES:
         return []
     return [
@@ -409,9 +416,8 @@ def scheduler_tls_warnings(raw: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def ignored_settings(raw: Mapping[str, Any]) -> list[str]:
-    """One notice per setting the config holds but the stack does not use (call after `parse_config`)."""
-    config = parse_config(raw)
+def ignored_settings(raw: Mapping[str, Any], config: StackConfig) -> list[str]:
+    """One notice per setting the raw config holds but the stack (`config`, parsed from it) does not use."""
     servers_raw: dict[str, Any] = _decode("servers", raw.get("servers", {}), dict)
     notices = []
     for name, body_raw in servers_raw.items():

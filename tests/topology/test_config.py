@@ -15,7 +15,13 @@ from review.capture.program import run_program, unwrap_secrets
 from tests.conftest import ADMIN_PASSWORDS
 from tests.conftest import capture as capture_stack
 from topology import ConfigError, load_topology
-from topology.config import SCALAR_DEFAULTS, ignored_settings, scheduler_tls_warnings, unencrypted_warnings
+from topology.config import (
+    SCALAR_DEFAULTS,
+    ignored_settings,
+    parse_config,
+    scheduler_tls_warnings,
+    unencrypted_warnings,
+)
 from topology.model import Mode, Placement, Text
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -265,12 +271,12 @@ def test_each_ignored_setting_gets_one_notice() -> None:
         "servers": {"main": {"mode": "container", "port": 6000, "sslmode": "disable"}, "flowdb": {"hostPort": 5999}},
         "langflowPlacement": "shared",
     }
-    assert ignored_settings(config) == [
+    assert ignored_settings(config, parse_config(config)) == [
         "notice: engarde:servers.main.port is ignored: servers.main.mode is container",
         "notice: engarde:servers.main.sslmode is ignored: servers.main.mode is container",
         "notice: engarde:servers.flowdb.hostPort is ignored: langflowPlacement is shared",
     ]
-    assert ignored_settings({}) == []
+    assert ignored_settings({}, parse_config({})) == []
 
 
 def test_service_hosts_rename_the_hosts_in_the_prod_env() -> None:
@@ -313,20 +319,20 @@ def test_plain_text_off_this_machine_runs_only_when_allowed_and_then_warns() -> 
     main = {**EXTERNAL_MAIN["main"], "sslmode": "disable", "allowUnencrypted": True}
     config = {"servers": {"main": main}, "mainAdminPassword": "x"}
     assert load_topology(config, "dev").servers["main"].sslmode == "disable"
-    assert unencrypted_warnings(config) == [
+    assert unencrypted_warnings(parse_config(config)) == [
         "warning: engarde:servers.main.sslmode is disable: connections to db.example.internal may go unencrypted"
         " (servers.main.allowUnencrypted is true)"
     ]
     on_loopback = {"servers": {"main": {**EXTERNAL_MAIN["main"], "host": "127.0.0.1", "sslmode": "disable"}},
                    "mainAdminPassword": "x"}  # fmt: skip
     load_topology(on_loopback, "dev")
-    assert unencrypted_warnings(on_loopback) == []
+    assert unencrypted_warnings(parse_config(on_loopback)) == []
 
 
 def test_a_setting_of_the_other_engine_is_ignored_for_that_reason() -> None:
     config = {"servers": {"main": {"characterSet": "utf8mb4"}, "scheduler": {"version": 15}}}
     load_topology(config, "dev")
-    assert ignored_settings(config) == [
+    assert ignored_settings(config, parse_config(config)) == [
         "notice: engarde:servers.main.characterSet is ignored: it applies to mysql servers only,"
         " and main is a postgresql server",
         "notice: engarde:servers.scheduler.version is ignored: it applies to postgresql servers only,"
@@ -347,7 +353,7 @@ def test_a_scheduler_reached_with_tls_warns_that_easyappointments_connects_witho
         f"{sslmode}, but EasyAppointments 1.5.0 has no setting for TLS: egm-scheduler connects to "
         "mysql.example.internal unencrypted (scheduler_user does not require TLS)"
     )
-    assert scheduler_tls_warnings(config) == ([expected] if warned else [])
+    assert scheduler_tls_warnings(parse_config(config)) == ([expected] if warned else [])
 
 
 @pytest.mark.parametrize(("port", "db_host"), [(3306, "mysql.example.internal"), (3307, "mysql.example.internal:3307")])
