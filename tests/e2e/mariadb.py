@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pymysql  # type: ignore[import-untyped, unused-ignore]
 
-from tests.conftest import PROJECT_DIR
+from tests.docker_engine import run_docker, start_engine
 from tests.prerequisites import missing_prerequisite
 from tests.realdb.servers import RunningServer, ServerStartError
 
 IMAGE = "engarde.local/mariadb:10.5.29"
-DOCKER = "/usr/bin/docker"
-DOCKER_HOST = "unix:///var/run/engarde-docker.sock"
-"""The project's own engine (scripts/docker-engine), never another daemon."""
 PREREQUISITE = "MariaDB 10.5 (engarde.local/mariadb, `make images`)"
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 180.0
@@ -35,26 +31,15 @@ LABEL = "engarde.test=e2e"
 """On every container this module starts, so one a killed test run left behind can be found."""
 
 
-def _docker(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DOCKER, *args],
-        env={"DOCKER_HOST": DOCKER_HOST, "PATH": "/usr/bin:/bin", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def _require_engine_and_image() -> None:
     """Skip (fail under CI) unless the project's engine runs, started if need be, and holds the image."""
-    started = subprocess.run([str(PROJECT_DIR / "scripts" / "docker-engine"), "start"], capture_output=True, text=True)
-    if started.returncode != 0 or _docker("image", "inspect", IMAGE).returncode != 0:
+    if start_engine() is not None or run_docker("image", "inspect", IMAGE).returncode != 0:
         missing_prerequisite(PREREQUISITE)
 
 
 def _published_port(container: str) -> int:
     """The host port Docker chose for the container's 3306 (`-p 127.0.0.1::3306`: no race for a free port)."""
-    listed = _docker("port", container, "3306/tcp")
+    listed = run_docker("port", container, "3306/tcp")
     if listed.returncode != 0 or not listed.stdout.strip():
         raise ServerStartError(f"container {container} publishes no port for 3306: {listed.stderr.strip()}")
     return int(listed.stdout.split()[0].rsplit(":", 1)[1])
@@ -77,9 +62,9 @@ def _answers(port: int, password: str) -> bool:
 def _wait_until_ready(container: str, port: int, password: str) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not _answers(port, password):
-        running = _docker("inspect", "--format", "{{.State.Running}}", container).stdout.strip()
+        running = run_docker("inspect", "--format", "{{.State.Running}}", container).stdout.strip()
         if running != "true" or time.monotonic() > deadline:
-            logs = _docker("logs", "--tail", "30", container)
+            logs = run_docker("logs", "--tail", "30", container)
             tail = (logs.stdout + logs.stderr).replace(password, "***")
             state = "exited" if running != "true" else f"did not answer within {STARTUP_TIMEOUT:.0f} s"
             raise ServerStartError(f"MariaDB container {container} {state}; its last lines:\n{tail}")
@@ -94,7 +79,7 @@ def mariadb_container(name: str) -> Iterator[RunningServer]:
     password = secrets.token_urlsafe(24)
     container = f"engarde-{name}-{secrets.token_hex(4)}"
     # `-e NAME` without a value: docker takes it from its own environment, so the password is in no argv.
-    started = _docker(
+    started = run_docker(
         "run", "--detach", "--name", container, "--label", LABEL, "-e", "MYSQL_ROOT_PASSWORD",
         "-p", f"{HOST}::3306", IMAGE,
         env={"MYSQL_ROOT_PASSWORD": password},
@@ -107,7 +92,7 @@ def mariadb_container(name: str) -> Iterator[RunningServer]:
         yield RunningServer(engine="mysql", host=HOST, port=port, admin_user="root", admin_password=password,
                             database="mysql")  # fmt: skip
     finally:
-        _docker("rm", "--force", "--volumes", container)
+        run_docker("rm", "--force", "--volumes", container)
 
 
 def server_version(server: RunningServer) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,20 +21,17 @@ import pytest
 import yaml
 
 from tests.conftest import PROJECT_DIR, stack_file_config
+from tests.docker_engine import DOCKER_HOST, run_docker, start_engine
 from tests.e2e.engine import EngineStack, Recorder, engine_stack
 from tests.prerequisites import missing_prerequisite
 from topology.catalog import ENGARDE_APPS
 
-DOCKER_SOCKET = "/var/run/engarde-docker.sock"
-DOCKER_HOST = f"unix://{DOCKER_SOCKET}"
-DOCKER = "/usr/bin/docker"
 IMAGE_FRAGMENTS = (PROJECT_DIR / "build" / "images.yaml", PROJECT_DIR / "build" / "standins.yaml")
 PLUGINS = ("random", "docker", "postgresql", "mysql")
 HEALTH_TIMEOUT = 420
 """Seconds every container gets to be healthy after `up` (Langflow's migrations take the most)."""
 APP_SCHEMAS = {container: app.schema for app in ENGARDE_APPS for container in app.containers}
 """Each EnGarde service container -> the schema its DSN lands in."""
-NAMESPACE = "engarde"
 
 
 @dataclass(frozen=True)
@@ -43,14 +39,7 @@ class Docker:
     """The project's Docker engine, through its CLI (never another daemon)."""
 
     def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300) -> str:
-        done = subprocess.run(
-            [DOCKER, *args],
-            env={"DOCKER_HOST": DOCKER_HOST, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            input=input,
-            timeout=timeout,
-        )
+        done = run_docker(*args, input=input, timeout=timeout)
         if check and done.returncode != 0:
             raise AssertionError(f"docker {args[0]} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         return done.stdout
@@ -72,9 +61,9 @@ class Docker:
 @pytest.fixture(scope="session")
 def docker() -> Docker:
     """The project's Docker engine, started if it is not running (`scripts/docker-engine start`)."""
-    started = subprocess.run([str(PROJECT_DIR / "scripts" / "docker-engine"), "start"], capture_output=True, text=True)
-    if started.returncode != 0:
-        missing_prerequisite(f"the project's Docker engine ({started.stderr.strip() or started.stdout.strip()})")
+    failure = start_engine()
+    if failure is not None:
+        missing_prerequisite(f"the project's Docker engine ({failure})")
     return Docker()
 
 
