@@ -29,13 +29,21 @@ def config_origin() -> ConfigOrigin:
     )
 
 
+def deployed_outputs() -> dict[str, object]:
+    """The stack's outputs as its last update left them (none before the first), read through the engine's
+    builtin stack reference before anything is registered: what the data volumes hold (topology/upgrades.py)."""
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    result = pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {"name": name})
+    return dict(result.value.get("outputs") or {}) if result.value else {}
+
+
 raw_config = stack_config()
 try:
-    topology = load_topology(raw_config, pulumi.get_stack(), config_origin())
+    topology = load_topology(raw_config, pulumi.get_stack(), config_origin(), deployed_outputs())
 except ConfigError as error:
     # One line naming the key, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
-for notice in config_notices(raw_config):
+for notice in [*config_notices(raw_config), *topology.notices]:
     pulumi.log.warn(notice)
 
 config = pulumi.Config(NAMESPACE)

@@ -58,7 +58,8 @@ class PostgresReplica(pulumi.ComponentResource):
         )
         volume = docker.Volume(
             f"{name}-data",
-            name=f"{args.container_name}-data",
+            # A new major's replica starts over on a new volume, as its primary does (topology/upgrades.py).
+            name=f"{args.container_name}-data{server.data.volume_suffix if server.data else ''}",
             opts=child(self, protect=args.protect, retain_on_delete=args.protect),
         )
         assert replica.host_port is not None

@@ -27,6 +27,9 @@ from topology.replication import HBA_FILE, primary_settings, render_hba
 
 _DATA_DIRS = {Engine.POSTGRESQL: "/var/lib/postgresql/data", Engine.MYSQL: "/var/lib/mysql"}
 
+_IN_THE_DATA = ("postgresql:", "mysql:", "pulumi-python:dynamic:")
+"""Types of what a container server's provider (or the SQL scripts) create in it."""
+
 # The init server of both images listens on the socket only: a TCP check proves the real one is up.
 _HEALTHCHECKS = {
     Engine.POSTGRESQL: 'pg_isready -h 127.0.0.1 -p 5432 -U "$POSTGRES_USER" -d postgres',
@@ -104,7 +107,9 @@ class _DatabaseServer(pulumi.ComponentResource):
     provider_port: pulumi.Output[int]
 
     def __init__(self, type_name: str, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None) -> None:
-        super().__init__(f"{TYPE_PREFIX}:{type_name}", name, None, opts)
+        self._data_volume: docker.Volume | None = None
+        with_data = pulumi.ResourceOptions(transformations=[self._goes_with_the_data])
+        super().__init__(f"{TYPE_PREFIX}:{type_name}", name, None, pulumi.ResourceOptions.merge(opts, with_data))
         server = args.server
         if server.mode is Mode.EXTERNAL:
             if args.admin_password is None:
@@ -118,9 +123,10 @@ class _DatabaseServer(pulumi.ComponentResource):
         )
         volume = docker.Volume(
             f"{name}-data",
-            name=f"{args.container_name}-data",
+            name=f"{args.container_name}-data{server.data.volume_suffix if server.data else ''}",
             opts=child(self, protect=args.protect, retain_on_delete=args.protect),
         )
+        self._data_volume = volume
         internal_port = server.service_port
         container = docker.Container(
             f"{name}-container",
@@ -151,6 +157,18 @@ class _DatabaseServer(pulumi.ComponentResource):
         # Host and port come from the container's outputs, so the provider waits for it through data.
         self.provider_host = container.ports.apply(lambda ports: _published(ports).ip or "127.0.0.1")
         self.provider_port = container.ports.apply(lambda ports: int(_published(ports).external or 0))
+
+    def _goes_with_the_data(
+        self, args: pulumi.ResourceTransformationArgs
+    ) -> pulumi.ResourceTransformationResult | None:
+        """What the server's provider creates lives in the container's data volume: it goes with the volume
+        (`deleted_with`), never dropped one by one when the volume goes (a dev `destroy`), and is created anew
+        when the volume is replaced (a new major on a new volume, topology/upgrades.py). Passwords are kept."""
+        if self._data_volume is None or not args.type_.startswith(_IN_THE_DATA):
+            return None
+        return pulumi.ResourceTransformationResult(
+            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(deleted_with=self._data_volume))
+        )
 
 
 class PostgresServer(_DatabaseServer):

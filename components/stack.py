@@ -35,6 +35,7 @@ from topology.model import (
 from topology.monitoring import alert_rules
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, pooler_service_name, render_auth_file, render_ini
 from topology.replication import dsn_routes, route
+from topology.upgrades import data_output
 
 
 def _resolve_env(
@@ -155,6 +156,8 @@ def deploy(topology: Topology, admin_passwords: Mapping[str, pulumi.Input[str]])
                 "servicePort": spec.service_port,
                 "databases": [spec.database],
                 **({"replicas": [r.endpoint for r in spec.replicas]} if spec.replicas else {}),
+                # Read back by the next update: the major its data volume holds (topology/upgrades.py).
+                **({"data": data_output(spec.data, topology.network, name)} if spec.data else {}),
             }
             for name, spec in topology.servers.items()
         },

@@ -28,9 +28,9 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from review.audit.checks import AuditConnectionError, audit_servers, check_dsn_database, render_text_report
 from review.capture import config_files
@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --format sql: write the passwords in, read from `pulumi stack output --json --show-secrets`",
     )
     plan.add_argument(
+        "--outputs",
+        metavar="FILE",
+        help="the stack's outputs as deployed (`pulumi stack output --json`): checks a PostgreSQL major change"
+        " against what the data volumes hold, as `pulumi preview` does",
+    )
+    plan.add_argument(
         "--out",
         metavar="FILE",
         help="write the view to FILE (created readable by its owner only: mode 0600) instead of stdout",
@@ -120,7 +126,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def validated_config(
-    stack: str, assignments: list[str], project_dir: Path = PROJECT_DIR
+    stack: str,
+    assignments: list[str],
+    project_dir: Path = PROJECT_DIR,
+    deployed_outputs: Mapping[str, Any] | None = None,
 ) -> tuple[StackConfigValues, Topology]:
     """The stack's config, checked by the program's own validation.
 
@@ -130,15 +139,31 @@ def validated_config(
     config = config_files.load(stack, assignments, project_dir)
     while True:  # ends: each pass adds a key that was missing, or raises
         try:
-            return config, load_topology(config.values, stack, config.origin())
+            return config, load_topology(config.values, stack, config.origin(), deployed_outputs)
         except ConfigError as error:
             if not config_files.fill_missing_admin_password(config, error.key):
                 raise
 
 
-def capture_stack(config: StackConfigValues, stack: str) -> Capture:
-    """The program run under mocks with this config."""
-    return run_program(config.values, stack, secret_keys=tuple(sorted(config.secret_keys)))
+def capture_stack(config: StackConfigValues, stack: str, deployed_outputs: Mapping[str, Any] | None = None) -> Capture:
+    """The program run under mocks with this config (and the stack's deployed outputs, when given)."""
+    secret_keys = tuple(sorted(config.secret_keys))
+    if deployed_outputs is None:
+        return run_program(config.values, stack, secret_keys=secret_keys)
+    return run_program(config.values, stack, secret_keys=secret_keys, deployed_outputs=deployed_outputs)
+
+
+def _deployed_outputs(path: str | None) -> dict[str, Any] | None:
+    """`--outputs FILE`: a JSON object, as `pulumi stack output --json` prints it."""
+    if path is None:
+        return None
+    try:
+        outputs = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--outputs {path}: not a JSON file of stack outputs ({error.__class__.__name__})") from None
+    if not isinstance(outputs, dict):
+        raise UsageError(f"--outputs {path}: must hold a JSON object (`pulumi stack output --json`)")
+    return outputs
 
 
 def _check_pooler(topology: Topology, server: str | None) -> None:
@@ -166,13 +191,14 @@ def _check_server(topology: Topology, server: str | None, format_: str) -> None:
 
 def plan(args: argparse.Namespace, out: TextIO, err: TextIO, project_dir: Path = PROJECT_DIR) -> int:
     _check_secret_options(args)
-    config, topology = validated_config(args.stack, args.assignments, project_dir)
+    deployed = _deployed_outputs(args.outputs)
+    config, topology = validated_config(args.stack, args.assignments, project_dir, deployed)
     _check_server(topology, args.server, args.format)
-    for note in [*config.notes, *config_notices(config.values)]:
+    for note in [*config.notes, *config_notices(config.values), *topology.notices]:
         print(note, file=err)
     if args.tree and args.format != "text":
         raise UsageError("--tree applies to --format text only")
-    stack_plan = Plan(capture_stack(config, args.stack))
+    stack_plan = Plan(capture_stack(config, args.stack, deployed))
     if args.tree:
         view = render_text(stack_plan, args.show_secrets, tree=True)
     elif args.format == "sql":

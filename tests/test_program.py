@@ -246,6 +246,7 @@ def test_services_output_is_secret_and_servers_and_matrix_are_plain(dev: Capture
     assert dev.outputs["servers"]["main"] == {
         "engine": "postgresql", "mode": "container", "host": "127.0.0.1", "port": 5432,
         "serviceHost": "main", "servicePort": 5432, "databases": ["engarde"],
+        "data": {"postgresMajor": "15", "volume": "engarde-dev-main-data"},
     }  # fmt: skip
 
 

@@ -53,6 +53,8 @@ POSTGRES_CONNECTION_KEYS = (
 )
 """Connection budget and pooler settings of a PostgreSQL server (either mode)."""
 POSTGRES_REPLICA_KEYS = ("replicas", "maxSlotWalKeepSize")
+POSTGRES_CONTAINER_KEYS = ("allowMajorUpgrade",)
+"""A PostgreSQL container server's: a new major on a new data volume (topology/upgrades.py)."""
 """Read replicas of a PostgreSQL server (either mode) and, for a container, the WAL its slots may hold."""
 MAX_REPLICAS = 4
 """Replicas per server: each holds one WAL sender of the primary's ten (`max_wal_senders`), two while
@@ -113,6 +115,9 @@ class ServerConfig:
     mode: Mode
     database: str
     image: str | None = None
+    image_version: str | None = None
+    """Container mode: the version the image runs (a PostgreSQL major, `8`, `mariadb-10.5`)."""
+    allow_major_upgrade: bool = False
     host_port: int | None = None
     host: str | None = None
     port: int | None = None
@@ -302,12 +307,13 @@ SERVER_SETTING_CHECKS: dict[str, Callable[[str, Any], object]] = {
     "superuser": lambda key, value: _decode(key, value, bool),
     "allowUnencrypted": lambda key, value: _decode(key, value, bool),
     "imageVersion": lambda key, value: _decode(key, value, int),
+    "allowMajorUpgrade": lambda key, value: _decode(key, value, bool),
 }
 """How each server setting is checked, whether or not the server's mode uses it."""
 
 IGNORED_SETTINGS: dict[Mode, tuple[str, ...]] = {
     Mode.CONTAINER: EXTERNAL_KEYS,
-    Mode.EXTERNAL: ("image", "imageVersion", "hostPort"),
+    Mode.EXTERNAL: ("image", "imageVersion", "hostPort", "allowMajorUpgrade"),
 }
 """Settings a server keeps but does not use in this mode (one `mode` change switches it)."""
 
@@ -353,7 +359,7 @@ def _check_host_ports(servers: Mapping[str, ServerConfig], raw: Mapping[str, Any
 
 def _check_unused_server(key: str, raw: Any) -> None:
     body: dict[str, Any] = _decode(key, raw, dict)
-    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + POSTGRES_CONNECTION_KEYS + POSTGRES_REPLICA_KEYS)
+    _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(Engine.POSTGRESQL))
     _check_server_settings(key, body, tuple(SERVER_SETTING_CHECKS))
 
 
@@ -439,7 +445,13 @@ def ignored_settings(raw: Mapping[str, Any], config: StackConfig) -> list[str]:
 
 ENGINE_ONLY_SETTINGS = {
     Engine.MYSQL: ("adoptDatabase", "characterSet", "collation"),
-    Engine.POSTGRESQL: ("version", "adminGrantsPgMonitor", "adminGrantsPgReadAllData", "adoptRoles"),
+    Engine.POSTGRESQL: (
+        "version",
+        "adminGrantsPgMonitor",
+        "adminGrantsPgReadAllData",
+        "adoptRoles",
+        "allowMajorUpgrade",
+    ),
 }
 """Settings only one engine's servers have."""
 
@@ -476,9 +488,9 @@ def _image_version(image: str) -> tuple[str, str]:
     return name, release[0] if release[0].isdigit() else ""
 
 
-def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> str:
-    """A container server's image: the engine's official image (or MariaDB's, for MySQL) at a supported
-    version, or any other image with `imageVersion` (the version it runs) declared."""
+def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> tuple[str, str]:
+    """A container server's image and the version it runs (one of `SERVER_VERSIONS`): the engine's official
+    image (or MariaDB's, for MySQL) at a supported version, or any other image with `imageVersion` declared."""
     image = check_image(f"{key}.image", body.get("image", ENGINES[engine].image))
     supported = SERVER_VERSIONS[engine]
     allowed = ", ".join(supported)
@@ -495,7 +507,9 @@ def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> str:
             raise ConfigError(f"{key}.imageVersion", f"must be one of {allowed} (got {declared!r})")
         if str(declared) not in supported:
             raise ConfigError(f"{key}.imageVersion", f"must be one of {allowed} (got {declared})")
-        return image
+        if name in (official, MARIADB_IMAGE) and version and version != str(declared):
+            raise ConfigError(f"{key}.imageVersion", f"is {declared}, but image {image!r} runs {version}")
+        return image, str(declared)
     if name not in (official, MARIADB_IMAGE) or not version:
         raise ConfigError(
             f"{key}.imageVersion",
@@ -504,7 +518,7 @@ def _server_image(key: str, body: Mapping[str, Any], engine: Engine) -> str:
         )
     if version not in supported:
         raise ConfigError(f"{key}.image", f"must run {engine.value} {allowed} (got {image!r})")
-    return image
+    return image, version
 
 
 def _server(name: str, raw: Any) -> ServerConfig:
@@ -520,12 +534,15 @@ def _server(name: str, raw: Any) -> ServerConfig:
     if mode is Mode.CONTAINER:
         # The other mode's settings are ignored, so one `mode` change switches a server.
         _check_keys(key, body, CONTAINER_KEYS + EXTERNAL_KEYS + _connection_keys(engine))
+        image, image_version = _server_image(key, body, engine)
         return ServerConfig(
             name=name,
             engine=engine,
             mode=mode,
             database=check_identifier(f"{key}.database", body.get("database", entry.container_database)),
-            image=_server_image(key, body, engine),
+            image=image,
+            image_version=image_version,
+            allow_major_upgrade=_decode(f"{key}.allowMajorUpgrade", body.get("allowMajorUpgrade", False), bool),
             host_port=_port(f"{key}.hostPort", body.get("hostPort", entry.host_port)),
             admin_user=ENGINES[engine].admin_user,
         )
@@ -680,7 +697,9 @@ def _extra_service(name: str, raw: Any) -> ExtraServiceConfig:
 
 
 def _connection_keys(engine: Engine) -> tuple[str, ...]:
-    return POSTGRES_CONNECTION_KEYS + POSTGRES_REPLICA_KEYS if engine is Engine.POSTGRESQL else ()
+    if engine is not Engine.POSTGRESQL:
+        return ()
+    return POSTGRES_CONNECTION_KEYS + POSTGRES_REPLICA_KEYS + POSTGRES_CONTAINER_KEYS
 
 
 def _replicas(config: ServerConfig, body: Mapping[str, Any]) -> tuple[ReplicaConfig, ...]:

@@ -69,6 +69,7 @@ from topology.monitoring import with_exporter_queries
 from topology.names import ConfigError
 from topology.pgbouncer import pooler_service_name
 from topology.replication import replicas_of, replicator_connection_limit
+from topology.upgrades import deployed_data, with_data_volumes
 
 LANGFLOW_SECRET_KEY = "langflow-secret-key"
 LANGFLOW_SUPERUSER_PASSWORD = "langflow-superuser-password"
@@ -76,9 +77,15 @@ REDIS_PASSWORD = "redis-password"
 REDIS_SERVICE = "redis"
 
 
-def load_topology(raw: Mapping[str, Any], stack: str, origin: ConfigOrigin | None = None) -> Topology:
-    """Stack config (keys without namespace) -> the validated topology (`origin`: see `parse_config`)."""
-    return build_topology(parse_config(raw, origin), stack)
+def load_topology(
+    raw: Mapping[str, Any],
+    stack: str,
+    origin: ConfigOrigin | None = None,
+    deployed_outputs: Mapping[str, Any] | None = None,
+) -> Topology:
+    """Stack config (keys without namespace) -> the validated topology (`origin`: see `parse_config`;
+    `deployed_outputs`: the stack's outputs as its last update left them, none before the first)."""
+    return build_topology(parse_config(raw, origin), stack, deployed_outputs or {})
 
 
 def _server(config: ServerConfig) -> Server:
@@ -98,6 +105,7 @@ def _server(config: ServerConfig) -> Server:
             service_host=config.name,
             service_port=internal,
             image=config.image,
+            image_version=config.image_version,
             database_owner=SERVER_ENTRIES[config.name].database_owner,
             max_connections=config.max_connections,
             reserved_connections=config.reserved_connections,
@@ -169,9 +177,14 @@ def _check_pooler_aliases(config: StackConfig, containers: set[str]) -> None:
             )
 
 
-def build_topology(config: StackConfig, stack: str) -> Topology:
+def build_topology(config: StackConfig, stack: str, deployed_outputs: Mapping[str, Any] | None = None) -> Topology:
     """The whole layout: roles, schemas, the access matrix, groups and service wiring."""
-    servers = {name: _server(server) for name, server in config.servers.items()}
+    network = f"engarde-{stack}"
+    servers, notices = with_data_volumes(
+        {name: _server(server) for name, server in config.servers.items()},
+        deployed_data(deployed_outputs or {}, network),
+        frozenset(name for name, server in config.servers.items() if server.allow_major_upgrade),
+    )
     shared = config.placement is Placement.SHARED
     main_db = servers[MAIN].database
 
@@ -361,11 +374,12 @@ def build_topology(config: StackConfig, stack: str) -> Topology:
             GeneratedSecretSpec(REDIS_PASSWORD, length=32, special=True),
         ),
         redis=Redis(image=config.images["redis"], alias=config.service_hosts["redis"]),
-        network=f"engarde-{stack}",
+        network=network,
         admin_password_keys=dict(config.admin_password_keys),
         poolers=poolers,
         backups=backups,
         cross_database_reads=reads,
+        notices=tuple(notices),
     )
     check_connection_budgets(topology)
     return with_exporter_queries(topology)

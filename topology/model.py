@@ -118,6 +118,16 @@ def privilege_sets(privileges: Iterable[Privilege]) -> tuple[PrivilegeSet, ...]:
 
 
 @dataclass(frozen=True)
+class ServerData:
+    """What a container PostgreSQL server's data volume holds (topology/upgrades.py)."""
+
+    major: str
+    """The PostgreSQL major whose data directory the volume holds."""
+    volume_suffix: str = ""
+    """What its data volumes' names carry after `-data`: "" for the first major, `-<major>` after an upgrade."""
+
+
+@dataclass(frozen=True)
 class Replica:
     """A read replica of a PostgreSQL server: a hot standby streaming from it."""
 
@@ -196,6 +206,10 @@ class Server:
     """PostgreSQL: its read replicas (read-only DSNs prefer them)."""
     max_slot_wal_keep_size: str | None = None
     """A container primary with replicas: `max_slot_wal_keep_size` (a dead replica's slot holds no more WAL)."""
+    image_version: str | None = None
+    """Container mode: the version its image runs (a PostgreSQL major, `8`, `mariadb-10.5`)."""
+    data: ServerData | None = None
+    """A container PostgreSQL server: what its data volume holds."""
 
     @property
     def endpoint(self) -> str:
@@ -538,6 +552,8 @@ class Topology:
     """One scheduled logical backup per database."""
     cross_database_reads: CrossDatabaseReads | None = None
     """postgres_fdw from main to flowdb (`crossDatabaseReads`)."""
+    notices: tuple[str, ...] = ()
+    """What the config and the deployed stack together call for (a major upgrade under way, ...)."""
 
     @cached_property
     def layouts(self) -> dict[str, ServerLayout]:

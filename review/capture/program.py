@@ -75,6 +75,9 @@ class Resource:
     import_id: str | None = None
     """The `import_` option's ID: the engine adopts the object (its provider's Read), creates nothing."""
     ignore_changes: list[str] = field(default_factory=list)
+    deleted_with: str | None = None
+    """URN of the resource whose deletion takes this one with it (`deleted_with`): never deleted on its own
+    when that one goes, and replaced when that one is."""
     aliases: list[dict[str, Any]] = field(default_factory=list)
     """Its `aliases` option as the monitor receives it: `{"urn": ...}`, or a spec with the keys of
     `alias_pb2.Alias.Spec` that are set (`name`, `type`, `parentUrn`, `noParent`, ...)."""
@@ -155,6 +158,8 @@ def fabricate_bytes_base64(inputs: Mapping[str, Any], seed: str = "") -> str:
     return base64.b64encode(data).decode()
 
 
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+"""The engine's builtin invoke behind a stack reference: the program reads its own stack's outputs."""
 FABRICATED_SUBNET = "172.18.0.0/16"
 """The Docker network's subnet under the mocks."""
 
@@ -162,9 +167,11 @@ FABRICATED_SUBNET = "172.18.0.0/16"
 class FabricatingMocks(pulumi.runtime.Mocks):
     """Outputs are the inputs, plus what a provider would compute."""
 
-    def __init__(self, replaced: Collection[str] = ()) -> None:
+    def __init__(self, replaced: Collection[str] = (), deployed_outputs: Mapping[str, Any] | None = None) -> None:
         self.replaced = frozenset(replaced)
         """URNs replaced in this run (`pulumi up --replace`): their generated values are new ones."""
+        self.deployed_outputs = dict(deployed_outputs or {})
+        """The stack's outputs as its last update left them: what the program reads of its own stack."""
         self.registering = threading.local()
         """The URN being registered, per thread (the SDK registers from worker threads)."""
 
@@ -186,7 +193,9 @@ class FabricatingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        if args.token == READ_STACK_OUTPUTS:
+            return {"name": args.args.get("name"), "outputs": self.deployed_outputs, "secretOutputNames": []}, []
+        raise NotImplementedError(f"the program invokes {args.token}, which the mocks do not answer")
 
 
 class CapturingMonitor(MockMonitor):
@@ -222,6 +231,7 @@ class CapturingMonitor(MockMonitor):
                 import_id=request.importId or None,
                 ignore_changes=list(request.ignoreChanges),
                 aliases=[_alias(alias) for alias in request.aliases],
+                deleted_with=request.deletedWith or None,
             )
         )
         return response
@@ -254,16 +264,18 @@ def run_program(
     secret_keys: tuple[str, ...] = (),
     program: Path | None = None,
     replaced: Collection[str] = (),
+    deployed_outputs: Mapping[str, Any] | None = None,
 ) -> Capture:
     """Run `__main__.py` with `config` (keys without namespace) under mocks; return what it registered.
 
     `program` is another tree's `__main__.py` (its directory goes first on the import path);
-    the RandomPasswords in `replaced` (URNs) get new values, as `pulumi up --replace` gives them.
+    the RandomPasswords in `replaced` (URNs) get new values, as `pulumi up --replace` gives them;
+    `deployed_outputs` are the stack's outputs as the program reads them (none: a stack never updated).
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return _run(config, stack, secret_keys, program, replaced)
+        return _run(config, stack, secret_keys, program, replaced, deployed_outputs)
     finally:
         # A loop left open keeps the whole run's resource graph alive.
         loop.close()
@@ -275,10 +287,11 @@ def _run(
     secret_keys: tuple[str, ...],
     program: Path | None,
     replaced: Collection[str],
+    deployed_outputs: Mapping[str, Any] | None,
 ) -> Capture:
     settings.reset_options()
     pulumi.runtime.set_all_config(encode_config(config), [f"{NAMESPACE}:{k}" for k in secret_keys])
-    mocks = FabricatingMocks(replaced)
+    mocks = FabricatingMocks(replaced, deployed_outputs)
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=PROGRAM_LOG)
     program_path = program or PROJECT_DIR / "__main__.py"
