@@ -23,10 +23,10 @@ role holds, whether the admin is already a member of an owner, whether a schema 
 takes that state from a `ServerContext`; `server_context` derives it from a captured
 stack (the state that stack leaves behind), callers with a live server can pass what they read.
 
-Each resource family's statements are a module of this package (`postgresql_roles`,
-`postgresql_grants`, `postgresql_databases`, `postgresql_replication`, `postgresql_fdw`, `mysql`,
-`sql_script`: its `KNOWN_INPUTS` and `LIFECYCLES`), on the shared pieces of `core` and `postgresql`;
-this module merges their tables and holds the API.
+Each resource family's statements are a module of this package (`postgresql.roles`,
+`postgresql.grants`, `postgresql.databases`, `postgresql.replication`, `postgresql.fdw`, `mysql`,
+`sql_script`: its `KNOWN_INPUTS` and `LIFECYCLES`), on the shared pieces of `core` and
+`postgresql.helpers`; this module merges their tables and holds the API.
 
 Inputs are the wire inputs of a captured `Resource` (camelCase, secrets wrapped in `Secret`). An
 input the model does not know, or a value it has no SQL for, raises `UnsupportedResourceError`
@@ -57,15 +57,7 @@ from resource_types import (
 )
 from review.capture.plan import Plan, short_type
 from review.capture.program import Resource, Secret, unwrap_secrets
-from review.providers import (
-    mysql,
-    postgresql_databases,
-    postgresql_fdw,
-    postgresql_grants,
-    postgresql_replication,
-    postgresql_roles,
-    sql_script,
-)
+from review.providers import mysql, sql_script
 from review.providers.core import (
     REQUIRED,
     Lifecycle,
@@ -76,13 +68,14 @@ from review.providers.core import (
     password_input,
     set_order,
 )
+from review.providers.postgresql import databases, fdw, grants, replication, roles
 
 _FAMILIES = (
-    postgresql_roles,
-    postgresql_grants,
-    postgresql_databases,
-    postgresql_replication,
-    postgresql_fdw,
+    roles,
+    grants,
+    databases,
+    replication,
+    fdw,
     mysql,
     sql_script,
 )

@@ -33,7 +33,7 @@ def test_the_review_folder_holds_only_the_packages_and_the_command() -> None:
 def test_no_package_imports_one_above_or_beside_it() -> None:
     upward = []
     for package, level in LEVELS.items():
-        for path in sorted((REVIEW / package).glob("*.py")):
+        for path in sorted((REVIEW / package).rglob("*.py")):
             for imported in _review_imports(path) - {package}:
                 if LEVELS[imported] >= level:
                     upward.append(f"{path.relative_to(PROJECT_DIR)} imports review.{imported}")

@@ -22,7 +22,7 @@ from review.providers.core import (
     unsupported,
     value_of,
 )
-from review.providers.postgresql import locked, pg_literal, with_roles_granted
+from review.providers.postgresql.helpers import locked, pg_literal, with_roles_granted
 from topology.sql import quote_ident
 
 # postgresql:Role -- resource_postgresql_role.go -------------------------------------------------

@@ -23,7 +23,7 @@ from review.providers.core import (
     unsupported,
     value_of,
 )
-from review.providers.postgresql import locked, with_roles_granted
+from review.providers.postgresql.helpers import locked, with_roles_granted
 from topology.sql import quote_ident
 
 # postgresql:Grant -- resource_postgresql_grant.go -----------------------------------------------

@@ -12,7 +12,7 @@ from resource_types import (
 )
 from review.capture.program import Resource
 from review.providers.core import REQUIRED, Lifecycle, ServerContext, has_change, text_of, unsupported, value_of
-from review.providers.postgresql import if_block, owner_granted, pg_literal, schema_exists, with_roles_granted
+from review.providers.postgresql.helpers import if_block, owner_granted, pg_literal, schema_exists, with_roles_granted
 from topology.sql import quote_ident
 
 # postgresql:Schema -- resource_postgresql_schema.go ---------------------------------------------

@@ -10,7 +10,7 @@ from resource_types import (
 )
 from review.capture.program import Resource
 from review.providers.core import REQUIRED, Lifecycle, ServerContext, text_of
-from review.providers.postgresql import pg_literal
+from review.providers.postgresql.helpers import pg_literal
 
 # postgresql:PhysicalReplicationSlot -- resource_postgresql_physical_replication_slot.go ----------
 
