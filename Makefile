@@ -80,7 +80,7 @@ toolchain: $(STAMP)
 	$(PY) toolchain/build.py
 
 ## e2e: the stack through the real engine and providers against real servers (needs the postgresql
-## and mysql plugins in the toolchain's bin/: README "The real engine"; the scheduler on MariaDB 10.5's image)
+## and mysql plugins in the toolchain's bin/: docs/real-engine.md; the scheduler on MariaDB 10.5's image)
 e2e: $(STAMP) images
 	$(PY) toolchain/build.py --check
 	$(PY) -m pytest -q tests/e2e

@@ -61,7 +61,7 @@ class SchedulerDatabase(pulumi.ComponentResource):
             host="%",
             plaintext_password=self.password,
             tls_option=args.tls_option,
-            # A new option replaces the user (ForceNew); users made before keep theirs (README, TLS).
+            # A new option replaces the user (ForceNew); users made before keep theirs (docs/configuration.md, Servers).
             opts=child(self, provider=args.provider, protect=args.protect, ignore_changes=["tlsOption"]),
         )
         mysql.Grant(

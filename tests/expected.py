@@ -25,7 +25,7 @@ DEDICATED_MATRIX: dict[tuple[str, str, str], str] = {
     **{("main", schema, "engarde_backup"): B for schema in ["public", *SERVICE_SCHEMAS, "audit"]},
     ("flowdb", "public", "engarde_backup"): B,
 }
-"""The access matrix of dev and prod (README, "Access model"): (server, schema, role) -> profile."""
+"""The access matrix of dev and prod (docs/access-model.md): (server, schema, role) -> profile."""
 
 SHARED_MATRIX: dict[tuple[str, str, str], str] = {
     **{k: v for k, v in DEDICATED_MATRIX.items() if k[0] == "main" and k[2] != "langflow_reader"},

@@ -7,7 +7,7 @@ plus the project's own glue in toolchain/random/ and toolchain/docker/). Nothing
 
 A step whose inputs (its versions and glue sources) are unchanged since its last build is skipped, so
 a second run takes seconds. The postgresql and mysql plugins cannot be built from the Go module proxy
-this project's machines reach (README.md, "The real engine"): the script checks that they were put in
+this project's machines reach (docs/real-engine.md, "The toolchain"): the script checks that they were put in
 `bin/` and says how to get them when they were not.
 
     python3 toolchain/build.py [--dir DIR] [--check]

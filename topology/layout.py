@@ -1,4 +1,4 @@
-"""EnGarde's layout (access matrix and service wiring, as the README documents them) from validated stack config."""
+"""EnGarde's layout (access matrix and service wiring: docs/access-model.md) from validated stack config."""
 
 from __future__ import annotations
 

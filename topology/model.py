@@ -392,7 +392,7 @@ class Service:
     port: int | None
     """Port the service listens on inside the network."""
     env: dict[str, EnvValue] = field(default_factory=dict)
-    """Environment contract (the variable names are part of the contract: README, outputs contract)."""
+    """Environment contract (the variable names are part of the contract: docs/outputs.md)."""
     healthcheck: Healthcheck | None = None
     """Optional container healthcheck."""
     files: dict[str, str] = field(default_factory=dict)

@@ -21,7 +21,7 @@ from review.views.budget import budget_markdown_lines, budget_text_lines, budget
 from review.views.privileges import privileges
 
 NO_ACCESS = "\u2013"
-"""An en dash, as in the README's access matrix: no access."""
+"""An en dash, as in the access matrix of docs/access-model.md: no access."""
 
 
 # What the views show, as plain data ------------------------------------------------------------

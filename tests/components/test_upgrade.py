@@ -1,4 +1,4 @@
-"""The README's state edit that upgrades a stack deployed with GrantRole memberships."""
+"""The state edit that upgrades a stack deployed with GrantRole memberships (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from tests.graph import GRANT_ROLE, ROLE
 from tests.prerequisites import missing_prerequisite
 
 
-def readme_jq_program() -> str:
-    """The jq filter of the README's upgrade step, exactly as a user copies it."""
-    readme = (PROJECT_DIR / "README.md").read_text()
-    section = readme.split("### Upgrading a stack deployed with `GrantRole` memberships", 1)[1]
+def runbook_jq_program() -> str:
+    """The jq filter of the runbook's upgrade step, exactly as a user copies it."""
+    runbook = (PROJECT_DIR / "docs" / "operations.md").read_text()
+    section = runbook.split("## Upgrading a stack deployed with `GrantRole` memberships", 1)[1]
     match = re.search(r"^jq '(.*?)' state\.json > upgraded\.json$", section, re.S | re.M)
-    assert match, "the README's upgrade step has no jq command"
+    assert match, "the runbook's upgrade step has no jq command"
     return match.group(1)
 
 
@@ -27,9 +27,9 @@ def urn(type_: str, name: str) -> str:
     return f"urn:pulumi:prod::engarde::{type_}::{name}"
 
 
-def test_readme_state_edit_drops_grant_roles_and_only_references_to_them(tmp_path: Path) -> None:
+def test_runbook_state_edit_drops_grant_roles_and_only_references_to_them(tmp_path: Path) -> None:
     if shutil.which("jq") is None:
-        missing_prerequisite("jq (the README's upgrade step)")
+        missing_prerequisite("jq (the upgrade step in docs/operations.md)")
     login, group = urn(ROLE, "main-madansara_user"), urn(ROLE, "main-audit_append")
     membership = urn(GRANT_ROLE, "main-audit_append-madansara_user")
     container = urn(CONTAINER, "madan-sara")
@@ -49,7 +49,7 @@ def test_readme_state_edit_drops_grant_roles_and_only_references_to_them(tmp_pat
     }  # fmt: skip
     (tmp_path / "state.json").write_text(json.dumps(state))
     result = subprocess.run(
-        ["jq", readme_jq_program(), "state.json"], cwd=tmp_path, capture_output=True, text=True, check=True
+        ["jq", runbook_jq_program(), "state.json"], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     upgraded = json.loads(result.stdout)
     resources = {r["urn"]: r for r in upgraded["deployment"]["resources"]}

@@ -1,4 +1,4 @@
-"""What the README promises about data, on the real Docker engine: with `protect: true`, a `pulumi destroy`
+"""What docs/operations.md promises about data, on the real Docker engine: with `protect: true`, a `pulumi destroy`
 stops at the first protected resource, main's data is still there, and the next `up` brings back what the
 destroy did remove, around the same data."""
 

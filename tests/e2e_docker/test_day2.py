@@ -1,5 +1,5 @@
 """Day 2 of the dev stack on the real Docker engine, one change after the other: add a service, rotate a
-password as the README says, change a server's image tag, remove the service."""
+password as docs/operations.md says, change a server's image tag, remove the service."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.e2e_docker.conftest import DockerStack, http_json, wait_healthy
 
 BILLING = {"schema": "billing"}
 ROTATED = "main-madansara_user-password"
-"""The RandomPassword the README's rotation replaces (madan-sara's login on main)."""
+"""The RandomPassword the documented rotation replaces (madan-sara's login on main)."""
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Backups restored on real servers, following the README's restore runbook.
+"""Backups restored on real servers, following the restore runbook of docs/operations.md.
 
 Services write through their own DSNs (every schema on main, the audit log, flowdb, the scheduler);
 each backup job's script runs once with the env the `services` output hands it (pg_dump as
@@ -241,7 +241,7 @@ def apply_stack(servers: Servers) -> Deployment:
 
 
 def restore(target: Deployment, dumps: dict[str, Path]) -> None:
-    """Runbook step 2: each dump restored as the admin, exactly as the README says."""
+    """Runbook step 2: each dump restored as the admin, exactly as the runbook says."""
     for name in POSTGRES:
         server = target.servers[name]
         subprocess.run(

@@ -28,7 +28,7 @@ from tests.graph import ROLE
 from tests.review.conftest import Result
 
 BILLING = {"image": "ghcr.io/engardehq/billing:1.0.0", "reads": ["madansara"]}
-PASSWORD_URN = (  # as `pulumi stack --show-urns` prints it (README, "Rotating a password")
+PASSWORD_URN = (  # as `pulumi stack --show-urns` prints it (docs/operations.md, "Rotating a password")
     f"urn:pulumi:dev::engarde::{POSTGRES_SERVER}${DATABASE_ROLE}${RANDOM_PASSWORD}::main-madansara_user-password"
 )
 
