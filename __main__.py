@@ -3,6 +3,7 @@
 import pulumi
 
 from components.stack import deploy
+from components.stack_traces import keep_registering_frames_only
 from topology import ConfigError, load_topology
 from topology.config import NAMESPACE, ConfigOrigin, config_notices
 
@@ -37,6 +38,7 @@ def deployed_outputs() -> dict[str, object]:
     return dict(result.value.get("outputs") or {}) if result.value else {}
 
 
+keep_registering_frames_only()
 raw_config = stack_config()
 try:
     topology = load_topology(raw_config, pulumi.get_stack(), config_origin(), deployed_outputs())

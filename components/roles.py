@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 import pulumi
@@ -9,11 +10,9 @@ import pulumi_postgresql as postgresql
 
 from components.common import TYPE_PREFIX, child, secret_password
 from topology.model import Role
-from topology.scram import scram_verifier
+from topology.scram import derived_salt, scram_verifier
 
 PASSWORD_LENGTH = 32
-SALT_LENGTH = 24
-"""Characters of the SCRAM salt (letters and digits: about 143 random bits)."""
 
 
 @dataclass
@@ -30,6 +29,8 @@ class DatabaseRoleArgs:
     """Group roles it is a member of (Outputs of the group roles, so it is created after them)."""
     adopt: bool = False
     """The role exists already: import it (its name is its ID) instead of creating it."""
+    salt_key: pulumi.Input[str] | None = None
+    """A login role: its server's secret key (base64), from which the role's SCRAM salt derives."""
     disposable: bool = False
     """Its server is a container the stack does not protect: deleting the role reassigns and drops what it
     owns (the data goes with the server's volume anyway) instead of failing."""
@@ -68,10 +69,14 @@ class DatabaseRole(pulumi.ComponentResource):
         )
         self.verifier = None
         if self.password is not None:
-            # A salt kept in state makes the verifier stable from one update to the next.
-            salt = secret_password(f"{name}-scram-salt", length=SALT_LENGTH, special=False, parent=self)
+            if args.salt_key is None:
+                raise ValueError(f"role {role.name}: a login role needs its server's salt key")
             self.verifier = pulumi.Output.secret(
-                pulumi.Output.all(self.password, salt).apply(lambda args: scram_verifier(args[0], args[1].encode()))
+                pulumi.Output.all(self.password, args.salt_key).apply(
+                    lambda values: scram_verifier(
+                        values[0], derived_salt(base64.b64decode(values[1]), role.name, values[0])
+                    )
+                )
             )
         self.resource = postgresql.Role(
             name,

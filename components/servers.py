@@ -9,6 +9,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_mysql as mysql
 import pulumi_postgresql as postgresql
+import pulumi_random as random
 
 from components.access import AccessGroup, AccessGroupArgs
 from components.audit import AuditLog, AuditLogArgs
@@ -275,6 +276,9 @@ class PostgresServer(_DatabaseServer):
     def _roles(self, name: str, args: ServerArgs) -> dict[str, DatabaseRole]:
         # Group roles first: each login role names its groups in its own `roles` (its only memberships).
         layout = args.layout
+        # One key per server, from which each login role's SCRAM salt derives (a random salt per role was one more
+        # resource per service, and each RandomPassword computes a bcrypt hash nobody reads).
+        salt_key = random.RandomBytes(f"{name}-scram-salt-key", length=32, opts=child(self))
         groups = {
             group.name: DatabaseRole(
                 f"{name}-{group.name}",
@@ -292,6 +296,7 @@ class PostgresServer(_DatabaseServer):
                     protect=args.protect,
                     groups=[groups[g.name].name for g in layout.groups_of(role.name)],
                     adopt=role.name in layout.server.adopt_roles,
+                    salt_key=pulumi.Output.secret(salt_key.base64),
                     disposable=self._disposable,
                 ),
                 opts=moved_from_root(self),

@@ -12,8 +12,17 @@ import base64
 import hashlib
 import hmac
 
+SALT_BYTES = 18
+"""A derived salt's length (PostgreSQL makes 16-byte salts; the verifier accepts any of 16 or more)."""
 SCRAM_ITERATIONS = 4096
 """PostgreSQL's default (`scram_iterations` cannot be changed before PostgreSQL 16)."""
+
+
+def derived_salt(key: bytes, role: str, password: str) -> bytes:
+    """A role's salt: HMAC-SHA256 of its name and password under a server's secret key. Stable from one update to
+    the next, new when the password is; it tells nothing of the password without the key, which the stack keeps
+    in its state (one generated key per server instead of a generated salt per role)."""
+    return hmac.new(key, f"{role}\0{password}".encode(), hashlib.sha256).digest()[:SALT_BYTES]
 
 
 def scram_verifier(password: str, salt: bytes, iterations: int = SCRAM_ITERATIONS) -> str:

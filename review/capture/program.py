@@ -75,6 +75,8 @@ class Resource:
     import_id: str | None = None
     """The `import_` option's ID: the engine adopts the object (its provider's Read), creates nothing."""
     ignore_changes: list[str] = field(default_factory=list)
+    stack_frames: tuple[str, ...] = ()
+    """The registration's stack trace: each frame's file and line (`uri#line`), innermost first."""
     deleted_with: str | None = None
     """URN of the resource whose deletion takes this one with it (`deleted_with`): never deleted on its own
     when that one goes, and replaced when that one is."""
@@ -232,6 +234,7 @@ class CapturingMonitor(MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 aliases=[_alias(alias) for alias in request.aliases],
                 deleted_with=request.deletedWith or None,
+                stack_frames=tuple(f"{frame.pc.uri}#{frame.pc.line}" for frame in request.stackTrace.frames),
             )
         )
         return response
