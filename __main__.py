@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.previous_outputs import deployed_outputs
 from components.stack import deploy
 from components.stack_traces import keep_registering_frames_only
 from topology import ConfigError, load_topology
@@ -28,14 +29,6 @@ def config_origin() -> ConfigOrigin:
         secret_keys=frozenset(key[len(PREFIX) :] for key in secret if key.startswith(PREFIX)),
         other_keys=frozenset(key for key in keys if not key.startswith(PREFIX)),
     )
-
-
-def deployed_outputs() -> dict[str, object]:
-    """The stack's outputs as its last update left them (none before the first), read through the engine's
-    builtin stack reference before anything is registered: what the data volumes hold (topology/upgrades.py)."""
-    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    result = pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {"name": name})
-    return dict(result.value.get("outputs") or {}) if result.value else {}
 
 
 keep_registering_frames_only()

@@ -296,7 +296,16 @@ def _run(
     pulumi.runtime.set_all_config(encode_config(config), [f"{NAMESPACE}:{k}" for k in secret_keys])
     mocks = FabricatingMocks(replaced, deployed_outputs)
     monitor = CapturingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=PROGRAM_LOG)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        logger=PROGRAM_LOG,
+        # What the file backend calls every stack's organization (the program names its own stack with it).
+        organization="organization",
+    )
     program_path = program or PROJECT_DIR / "__main__.py"
     if str(program_path.parent) not in sys.path:
         sys.path.insert(0, str(program_path.parent))

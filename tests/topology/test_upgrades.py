@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from resource_types import VOLUME
 from review import __main__ as cli
 from review.capture.program import run_program
 from tests.conftest import stack_file_config
@@ -37,7 +38,7 @@ def main_volumes(config: dict[str, Any], outputs: dict[str, Any] | None = None) 
     return {
         r.name: r.inputs["name"]
         for r in capture.resources
-        if r.type == "docker:index/volume:Volume" and r.name.startswith("main") and r.name.endswith("-data")
+        if r.type == VOLUME and r.name.startswith("main") and r.name.endswith("-data")
     }
 
 
