@@ -61,6 +61,8 @@ from typing import Any
 
 from resource_types import (
     DYNAMIC_RESOURCE,
+    PG_DEFAULT_PRIVILEGES,
+    PG_GRANT,
     PG_ROLE,
     PG_SCHEMA,
     POSTGRES_PROVIDER,
@@ -80,6 +82,8 @@ REQUIRED_PROVIDER = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
 PLATFORM = "linux_amd64"
 SERVERS = ("main", "flowdb")
 SQL_SCRIPT = "terraform_data"
+GRANT_TYPES = (PG_GRANT, PG_DEFAULT_PRIVILEGES)
+"""What takes the provider's role locks (pgLockRole): the links of a server's grant chain."""
 GENERATED = (RANDOM_PASSWORD, RANDOM_BYTES)
 """What the random provider makes: values Terraform gets as sensitive variables instead."""
 
@@ -169,11 +173,14 @@ def fresh_secret(value: str) -> str:
 
 
 class _Generator:
-    def __init__(self, capture: Capture, servers: Sequence[str], pool_size: int | None, psql: str) -> None:
+    def __init__(
+        self, capture: Capture, servers: Sequence[str], pool_size: int | None, psql: str, grant_chain: bool
+    ) -> None:
         self.plan = Plan(capture)
         self.servers = tuple(servers)
         self.pool_size = pool_size
         self.psql = psql
+        self.grant_chain = grant_chain
         self.variables: dict[str, str] = {}
         self.addresses: dict[str, str] = {}
         self.left_out: dict[str, int] = {}
@@ -279,7 +286,7 @@ class _Generator:
         server = self.plan.server_of(resource)
         provider = self.plan.provider_of_server(server) if server else None
         found: set[str] = set()
-        pending = list(self.plan.prerequisites[resource.urn])
+        pending = list(self.waits_for(resource))
         while pending:
             urn = pending.pop()
             dependency = self.plan.by_urn()[urn]
@@ -290,6 +297,15 @@ class _Generator:
             elif dependency is not provider:
                 raise ValueError(f"{resource.urn} waits for {urn}, which this configuration does not hold")
         return found
+
+    def waits_for(self, resource: Resource) -> set[str]:
+        """What the engine makes `resource` wait for; without the grant chain, a grant no longer waits for the
+        grant before it (only for what its inputs name)."""
+        urns = self.plan.prerequisites[resource.urn]
+        if self.grant_chain or resource.type not in GRANT_TYPES:
+            return urns
+        named = {urn for urns in resource.property_dependencies.values() for urn in urns}
+        return {urn for urn in urns if urn in named or self.plan.by_urn()[urn].type not in GRANT_TYPES}
 
     def sql_script(self, resource: Resource) -> dict[str, Any]:
         inputs = resource.inputs
@@ -333,15 +349,20 @@ def _typed(kind: type, value: Any) -> Any:
 
 
 def terraform_config(
-    capture: Capture, servers: Sequence[str] = SERVERS, pool_size: int | None = None, psql: str = "psql"
+    capture: Capture,
+    servers: Sequence[str] = SERVERS,
+    pool_size: int | None = None,
+    psql: str = "psql",
+    grant_chain: bool = True,
 ) -> TerraformConfig:
     """The configuration for the PostgreSQL resources of `servers` in `capture` (see the module docstring).
 
-    `pool_size`: each provider's `max_connections` (default: the stack's); `psql`: the client the SQL scripts run.
+    `pool_size`: each provider's `max_connections` (default: the stack's); `psql`: the client the SQL scripts run;
+    `grant_chain=False` drops the order between grants (components/ordering.py) to show what it prevents.
     """
     if pool_size is not None and pool_size < 1:
         raise ValueError(f"pool_size: at least 1, not {pool_size}")
-    return _Generator(capture, servers, pool_size, psql).generate()
+    return _Generator(capture, servers, pool_size, psql, grant_chain).generate()
 
 
 # Running it ---------------------------------------------------------------------------------------------------

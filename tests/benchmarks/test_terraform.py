@@ -247,6 +247,27 @@ def test_everything_that_grants_on_a_server_is_one_chain(capture: Capture, gener
                 assert first in before[second] or second in before[first], (first, second)
 
 
+def test_without_the_grant_chain_grants_run_unordered_but_still_after_what_they_name(capture: Capture) -> None:
+    """`grant_chain=False` (benchmarks/deadlock.py): many pairs of grants unordered, each still after its schema
+    and roles; everything else as with the chain."""
+    unchained = waits_for(terraform_config(capture, grant_chain=False))
+    chained = waits_for(terraform_config(capture))
+    by_urn = Plan(capture).by_urn()
+    grants = [urn for urn in unchained if by_urn[urn].type in (PG_GRANT, PG_DEFAULT_PRIVILEGES)]
+    before = {urn: closure(unchained, urn) for urn in grants}
+    unordered = [
+        (a, b) for i, a in enumerate(grants) for b in grants[i + 1 :] if a not in before[b] and b not in before[a]
+    ]
+    assert len(unordered) > len(grants)
+    for urn in grants:
+        # Each waits for its grantee (PUBLIC's revokes name no role).
+        assert by_urn[urn].inputs.get("role") == "public" or PG_ROLE in {by_urn[d].type for d in unchained[urn]}, urn
+        assert unchained[urn] <= chained[urn]
+    assert {urn: deps for urn, deps in unchained.items() if urn not in grants} == {
+        urn: deps for urn, deps in chained.items() if urn not in grants
+    }
+
+
 def test_a_dependency_terraform_would_not_hold_is_refused_not_dropped(capture: Capture) -> None:
     grant = urn_of(capture, PG_GRANT, "main-audit_append-schema")
     mysql = capture.by_type(MYSQL_GRANT)[0].urn

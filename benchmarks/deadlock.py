@@ -1,0 +1,65 @@
+"""What the grant chain prevents (components/ordering.py), shown with Terraform on the same provider.
+
+    python benchmarks/deadlock.py [--services 20] [--applies 5]
+
+Applies the stack's PostgreSQL resources with N services from nothing, several times, with Terraform driving the
+same provider (benchmarks/terraform.py) on fresh PostgreSQL 15 servers (a superuser admin), three ways: with the
+stack's grant chain and its pool of 4, with the chain and a pool of 20, and without the chain (each grant waits
+only for what its inputs name) with a pool of 20. Prints how many applies failed, and how many of the failures
+were the provider's `40P01 could not get advisory lock`. A report, not a test: a race shows itself or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from benchmarks.deploy import DATABASES, config_for, reset  # noqa: E402
+from benchmarks.terraform import TerraformError, missing_terraform, terraform_config, terraform_dir  # noqa: E402
+from tests.e2e.conftest import program_capture  # noqa: E402
+from tests.realdb.conftest import POSTGRES, Servers  # noqa: E402
+from tests.realdb.matrix import Combination  # noqa: E402
+from tests.realdb.servers import postgres_server  # noqa: E402
+
+WAYS = (("grant chain, pool 4 (the stack's)", True, None), ("grant chain, pool 20", True, 20),
+        ("no grant chain, pool 20", False, 20))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--services", type=int, default=20, help="extra services (default 20)")
+    parser.add_argument("--applies", type=int, default=5, help="applies from nothing per way (default 5)")
+    args = parser.parse_args(argv)
+    missing = missing_terraform()
+    if missing:
+        print(f"Terraform cannot run here: {missing}")
+        return 1
+    with ExitStack() as stack:
+        main_server = stack.enter_context(postgres_server("deadlock-main"))
+        flowdb = stack.enter_context(postgres_server("deadlock-flowdb"))
+        servers = Servers(main=main_server, flowdb=flowdb, scheduler=None, combination=Combination(15, "superuser"))
+        capture = program_capture(config_for(servers, args.services))
+        print(f"{'way':<36} {'applies':>7} {'failed':>6} {'40P01':>5}")
+        for label, chain, pool in WAYS:
+            failed = deadlocks = 0
+            for _ in range(args.applies):
+                for name in POSTGRES:
+                    reset(servers[name], DATABASES[name])
+                with terraform_dir(terraform_config(capture, pool_size=pool, grant_chain=chain)) as workdir:
+                    try:
+                        workdir.apply()
+                    except TerraformError as error:
+                        failed += 1
+                        deadlocks += "40P01" in str(error)
+            print(f"{label:<36} {args.applies:>7} {failed:>6} {deadlocks:>5}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
