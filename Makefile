@@ -52,7 +52,7 @@ test: $(STAMP)
 	@log=$$(mktemp); \
 	$(PY) -m pytest -q tests/realdb > "$$log" 2>&1 & realdb=$$!; \
 	trap 'kill $$realdb 2>/dev/null; rm -f "$$log"' INT TERM; \
-	$(PY) -m pytest -q --ignore=tests/realdb --ignore=tests/e2e --ignore=tests/e2e_docker; mocks=$$?; \
+	$(PY) -m pytest -q --ignore=tests/realdb --ignore=tests/e2e --ignore=tests/e2e_docker --ignore=tests/stress; mocks=$$?; \
 	wait $$realdb; servers=$$?; \
 	echo "--- tests/realdb (ran alongside):"; cat "$$log"; rm -f "$$log"; \
 	[ $$mocks -eq 0 ] && [ $$servers -eq 0 ]
