@@ -59,15 +59,16 @@ def postgres_backend_url(server: RunningServer) -> str:
     return f"postgres://{user}:{password}@{server.host}:{server.port}/{STATE_DATABASE}?sslmode=disable"
 
 
-def measure(servers: Servers, count: int, env: Mapping[str, str]) -> dict[str, float]:
+def measure(servers: Servers, count: int, env: Mapping[str, str], **up_options: Any) -> dict[str, float]:
+    """An `up` from nothing and a no-change `up` with `env` (the CLI's) and `up_options` (`parallel=4`, ...)."""
     for name in POSTGRES:
         reset(servers[name], DATABASES[name])
     config = config_for(servers, count)
     excluded = mysql_urns_of(program_capture(config))
     with engine_stack(STACK, None, *PLUGINS, env=env) as engine:
         engine.configure(config)
-        up = timed(lambda: engine.stack.up(exclude=excluded, exclude_dependents=True))
-        no_change = timed(lambda: engine.stack.up(exclude=excluded, exclude_dependents=True))
+        up = timed(lambda: engine.stack.up(exclude=excluded, exclude_dependents=True, **up_options))
+        no_change = timed(lambda: engine.stack.up(exclude=excluded, exclude_dependents=True, **up_options))
         state = json.dumps(engine.stack.export_stack().deployment)
     return {"up": up, "no_change": no_change, "state_kb": len(state) / 1024}
 
