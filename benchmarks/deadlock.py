@@ -3,7 +3,7 @@
     python benchmarks/deadlock.py [--services 20] [--applies 5]
 
 Applies the stack's PostgreSQL resources with N services from nothing, several times, with Terraform driving the
-same provider (benchmarks/terraform.py) on fresh PostgreSQL 15 servers (a superuser admin), three ways: with the
+same provider (benchmarks/terraform.py) on fresh PostgreSQL 15 (or 17) servers (a superuser admin), three ways: with the
 stack's grant chain and its pool of 4, with the chain and a pool of 20, and without the chain (each grant waits
 only for what its inputs name) with a pool of 20. Prints how many applies failed, and how many of the failures
 were the provider's `40P01 could not get advisory lock`. A report, not a test: a race shows itself or not.
@@ -35,16 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--services", type=int, default=20, help="extra services (default 20)")
     parser.add_argument("--applies", type=int, default=5, help="applies from nothing per way (default 5)")
+    parser.add_argument("--version", type=int, default=15, choices=(15, 17), help="PostgreSQL major (default 15)")
     args = parser.parse_args(argv)
     missing = missing_terraform()
     if missing:
         print(f"Terraform cannot run here: {missing}")
         return 1
     with ExitStack() as stack:
-        main_server = stack.enter_context(postgres_server("deadlock-main"))
-        flowdb = stack.enter_context(postgres_server("deadlock-flowdb"))
-        servers = Servers(main=main_server, flowdb=flowdb, scheduler=None, combination=Combination(15, "superuser"))
+        main_server = stack.enter_context(postgres_server("deadlock-main", version=args.version))
+        flowdb = stack.enter_context(postgres_server("deadlock-flowdb", version=args.version))
+        combination = Combination(args.version, "superuser")
+        servers = Servers(main=main_server, flowdb=flowdb, scheduler=None, combination=combination)
         capture = program_capture(config_for(servers, args.services))
+        print(f"PostgreSQL {args.version}, superuser admin, {args.services} services")
         print(f"{'way':<36} {'applies':>7} {'failed':>6} {'40P01':>5}")
         for label, chain, pool in WAYS:
             failed = deadlocks = 0
