@@ -10,7 +10,7 @@ LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.
 	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
 .PHONY: deps venv lock plan plan-prod test test-matrix lint bench toolchain e2e e2e-engine bench-deploy \
-	docker-engine images e2e-docker stress
+	docker-engine images e2e-docker stress schema
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ test: $(STAMP)
 test-matrix: $(STAMP)
 	$(PY) -m tests.realdb.postgres_builds 16 17 18
 	ENGARDE_PG_VERSIONS=15,16,17,18 ENGARDE_ADMIN_KINDS=superuser,managed $(PY) -m pytest -q tests/realdb
+
+## schema: docs/stack-config.schema.json, the stack file's JSON Schema for editors, from the config models
+schema: $(STAMP)
+	$(PY) -m review schema --out docs/stack-config.schema.json
 
 ## lint: ruff, mypy and actionlint
 lint: $(STAMP)

@@ -14,6 +14,7 @@ Diff exit status: 0 rendered; 1 `pulumi up` would fail (a protected resource del
 2 config, ref or command-line error.
 
     python -m review alerts --stack dev [--set ...]   the Prometheus alert rules file, offline
+    python -m review schema [--out FILE]             the JSON Schema of a stack file, for editors
 
 Runs the real program (`__main__.py`) under Pulumi's mocks with the stack's config, read from
 Pulumi.yaml, Pulumi.<stack>.yaml and `--set`. Exit status: 0 rendered; 2 the config (or the
@@ -39,6 +40,7 @@ from review.capture.plan import Plan
 from review.capture.program import PROJECT_DIR, Capture, run_program
 from review.diff import command as diff_command
 from review.exports import env as env_command
+from review.exports import schema as schema_command
 from review.exports.alerts import render_alerts
 from review.exports.env import write_private
 from review.views.budget import render_pgbouncer
@@ -122,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config path, as for plan")  # fmt: skip
     diff_command.add_parser(commands)
+    schema_command.add_parser(commands)
     return parser
 
 
@@ -296,6 +299,8 @@ def main(
             return EXIT_OK
         if args.command == "diff":
             return diff_command.run(args, out, err, project_dir, validated_config)
+        if args.command == "schema":
+            return schema_command.run(args, out)
         return plan(args, out, err, project_dir)
     except (ConfigError, ConfigFileError, UsageError, env_command.EnvError, diff_command.DiffUsageError) as error:
         print(str(error), file=err)

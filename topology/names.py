@@ -25,6 +25,8 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str, *, namespace: str = "engarde") -> None:
         super().__init__(f"{namespace}:{key}: {message}")
         self.key = key if namespace == "engarde" else f"{namespace}:{key}"
+        self.message = message
+        """What is allowed, without the key (the config models name the key from where the value is)."""
 
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
