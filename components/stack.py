@@ -18,7 +18,6 @@ from components.servers import MysqlServer, PostgresServer, ServerArgs
 from resource_types import GENERATED_SECRETS
 from topology.budget import connection_budgets
 from topology.dsn import postgres_url, redis_url
-from topology.layout import REDIS_PASSWORD, REDIS_SERVICE
 from topology.model import CrossDatabaseReads as CrossDatabaseReadsSpec
 from topology.model import (
     Engine,
@@ -35,6 +34,7 @@ from topology.model import (
 from topology.monitoring import alert_rules
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE, pooler_service_name, render_auth_file, render_ini
 from topology.replication import dsn_routes, route
+from topology.service_wiring import REDIS_PASSWORD, REDIS_SERVICE
 from topology.upgrades import data_output
 
 

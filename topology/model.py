@@ -1,11 +1,85 @@
-"""The data-plane layout as plain, typed, immutable values (no Pulumi here)."""
+"""The data-plane layout as plain, typed, immutable values (no Pulumi here): servers, their replicas,
+poolers and backups, and the topology that holds the whole layout.
+
+The access model (`topology.access_model`) and the service containers (`topology.service_model`) have
+their own modules; the names re-exported here keep `from topology.model import ...` working.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+
+from topology.access_model import (
+    GROUP_PROFILES,
+    PROFILE_PRIVILEGES,
+    Access,
+    AccessGroup,
+    DatabaseUser,
+    ObjectType,
+    Privilege,
+    PrivilegeSet,
+    Profile,
+    ProfilePrivileges,
+    Role,
+    Schema,
+    privilege_sets,
+    profile_privileges,
+)
+from topology.service_model import (
+    EnvValue,
+    GeneratedSecret,
+    GeneratedSecretSpec,
+    Healthcheck,
+    PostgresUrl,
+    Redis,
+    RedisUrl,
+    RolePassword,
+    SecretKind,
+    Service,
+    Text,
+)
+
+__all__ = [
+    "GROUP_PROFILES",
+    "PROFILE_PRIVILEGES",
+    "Access",
+    "AccessGroup",
+    "BackupJob",
+    "CrossDatabaseReads",
+    "DatabaseUser",
+    "Engine",
+    "EnvValue",
+    "GeneratedSecret",
+    "GeneratedSecretSpec",
+    "Healthcheck",
+    "Mode",
+    "ObjectType",
+    "Placement",
+    "PoolUser",
+    "Pooler",
+    "PostgresUrl",
+    "Privilege",
+    "PrivilegeSet",
+    "Profile",
+    "ProfilePrivileges",
+    "Redis",
+    "RedisUrl",
+    "Replica",
+    "Role",
+    "RolePassword",
+    "Schema",
+    "SecretKind",
+    "Server",
+    "ServerData",
+    "ServerLayout",
+    "Service",
+    "Text",
+    "Topology",
+    "privilege_sets",
+    "profile_privileges",
+]
 
 
 class Engine(StrEnum):
@@ -18,103 +92,9 @@ class Mode(StrEnum):
     EXTERNAL = "external"
 
 
-class Profile(StrEnum):
-    """Access profiles: one vocabulary for code, review views, audit and tests."""
-
-    OWNER = "owner"
-    READ = "read"
-    WRITE = "write"
-    APPEND = "append"
-    BACKUP = "backup"
-    """Reads every table and sequence through `pg_read_all_data` (no grant, no access group)."""
-
-
-GROUP_PROFILES = (Profile.READ, Profile.WRITE, Profile.APPEND)
-"""Profiles held through an access group role `<schema>_<profile>`."""
-
-
 class Placement(StrEnum):
     DEDICATED = "dedicated"
     SHARED = "shared"
-
-
-class ObjectType(StrEnum):
-    """What a privilege is on: the schema itself, or the tables or sequences in it."""
-
-    SCHEMA = "schema"
-    TABLE = "table"
-    SEQUENCE = "sequence"
-
-
-@dataclass(frozen=True, order=True)
-class Privilege:
-    """One privilege of one role on a schema, or on the tables or sequences in it.
-
-    The unit of the access model, as in ldap2pg: the topology lists the privileges it wants, the
-    components group them into provider resources (`PrivilegeSet`), the audit reads the live ones
-    from the catalog in this shape and compares the two sets, the review views show them.
-    """
-
-    server: str
-    """Server of the schema."""
-    database: str
-    """Database of the schema."""
-    schema: str
-    """Schema the privilege is on or in."""
-    object_type: ObjectType
-    """The schema itself, or its tables or sequences."""
-    grantee: str
-    """Role that holds it (`PUBLIC` for everyone)."""
-    privilege: str
-    """SELECT, USAGE, ... as PostgreSQL spells it."""
-    default_for: str | None = None
-    """A default privilege: the role whose future objects receive it (`FOR ROLE`); None: a grant."""
-    relation: str | None = None
-    """On one table or sequence (as the catalog reports it); None: on every one in the schema."""
-
-    @property
-    def is_default(self) -> bool:
-        return self.default_for is not None
-
-    def on_relation(self, relation: str) -> Privilege:
-        """This privilege as the catalog reports it on one existing table or sequence."""
-        # Built directly: the audit makes one per privilege and relation (dataclasses.replace is slower).
-        return Privilege(
-            self.server, self.database, self.schema, self.object_type, self.grantee, self.privilege,
-            self.default_for, relation,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, order=True)
-class PrivilegeSet:
-    """The privileges one provider resource holds: a `Grant`, or a `DefaultPrivileges` when `default_for`.
-
-    The provider revokes everything for this key before it grants (resource_postgresql_grant.go,
-    resource_postgresql_default_privileges.go), so each key has exactly one resource.
-    """
-
-    server: str
-    database: str
-    schema: str
-    object_type: ObjectType
-    grantee: str
-    default_for: str | None
-    privileges: tuple[str, ...]
-
-    @property
-    def resource_suffix(self) -> str:
-        """`schema`, `tables`, `sequences`, `default-tables` or `default-sequences`."""
-        kind = "schema" if self.object_type is ObjectType.SCHEMA else f"{self.object_type.value}s"
-        return f"default-{kind}" if self.default_for else kind
-
-
-def privilege_sets(privileges: Iterable[Privilege]) -> tuple[PrivilegeSet, ...]:
-    """Privileges grouped by provider resource, in the order their keys first appear; privileges sorted."""
-    grouped: dict[tuple[str, str, str, ObjectType, str, str | None], list[str]] = {}
-    for p in privileges:
-        key = (p.server, p.database, p.schema, p.object_type, p.grantee, p.default_for)
-        grouped.setdefault(key, []).append(p.privilege)
-    return tuple(PrivilegeSet(*key, privileges=tuple(sorted(set(names)))) for key, names in grouped.items())
 
 
 @dataclass(frozen=True)
@@ -219,223 +199,6 @@ class Server:
     def streams_to_containers(self) -> bool:
         """A container primary with container replicas: the stack runs its replication."""
         return self.mode is Mode.CONTAINER and bool(self.replicas)
-
-
-@dataclass(frozen=True)
-class Role:
-    """A role on one server."""
-
-    server: str
-    """Server the role lives on."""
-    name: str
-    """Role name (a validated PostgreSQL identifier)."""
-    login: bool
-    """LOGIN roles get a generated password; NOLOGIN roles are groups or owners."""
-    search_path: tuple[str, ...] = ()
-    """Role-level search_path (survives poolers and clients that drop URL options)."""
-    member_of: tuple[str, ...] = ()
-    """Built-in roles it is a member of (e.g. pg_monitor)."""
-    owns_data: bool = False
-    """Owns a schema or the objects in it: protected in prod, never reassigned on delete."""
-    description: str = ""
-    """Who uses it."""
-    connection_limit: int = -1
-    """CONNECTION LIMIT of the role (-1: none; every login role of the layout has one)."""
-    limit_key: str = ""
-    """Config key that sets `connection_limit` (named by the budget check and the plan)."""
-    replication: bool = False
-    """REPLICATION: only the replicas' login role (`engarde_replicator`) has it."""
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A schema and the role that owns what is created in it."""
-
-    server: str
-    """Server of the schema."""
-    database: str
-    """Database of the schema."""
-    name: str
-    """Schema name."""
-    owner: str
-    """Role that runs the migrations, so owns the objects created in the schema."""
-    created: bool
-    """False for `public`, which exists already: the owner gets USAGE+CREATE instead."""
-
-    @property
-    def owner_privileges(self) -> tuple[Privilege, ...]:
-        """What the owner is granted on a schema it does not own (the existing `public`); nothing otherwise."""
-        if self.created:
-            return ()
-        return profile_privileges(Profile.OWNER, self.server, self.database, self.name, self.owner, self.owner)
-
-
-@dataclass(frozen=True)
-class Access:
-    """One cell of the access matrix: a login role's profile on a schema."""
-
-    server: str
-    database: str
-    schema: str
-    role: str
-    profile: Profile
-
-
-@dataclass(frozen=True)
-class AccessGroup:
-    """A NOLOGIN group role holding one (schema, profile)'s grants and default privileges."""
-
-    server: str
-    """Server of the schema."""
-    database: str
-    """Database of the schema."""
-    schema: str
-    """Schema the grants are on."""
-    profile: Profile
-    """read, write or append."""
-    name: str
-    """Group role name, `<schema>_<profile>`."""
-    creator: str
-    """Role whose future objects the default privileges cover (the schema's owner)."""
-    members: tuple[str, ...]
-    """Login roles that get the access by (INHERIT) membership."""
-
-    @property
-    def privileges(self) -> tuple[Privilege, ...]:
-        """What the group holds: the profile's privileges on the schema, on what is in it, and by default."""
-        return profile_privileges(self.profile, self.server, self.database, self.schema, self.name, self.creator)
-
-
-@dataclass(frozen=True)
-class DatabaseUser:
-    """A MySQL user with all privileges on one database and nothing else."""
-
-    server: str
-    name: str
-    database: str
-
-
-# Values a service's environment variable can take.
-
-
-@dataclass(frozen=True)
-class Text:
-    """A plain, non-secret value."""
-
-    value: str
-
-
-@dataclass(frozen=True)
-class PostgresUrl:
-    """A postgresql:// DSN for a login role (secret)."""
-
-    server: str
-    role: str
-    search_path: tuple[str, ...] = ()
-    pooled: bool = False
-    """Through the server's pooler (no `options`: the role-level search_path applies there)."""
-    read_only: bool = False
-    """A reader's DSN: lists the server's replicas first and prefers a standby (libpq multi-host)."""
-    replica: str | None = None
-    """That one replica only (its exporter); None: the primary, or the replicas for `read_only`."""
-    explicit_sslmode: bool = False
-    """The client is Go's lib/pq (postgres_exporter), whose default sslmode is `require`: where the
-    server's DSNs name none (containers on the stack's network), this one says `sslmode=disable`."""
-
-
-@dataclass(frozen=True)
-class RolePassword:
-    """The generated password of a login role or MySQL user (secret)."""
-
-    server: str
-    role: str
-
-
-@dataclass(frozen=True)
-class GeneratedSecret:
-    """A stack-generated secret such as an application key (secret)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class RedisUrl:
-    """redis:// URL with the generated password (secret)."""
-
-    database: int = 0
-
-
-EnvValue = Text | PostgresUrl | RolePassword | GeneratedSecret | RedisUrl
-
-
-@dataclass(frozen=True)
-class Healthcheck:
-    """A container healthcheck (Docker `CMD-SHELL` form). Durations are written as Go's
-    `time.Duration.String()` writes them (`3m0s`, not `180s`): the docker provider reads them back in that
-    form, and any other spelling is a diff on every `pulumi up`."""
-
-    command: str
-    interval: str = "10s"
-    timeout: str = "5s"
-    retries: int = 10
-    start_period: str = "30s"
-
-
-@dataclass(frozen=True)
-class Service:
-    """A service container and the settings wired into it."""
-
-    name: str
-    """Service name: container suffix and network alias."""
-    image: str | None
-    """Image reference (tag or digest, never `latest`); None for a consumer that only reads the outputs."""
-    port: int | None
-    """Port the service listens on inside the network."""
-    env: dict[str, EnvValue] = field(default_factory=dict)
-    """Environment contract (the variable names are part of the contract: docs/outputs.md)."""
-    healthcheck: Healthcheck | None = None
-    """Optional container healthcheck."""
-    files: dict[str, str] = field(default_factory=dict)
-    """Files uploaded into the container: path -> content (e.g. an exporter's queries)."""
-
-    @property
-    def logins(self) -> tuple[tuple[str, str], ...]:
-        """(server, role) of every credential in its env, once each, in env order."""
-        credentials = (v for v in self.env.values() if isinstance(v, (PostgresUrl, RolePassword)))
-        return tuple(dict.fromkeys((value.server, value.role) for value in credentials))
-
-    @property
-    def pooled_servers(self) -> tuple[str, ...]:
-        """Servers it reaches through their pooler."""
-        return tuple(dict.fromkeys(v.server for v in self.env.values() if isinstance(v, PostgresUrl) and v.pooled))
-
-
-class SecretKind(StrEnum):
-    """What a generated secret is, so it is generated in the form its consumer accepts."""
-
-    PASSWORD = "password"
-    """`length` characters (RandomPassword)."""
-    FERNET_KEY = "fernet-key"
-    """`length` random bytes in url-safe base64 with padding: a Fernet key when `length` is 32."""
-
-
-@dataclass(frozen=True)
-class GeneratedSecretSpec:
-    """A secret the stack generates."""
-
-    name: str
-    length: int
-    special: bool
-    kind: SecretKind = SecretKind.PASSWORD
-
-
-@dataclass(frozen=True)
-class Redis:
-    """The password-protected Redis cache."""
-
-    image: str
-    alias: str = "redis"
-    port: int = 6379
 
 
 @dataclass(frozen=True)
@@ -653,46 +416,4 @@ def _server_layout(topology: Topology, server: Server) -> ServerLayout:
         access=tuple(a for a in topology.access if a.server == name),
         users=tuple(u for u in topology.database_users if u.server == name),
         cross_database_reads=reads if (reads := topology.cross_database_reads) and reads.server == name else None,
-    )
-
-
-@dataclass(frozen=True)
-class ProfilePrivileges:
-    """What a profile grants on a schema, its tables and its sequences (now and by default)."""
-
-    schema: tuple[str, ...]
-    tables: tuple[str, ...]
-    sequences: tuple[str, ...]
-
-
-PROFILE_PRIVILEGES: dict[Profile, ProfilePrivileges] = {
-    Profile.OWNER: ProfilePrivileges(("CREATE", "USAGE"), (), ()),
-    Profile.READ: ProfilePrivileges(("USAGE",), ("SELECT",), ("SELECT",)),
-    Profile.WRITE: ProfilePrivileges(
-        ("USAGE",), ("DELETE", "INSERT", "SELECT", "UPDATE"), ("SELECT", "UPDATE", "USAGE")
-    ),
-    Profile.APPEND: ProfilePrivileges(("USAGE",), ("INSERT",), ("USAGE",)),
-    # What `pg_read_all_data` amounts to; held through that built-in role, never granted per schema.
-    Profile.BACKUP: ProfilePrivileges(("USAGE",), ("SELECT",), ("SELECT",)),
-}
-"""Owners own their schema; on an existing `public` they get the schema privileges listed here."""
-
-
-def profile_privileges(
-    profile: Profile, server: str, database: str, schema: str, grantee: str, creator: str
-) -> tuple[Privilege, ...]:
-    """A profile's privileges for `grantee` on `schema`: on the schema, on its tables and sequences, and
-    by default on those `creator` makes later -- in the order the provider resources are created."""
-    table, sequence = ObjectType.TABLE, ObjectType.SEQUENCE
-    wanted = PROFILE_PRIVILEGES[profile]
-
-    def of(object_type: ObjectType, names: tuple[str, ...], default_for: str | None = None) -> list[Privilege]:
-        return [Privilege(server, database, schema, object_type, grantee, n, default_for) for n in names]
-
-    return (
-        *of(ObjectType.SCHEMA, wanted.schema),
-        *of(table, wanted.tables),
-        *of(sequence, wanted.sequences),
-        *of(table, wanted.tables, creator),
-        *of(sequence, wanted.sequences, creator),
     )

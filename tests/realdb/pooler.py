@@ -15,11 +15,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.realdb.servers import (
+from tests.realdb.postgres_servers import _check_searchable, _postgres_os_user
+from tests.realdb.server_processes import (
     ServerStartError,
-    _check_searchable,
     _make_base_dir,
-    _postgres_os_user,
     _spawn,
     _stop_process,
     _tail,

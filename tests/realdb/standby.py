@@ -14,7 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.realdb import servers as harness
+from tests.realdb import postgres_servers
+from tests.realdb import server_processes as harness
 from topology.replication import PRIMARY_HOST_VARIABLE, PRIMARY_PORT_VARIABLE
 
 
@@ -48,7 +49,7 @@ class Standby:
              "-c", f"listen_addresses={self.primary.host}", "-c", "cluster_name=realdb-standby"],
             cwd=self.base,
             log_path=self.log,
-            run_as=harness._postgres_os_user(),
+            run_as=postgres_servers._postgres_os_user(),
             death_signal=signal.SIGINT,
             env={
                 "PATH": f"{self.path}:/usr/bin:/bin",
@@ -95,7 +96,7 @@ class Standby:
 @contextlib.contextmanager
 def standby(script: str, path: str, primary: harness.RunningServer, replicator_password: str) -> Iterator[Standby]:
     replica = Standby(script, path, primary, replicator_password, primary.admin_password)
-    user = harness._postgres_os_user()
+    user = postgres_servers._postgres_os_user()
     if user is not None:
         os.chown(replica.base, user.uid, user.gid)
     try:

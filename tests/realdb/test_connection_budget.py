@@ -22,7 +22,8 @@ from review.capture.program import unwrap_secrets
 from tests.prerequisites import missing_prerequisite
 from tests.realdb.conftest import Deployment, Servers, admin, deploy, external_config
 from tests.realdb.pooler import PGBOUNCER, PGBOUNCER_PACKAGE, pgbouncer
-from tests.realdb.servers import _free_port, postgres_server
+from tests.realdb.server_processes import _free_port
+from tests.realdb.servers import postgres_server
 from topology.pgbouncer import AUTH_FILE, CONFIG_FILE
 
 # CONNECTION LIMIT and PgBouncer behave alike on every supported version: the first combination runs them.

@@ -32,6 +32,7 @@ from tests.realdb import servers as harness
 from tests.realdb.conftest import _require, apply_postgres, live_server_context
 from tests.realdb.exporter import run_exporter, scrape, value
 from tests.realdb.matrix import Combination, selected
+from tests.realdb.postgres_servers import _postgres_bindir
 from tests.realdb.standby import Standby, standby
 from topology import Topology, load_topology
 from topology.catalog import REPLICATOR
@@ -115,7 +116,7 @@ def replicated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         steps = sql_steps(plan_of(capture), "main", live_server_context(capture, topology, primary, "main"))
         apply_postgres(primary, steps, "postgres")
         # pg_basebackup refuses a newer server: the client programs of the same major (Debian's for 15).
-        path = str(harness._postgres_bindir(version))
+        path = str(_postgres_bindir(version))
         if version in postgres_builds.CLIENTS:
             path += f":{postgres_builds.client_bindir(version)}"
         with standby(entrypoint[2], path, primary, env["PGPASSWORD"]) as replica:
