@@ -20,10 +20,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from benchmarks.deploy import DATABASES, config_for, reset  # noqa: E402
+from benchmarks.deploy import DATABASES, config_for  # noqa: E402
 from benchmarks.terraform import TerraformError, missing_terraform, terraform_config, terraform_dir  # noqa: E402
 from tests.e2e.conftest import program_capture  # noqa: E402
-from tests.realdb.conftest import POSTGRES, Servers  # noqa: E402
+from tests.realdb.conftest import POSTGRES, Servers, handed_over  # noqa: E402
 from tests.realdb.matrix import Combination  # noqa: E402
 from tests.realdb.servers import postgres_server  # noqa: E402
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = deadlocks = 0
             for _ in range(args.applies):
                 for name in POSTGRES:
-                    reset(servers[name], DATABASES[name])
+                    handed_over(servers[name], DATABASES[name])
                 with terraform_dir(terraform_config(capture, pool_size=pool, grant_chain=chain)) as workdir:
                     try:
                         workdir.apply()

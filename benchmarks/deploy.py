@@ -62,9 +62,9 @@ from review.capture.plan import Plan  # noqa: E402
 from review.views.sql import sql_steps  # noqa: E402
 from tests.e2e.conftest import PLUGINS, STACK, mysql_urns_of, program_capture  # noqa: E402
 from tests.e2e.engine import EngineStack, engine_stack  # noqa: E402
-from tests.realdb.conftest import POSTGRES, Servers, external_config, live_server_context  # noqa: E402
+from tests.realdb.conftest import POSTGRES, Servers, external_config, handed_over, live_server_context  # noqa: E402
 from tests.realdb.matrix import Combination  # noqa: E402
-from tests.realdb.servers import RunningServer, mariadb_server, postgres_server  # noqa: E402
+from tests.realdb.servers import mariadb_server, postgres_server  # noqa: E402
 from topology import load_topology  # noqa: E402
 from topology.catalog import AUDIT_SCHEMA  # noqa: E402
 from topology.sql import quote_ident  # noqa: E402
@@ -92,20 +92,9 @@ def config_for(servers: Servers, count: int) -> dict[str, Any]:
     return config
 
 
-def reset(server: RunningServer, database: str) -> None:
-    """The server as a platform hands it over: the stack's database, empty, and no role but the admin."""
-    with psycopg.connect(server.dsn("postgres"), autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
-        for (role,) in connection.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user"
-        ).fetchall():
-            connection.execute(f"DROP ROLE {quote_ident(role)}")
-        connection.execute(f"CREATE DATABASE {quote_ident(database)}")
-
-
 def reset_all(servers: Servers) -> None:
     for name in POSTGRES:
-        reset(servers[name], DATABASES[name])
+        handed_over(servers[name], DATABASES[name])
 
 
 def drop_audit_table(servers: Servers) -> None:

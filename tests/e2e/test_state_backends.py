@@ -44,11 +44,10 @@ from tests.e2e.conftest import PLUGINS, STACK, engine_urns, mysql_urns_of, progr
 from tests.e2e.engine import EngineStack, engine_stack
 from tests.e2e.object_store import ObjectStore, object_store, versitygw_path
 from tests.prerequisites import missing_prerequisite
-from tests.realdb.conftest import POSTGRES, Servers, require_packages, service_dsns
+from tests.realdb.conftest import POSTGRES, Servers, handed_over, require_packages, service_dsns
 from tests.realdb.matrix import Combination
-from tests.realdb.servers import POSTGRES_PACKAGE, RunningServer, postgres_server
+from tests.realdb.servers import POSTGRES_PACKAGE, postgres_server
 from topology import Topology, load_topology
-from topology.sql import quote_ident
 
 SERVICES = 20
 KILL_AT_ROLES = 20
@@ -76,17 +75,6 @@ def store() -> Iterator[ObjectStore]:
         yield running
 
 
-def reset(server: RunningServer, database: str) -> None:
-    """The server as a platform hands it over: the stack's database, empty, and no role but the admin."""
-    with psycopg.connect(server.dsn("postgres"), autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
-        for (role,) in connection.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user"
-        ).fetchall():
-            connection.execute(f"DROP ROLE {quote_ident(role)}")
-        connection.execute(f"CREATE DATABASE {quote_ident(database)}")
-
-
 @dataclass(repr=False)
 class Layout:
     """The stack's config for the servers, what the program registers for it, and the `up` arguments
@@ -102,7 +90,7 @@ class Layout:
     @classmethod
     def of(cls, servers: Servers, services: int) -> Layout:
         for name in POSTGRES:
-            reset(servers[name], DATABASES[name])
+            handed_over(servers[name], DATABASES[name])
         config = config_for(servers, services)
         capture = program_capture(config)
         return cls(servers, config, capture, load_topology(config, STACK), mysql_urns_of(capture), services)

@@ -153,6 +153,17 @@ UNUSED_SCHEDULER = {"host": "127.0.0.1", "port": 9, "adminUser": "root"}
 """Where the stack's scheduler points when no MariaDB runs (the discard port; nothing connects)."""
 
 
+def handed_over(server: RunningServer, database: str) -> None:
+    """The server as a platform hands it over: the stack's database, empty, and no role but the admin."""
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
+        for (role,) in connection.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user"
+        ).fetchall():
+            connection.execute(f"DROP ROLE {quote_ident(role)}")
+        connection.execute(f"CREATE DATABASE {quote_ident(database)}")
+
+
 def external_config(
     servers: Servers, /, admins: Mapping[str, RunningServer] | None = None, **overrides: Any
 ) -> dict[str, Any]:
