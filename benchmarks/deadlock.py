@@ -3,10 +3,10 @@
     python benchmarks/deadlock.py [--services 20] [--applies 5]
 
 Applies the stack's PostgreSQL resources with N services from nothing, several times, with Terraform driving the
-same provider (benchmarks/terraform.py) on fresh PostgreSQL 15 (or 17) servers (a superuser admin), three ways: with the
-stack's grant chain and its pool of 4, with the chain and a pool of 20, and without the chain (each grant waits
-only for what its inputs name) with a pool of 20. Prints how many applies failed, and how many of the failures
-were the provider's `40P01 could not get advisory lock`. A report, not a test: a race shows itself or not.
+same provider (benchmarks/terraform.py) on fresh PostgreSQL 15 or 17 servers (a superuser or a managed admin),
+three ways: with the stack's grant chain and its pool of 4, with the chain and a pool of 20, and without the chain
+(each grant waits only for what its inputs name) with a pool of 20. Prints how many applies failed, and how many of
+the failures were the provider's `40P01 could not get advisory lock`. A report, not a test: a race shows itself or not.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from benchmarks.deploy import DATABASES, config_for  # noqa: E402
+from benchmarks.deploy import config_for  # noqa: E402
 from benchmarks.terraform import TerraformError, missing_terraform, terraform_config, terraform_dir  # noqa: E402
 from tests.e2e.conftest import program_capture  # noqa: E402
-from tests.realdb.conftest import POSTGRES, Servers, handed_over  # noqa: E402
-from tests.realdb.matrix import Combination  # noqa: E402
+from tests.realdb.conftest import POSTGRES, Servers, handed_over_to_the_admin  # noqa: E402
+from tests.realdb.matrix import Combination, stack_admin  # noqa: E402
 from tests.realdb.servers import postgres_server  # noqa: E402
 
 WAYS = (("grant chain, pool 4 (the stack's)", True, None), ("grant chain, pool 20", True, 20),
@@ -36,24 +36,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=20, help="extra services (default 20)")
     parser.add_argument("--applies", type=int, default=5, help="applies from nothing per way (default 5)")
     parser.add_argument("--version", type=int, default=15, choices=(15, 17), help="PostgreSQL major (default 15)")
+    parser.add_argument("--admin", default="superuser", choices=("superuser", "managed"), help="the stack's admin")
+    parser.add_argument("--ways", default="0,1,2", help="which ways, by their index in the table (default all)")
     args = parser.parse_args(argv)
     missing = missing_terraform()
     if missing:
         print(f"Terraform cannot run here: {missing}")
         return 1
     with ExitStack() as stack:
-        main_server = stack.enter_context(postgres_server("deadlock-main", version=args.version))
-        flowdb = stack.enter_context(postgres_server("deadlock-flowdb", version=args.version))
-        combination = Combination(args.version, "superuser")
-        servers = Servers(main=main_server, flowdb=flowdb, scheduler=None, combination=combination)
+        combination = Combination(args.version, args.admin)
+        bootstrap = {name: stack.enter_context(postgres_server(f"deadlock-{name}", version=args.version))
+                     for name in POSTGRES}  # fmt: skip
+        admins = {name: stack_admin(server, combination) for name, server in bootstrap.items()}
+        servers = Servers(main=admins["main"], flowdb=admins["flowdb"], scheduler=None, combination=combination,
+                          superusers=bootstrap)  # fmt: skip
         capture = program_capture(config_for(servers, args.services))
-        print(f"PostgreSQL {args.version}, superuser admin, {args.services} services")
+        print(f"PostgreSQL {args.version}, {args.admin} admin, {args.services} services")
         print(f"{'way':<36} {'applies':>7} {'failed':>6} {'40P01':>5}")
-        for label, chain, pool in WAYS:
+        for label, chain, pool in (WAYS[int(index)] for index in args.ways.split(",")):
             failed = deadlocks = 0
             for _ in range(args.applies):
-                for name in POSTGRES:
-                    handed_over(servers[name], DATABASES[name])
+                handed_over_to_the_admin(servers)
                 with terraform_dir(terraform_config(capture, pool_size=pool, grant_chain=chain)) as workdir:
                     try:
                         workdir.apply()

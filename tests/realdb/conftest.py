@@ -164,6 +164,24 @@ def handed_over(server: RunningServer, database: str) -> None:
         connection.execute(f"CREATE DATABASE {quote_ident(database)}")
 
 
+STACK_DATABASES = {"main": "engarde", "flowdb": "langflow"}
+"""The database of each PostgreSQL server in the external test stacks."""
+
+
+def handed_over_to_the_admin(servers: Servers) -> None:
+    """Each PostgreSQL server as a platform hands it over to a stack's admin (a superuser or not): the stack's
+    database, empty, owned by the admin; no role but the bootstrap superuser and the admin."""
+    for name, database in STACK_DATABASES.items():
+        admin = servers[name].admin_user
+        with psycopg.connect(servers.superusers[name].dsn(), autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
+            for (role,) in connection.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname NOT IN (current_user, %s)", [admin]
+            ).fetchall():
+                connection.execute(f"DROP ROLE {quote_ident(role)}")
+            connection.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {quote_ident(admin)}")
+
+
 def external_config(
     servers: Servers, /, admins: Mapping[str, RunningServer] | None = None, **overrides: Any
 ) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from pulumi import automation as auto
 
@@ -22,10 +21,9 @@ from benchmarks.program import services_config
 from tests.e2e.conftest import PLUGINS, STACK, mysql_urns_of, program_capture
 from tests.e2e.engine import engine_stack
 from tests.prerequisites import missing_prerequisite
-from tests.realdb.conftest import POSTGRES, Servers, external_config
+from tests.realdb.conftest import POSTGRES, Servers, external_config, handed_over_to_the_admin
 from tests.realdb.matrix import Combination, stack_admin
 from tests.realdb.servers import missing_postgres_build, postgres_server
-from topology.sql import quote_ident
 
 SERVICES = 20
 APPLIES = int(os.environ.get("ENGARDE_STRESS_APPLIES", "10"))
@@ -48,19 +46,6 @@ def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
         )  # fmt: skip
 
 
-def handed_over(servers: Servers) -> None:
-    """Each server as a platform hands it over: the stack's database, empty, owned by the admin; no other role."""
-    for name, database in DATABASES.items():
-        admin = servers[name].admin_user
-        with psycopg.connect(servers.superusers[name].dsn(), autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
-            for (role,) in connection.execute(
-                "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname NOT IN (current_user, %s)", [admin]
-            ).fetchall():
-                connection.execute(f"DROP ROLE {quote_ident(role)}")
-            connection.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {quote_ident(admin)}")
-
-
 def config_for(servers: Servers) -> dict[str, Any]:
     config = external_config(servers)
     extra = services_config(SERVICES)
@@ -74,7 +59,7 @@ def test_twenty_services_apply_from_nothing_ten_times_without_a_deadlock(servers
     excluded = mysql_urns_of(program_capture(config))
     failures: list[str] = []
     for attempt in range(1, APPLIES + 1):
-        handed_over(servers)
+        handed_over_to_the_admin(servers)
         with engine_stack(STACK, None, *PLUGINS) as engine:  # a new file backend each time
             engine.configure(config)
             try:
