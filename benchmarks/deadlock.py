@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", type=int, default=15, choices=(15, 17), help="PostgreSQL major (default 15)")
     parser.add_argument("--admin", default="superuser", choices=("superuser", "managed"), help="the stack's admin")
     parser.add_argument("--ways", default="0,1,2", help="which ways, by their index in the table (default all)")
+    parser.add_argument("--parallelism", type=int, default=None, help="terraform apply -parallelism (default 10)")
     args = parser.parse_args(argv)
     missing = missing_terraform()
     if missing:
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         servers = Servers(main=admins["main"], flowdb=admins["flowdb"], scheduler=None, combination=combination,
                           superusers=bootstrap)  # fmt: skip
         capture = program_capture(config_for(servers, args.services))
-        print(f"PostgreSQL {args.version}, {args.admin} admin, {args.services} services")
+        parallelism = args.parallelism or "default (10)"
+        print(f"PostgreSQL {args.version}, {args.admin} admin, {args.services} services, parallelism {parallelism}")
         print(f"{'way':<36} {'applies':>7} {'failed':>6} {'40P01':>5}")
         for label, chain, pool in (WAYS[int(index)] for index in args.ways.split(",")):
             failed = deadlocks = 0
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 handed_over_to_the_admin(servers)
                 with terraform_dir(terraform_config(capture, pool_size=pool, grant_chain=chain)) as workdir:
                     try:
-                        workdir.apply()
+                        workdir.apply(args.parallelism)
                     except TerraformError as error:
                         failed += 1
                         deadlocks += "40P01" in str(error)
