@@ -12,7 +12,9 @@ the failures were the provider's `40P01 could not get advisory lock`. A report, 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from tests.realdb.conftest import POSTGRES, Servers, handed_over_to_the_admin  #
 from tests.realdb.matrix import Combination, stack_admin  # noqa: E402
 from tests.realdb.servers import postgres_server  # noqa: E402
 
+SQLSTATE = re.compile(r"\(([0-9A-Z]{5})\)")
+"""The provider's errors end with the server's SQLSTATE in parentheses: `pq: ... (40P01)`."""
 WAYS = (("grant chain, pool 4 (the stack's)", True, None), ("grant chain, pool 20", True, 20),
         ("no grant chain, pool 20", False, 20))  # fmt: skip
 
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         parallelism = args.parallelism or "default (10)"
         print(f"PostgreSQL {args.version}, {args.admin} admin, {args.services} services, parallelism {parallelism}")
         print(f"{'way':<36} {'applies':>7} {'failed':>6} {'40P01':>5}")
+        errors: Counter[str] = Counter()
         for label, chain, pool in (WAYS[int(index)] for index in args.ways.split(",")):
             failed = deadlocks = 0
             for _ in range(args.applies):
@@ -65,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
                     except TerraformError as error:
                         failed += 1
                         deadlocks += "40P01" in str(error)
+                        errors.update(SQLSTATE.findall(str(error)) or ["other"])
             print(f"{label:<36} {args.applies:>7} {failed:>6} {deadlocks:>5}", flush=True)
+        if errors:
+            print("failures by SQLSTATE: " + ", ".join(f"{code} x{count}" for code, count in errors.most_common()))
     return 0
 
 
