@@ -127,7 +127,10 @@ class _DatabaseServer(pulumi.ComponentResource):
             name=f"{args.container_name}-data{server.data.volume_suffix if server.data else ''}",
             opts=child(self, protect=args.protect, retain_on_delete=args.protect),
         )
-        self._data_volume = volume
+        # Only where the volume really goes with the server (unprotected, not retained): with `deleted_with`, the
+        # engine skips each object's DROP whenever the volume is to be deleted, even when protect then stops that
+        # delete (a protected `destroy`), which would leave the objects on the server and out of the state.
+        self._data_volume = None if args.protect else volume
         internal_port = server.service_port
         container = docker.Container(
             f"{name}-container",
@@ -162,8 +165,8 @@ class _DatabaseServer(pulumi.ComponentResource):
     def _goes_with_the_data(
         self, args: pulumi.ResourceTransformationArgs
     ) -> pulumi.ResourceTransformationResult | None:
-        """What the server's provider creates lives in the container's data volume: it goes with the volume
-        (`deleted_with`), never dropped one by one when the volume goes (a dev `destroy`), and is created anew
+        """On an unprotected container server, what the server's provider creates lives and dies with the data
+        volume (`deleted_with`): never dropped one by one when the volume goes (a dev `destroy`), and created anew
         when the volume is replaced (a new major on a new volume, topology/upgrades.py). Passwords are kept."""
         if self._data_volume is None or not args.type_.startswith(_IN_THE_DATA):
             return None

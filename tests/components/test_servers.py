@@ -8,7 +8,7 @@ from resource_types import COMPONENT_PREFIX
 from review.capture.program import Capture
 from tests.components.identity import EXTRA_SERVICE, MAIN_POOLED
 from tests.components.tree import ancestors, component
-from tests.conftest import ADMIN_PASSWORDS, capture
+from tests.conftest import ADMIN_PASSWORDS, cached_run_program, capture, stack_file_config
 from tests.graph import DEFAULT_PRIVILEGES, GRANT, SCHEMA, inputs, server_of
 
 CONFIGS = {
@@ -64,3 +64,19 @@ def test_the_mysql_server_holds_its_database_and_backup_user(config: str) -> Non
     for type_name in ("SchedulerDatabase", "MysqlBackupUser"):
         found = result.by_type(f"{COMPONENT_PREFIX}:{type_name}")
         assert found and all(r.parent == scheduler.urn for r in found), type_name
+
+
+def test_an_unprotected_container_servers_objects_go_with_its_volume_and_a_protected_ones_do_not() -> None:
+    """`deleted_with` the data volume on dev (created again when the volume is replaced, no DROP when it goes);
+    never with `protect`, where a stopped `destroy` would otherwise drop them from the state and leave them."""
+    for protect in (False, True):
+        capture = cached_run_program({**stack_file_config("dev"), "protect": protect}, "dev")
+        volume = next(r.urn for r in capture.resources if r.name == "main-data")
+        on_main = [
+            r for r in capture.resources if r.custom and r.type.startswith("postgresql:") and r.name.startswith("main-")
+        ]
+        assert len(on_main) > 20
+        expected = None if protect else volume
+        assert {r.deleted_with for r in on_main} == {expected}, protect
+        passwords = [r for r in capture.resources if r.name == "main-madansara_user-password"]
+        assert passwords[0].deleted_with is None
