@@ -36,12 +36,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from benchmarks.deploy import DATABASES, config_for  # noqa: E402
+from benchmarks.deploy import config_for  # noqa: E402
 from tests.e2e.conftest import PLUGINS, STACK, mysql_urns_of, program_capture  # noqa: E402
 from tests.e2e.engine import engine_stack  # noqa: E402
 from tests.e2e.object_store import ObjectStore, object_store, versitygw_path  # noqa: E402
 from tests.realdb.conftest import (  # noqa: E402
     POSTGRES,
+    STACK_DATABASES,
     Servers,
     handed_over,
 )
@@ -66,7 +67,7 @@ def postgres_backend_url(server: RunningServer) -> str:
 def measure(servers: Servers, count: int, env: Mapping[str, str], **up_options: Any) -> dict[str, float]:
     """An `up` from nothing and a no-change `up` with `env` (the CLI's) and `up_options` (`parallel=4`, ...)."""
     for name in POSTGRES:
-        handed_over(servers[name], DATABASES[name])
+        handed_over(servers[name], STACK_DATABASES[name])
     config = config_for(servers, count)
     excluded = mysql_urns_of(program_capture(config))
     with engine_stack(STACK, None, *PLUGINS, env=env) as engine:

@@ -62,7 +62,14 @@ from review.capture.plan import Plan  # noqa: E402
 from review.views.sql import sql_steps  # noqa: E402
 from tests.e2e.conftest import PLUGINS, STACK, mysql_urns_of, program_capture  # noqa: E402
 from tests.e2e.engine import EngineStack, engine_stack  # noqa: E402
-from tests.realdb.conftest import POSTGRES, Servers, external_config, handed_over, live_server_context  # noqa: E402
+from tests.realdb.conftest import (  # noqa: E402
+    POSTGRES,
+    STACK_DATABASES,
+    Servers,
+    external_config,
+    handed_over,
+    live_server_context,
+)
 from tests.realdb.matrix import Combination  # noqa: E402
 from tests.realdb.servers import mariadb_server, postgres_server  # noqa: E402
 from topology import load_topology  # noqa: E402
@@ -70,7 +77,6 @@ from topology.catalog import AUDIT_SCHEMA  # noqa: E402
 from topology.sql import quote_ident  # noqa: E402
 
 PSQL = "/usr/lib/postgresql/15/bin/psql"
-DATABASES = {"main": "engarde", "flowdb": "langflow"}
 DEFAULT_SERVICES = "0,20,60"
 DEFAULT_RUNS = 1
 TIMED = ("up_s", "noop_up_s", "preview_s", "destroy_s", "floor_s", "terraform_apply_s", "terraform_destroy_s")
@@ -94,12 +100,12 @@ def config_for(servers: Servers, count: int) -> dict[str, Any]:
 
 def reset_all(servers: Servers) -> None:
     for name in POSTGRES:
-        handed_over(servers[name], DATABASES[name])
+        handed_over(servers[name], STACK_DATABASES[name])
 
 
 def drop_audit_table(servers: Servers) -> None:
     """What a destroy leaves to a person: the audit table (its script never drops it, for the data's sake)."""
-    with psycopg.connect(servers.main.dsn(DATABASES["main"]), autocommit=True) as connection:
+    with psycopg.connect(servers.main.dsn(STACK_DATABASES["main"]), autocommit=True) as connection:
         connection.execute(f"DROP TABLE {quote_ident(AUDIT_SCHEMA)}.{quote_ident(AUDIT_TABLE)}")
 
 
@@ -126,8 +132,8 @@ def floor_seconds(servers: Servers, config: dict[str, Any]) -> float:
             server = servers[name]
             context = live_server_context(capture, topology, server, name)
             script = Path(directory) / f"{name}.sql"
-            script.write_text(psql_script(sql_steps(Plan(capture), name, context), DATABASES[name]))
-            command = [PSQL, "-X", "-q", "-f", str(script), server.dsn(DATABASES[name])]
+            script.write_text(psql_script(sql_steps(Plan(capture), name, context), STACK_DATABASES[name]))
+            command = [PSQL, "-X", "-q", "-f", str(script), server.dsn(STACK_DATABASES[name])]
             started = time.perf_counter()
             subprocess.run(command, check=True, capture_output=True)
             total += time.perf_counter() - started

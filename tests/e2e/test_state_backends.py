@@ -44,7 +44,7 @@ from tests.e2e.conftest import PLUGINS, STACK, engine_urns, mysql_urns_of, progr
 from tests.e2e.engine import EngineStack, engine_stack
 from tests.e2e.object_store import ObjectStore, object_store, versitygw_path
 from tests.prerequisites import missing_prerequisite
-from tests.realdb.conftest import POSTGRES, Servers, handed_over, require_packages, service_dsns
+from tests.realdb.conftest import POSTGRES, STACK_DATABASES, Servers, handed_over, require_packages, service_dsns
 from tests.realdb.matrix import Combination
 from tests.realdb.servers import POSTGRES_PACKAGE, postgres_server
 from topology import Topology, load_topology
@@ -52,7 +52,6 @@ from topology import Topology, load_topology
 SERVICES = 20
 KILL_AT_ROLES = 20
 """The CLI is killed once main holds this many roles: the layout at N=20 has 64 on main."""
-DATABASES = {"main": "engarde", "flowdb": "langflow"}
 SETTLE_SECONDS = 2.0
 SKIP_CHECKPOINTS = {"PULUMI_SKIP_CHECKPOINTS": "true"}
 
@@ -90,7 +89,7 @@ class Layout:
     @classmethod
     def of(cls, servers: Servers, services: int) -> Layout:
         for name in POSTGRES:
-            handed_over(servers[name], DATABASES[name])
+            handed_over(servers[name], STACK_DATABASES[name])
         config = config_for(servers, services)
         capture = program_capture(config)
         return cls(servers, config, capture, load_topology(config, STACK), mysql_urns_of(capture), services)
@@ -173,7 +172,7 @@ def catalog_roles(servers: Servers) -> set[tuple[str, str]]:
 def catalog_schemas(servers: Servers) -> set[tuple[str, str]]:
     schemas: set[tuple[str, str]] = set()
     for name in POSTGRES:
-        with psycopg.connect(servers[name].dsn(DATABASES[name])) as connection:
+        with psycopg.connect(servers[name].dsn(STACK_DATABASES[name])) as connection:
             rows = connection.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'"
             ).fetchall()

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from benchmarks.deploy import DATABASES, PSQL, config_for, drop_audit_table, reset_all
+from benchmarks.deploy import PSQL, config_for, drop_audit_table, reset_all
 from benchmarks.terraform import missing_terraform, terraform_config, terraform_dir
 from review.audit.checks import audit_servers
 from tests.e2e.conftest import STACK, program_capture
-from tests.realdb.conftest import POSTGRES, Servers, apply_all, require_packages, snapshot
+from tests.realdb.conftest import POSTGRES, STACK_DATABASES, Servers, apply_all, require_packages, snapshot
 from tests.realdb.servers import POSTGRES_PACKAGE, postgres_server
 from topology import load_topology
 
@@ -63,7 +63,7 @@ def test_terraform_applies_the_catalog_the_stacks_sql_does_and_destroys_it(serve
     with terraform_dir(generated) as terraform:
         terraform.apply()
         assert sorted(terraform.state_addresses()) == sorted(generated.addresses.values())
-        dsns = {name: servers[name].dsn(DATABASES[name]) for name in POSTGRES}
+        dsns = {name: servers[name].dsn(STACK_DATABASES[name]) for name in POSTGRES}
         assert audit_servers(topology, dsns) == []
         by_terraform = snapshot(servers, topology, of=POSTGRES)
         assert roles_but_the_admin(servers)["main"]

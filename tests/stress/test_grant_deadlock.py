@@ -27,7 +27,6 @@ from tests.realdb.servers import missing_postgres_build, postgres_server
 
 SERVICES = 20
 APPLIES = int(os.environ.get("ENGARDE_STRESS_APPLIES", "10"))
-DATABASES = {"main": "engarde", "flowdb": "langflow"}
 COMBINATIONS = [Combination(version, kind) for version in (15, 17) for kind in ("superuser", "managed")]
 
 
