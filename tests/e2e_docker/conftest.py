@@ -9,8 +9,11 @@ doing with its env what such a service does with it and reporting it on its heal
 
 from __future__ import annotations
 
+import fcntl
 import json
+import secrets
 import socket
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +31,11 @@ from topology.catalog import ENGARDE_APPS
 
 IMAGE_FRAGMENTS = (PROJECT_DIR / "build" / "images.yaml", PROJECT_DIR / "build" / "standins.yaml")
 PLUGINS = ("random", "docker", "postgresql", "mysql")
+RUN_LOCKS = Path(tempfile.gettempdir()) / "engarde-e2e-docker"
+"""One lock file per test session that has Docker objects on the engine, held while the session runs."""
+RUN_ID_LENGTH = 6
+STACK_PREFIX = "dk"
+"""Every test stack's name: `dk<module><run id>`, so its objects are `engarde-dk<module><run id>-…`."""
 HEALTH_TIMEOUT = 420
 """Seconds every container gets to be healthy after `up` (Langflow's migrations take the most)."""
 APP_SCHEMAS = {container: app.schema for app in ENGARDE_APPS for container in app.containers}
@@ -146,11 +154,52 @@ class DockerStack:
         return env
 
 
+@pytest.fixture(scope="session")
+def run_id(docker: Docker) -> Iterator[str]:
+    """This session's id, its lock held while it runs: a second session on the same engine (two CI runs at
+    once) names its objects apart, and one that finds objects of a session that holds no lock (killed before
+    its clean-up) removes them first."""
+    RUN_LOCKS.mkdir(exist_ok=True)
+    run = secrets.token_hex(RUN_ID_LENGTH // 2)
+    lock_file = RUN_LOCKS / f"{run}.lock"
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        remove_abandoned(docker)
+        try:
+            yield run
+        finally:
+            lock_file.unlink(missing_ok=True)
+
+
+def session_alive(run: str) -> bool:
+    """Whether the test session `run` still holds its lock."""
+    lock_file = RUN_LOCKS / f"{run}.lock"
+    try:
+        with lock_file.open("r") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False
+
+
+def remove_abandoned(docker: Docker) -> None:
+    """The Docker objects of test sessions that ended without removing them (their lock is gone or free)."""
+    prefix = f"engarde-{STACK_PREFIX}"
+    for kind in ("container", "volume", "network"):
+        for name in docker.names(kind, prefix):
+            stack = name.split("-")[1]
+            if not session_alive(stack[-RUN_ID_LENGTH:]):
+                docker.run(kind, "rm", *(["--force"] if kind == "container" else []), name, check=False)
+
+
 @pytest.fixture(scope="module")
-def stack_name(request: pytest.FixtureRequest) -> str:
-    """One stack per test module: `dk<module>`, so its containers, network and volumes are its own."""
+def stack_name(request: pytest.FixtureRequest, run_id: str) -> str:
+    """One stack per test module and session: `dk<module><run id>`, so its containers, network and volumes
+    are its own, and those of another session on the same engine are not its."""
     module = Path(str(request.node.fspath)).stem.removeprefix("test_").replace("_", "")
-    return f"dk{module}"[:20]
+    return f"{STACK_PREFIX}{module[:12]}{run_id}"
 
 
 @pytest.fixture(scope="module")
