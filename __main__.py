@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.debug_logs import send_debug_messages_without_waiting
 from components.previous_outputs import deployed_outputs
 from components.stack import deploy
 from components.stack_traces import keep_registering_frames_only
@@ -32,6 +33,7 @@ def config_origin() -> ConfigOrigin:
 
 
 keep_registering_frames_only()
+send_debug_messages_without_waiting()
 raw_config = stack_config()
 try:
     topology = load_topology(raw_config, pulumi.get_stack(), config_origin(), deployed_outputs())
