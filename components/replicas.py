@@ -9,7 +9,7 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
 from components.common import TYPE_PREFIX, child, secret_env
-from topology.model import Replica, Server
+from topology.model import Replica, Server, data_volume_name
 from topology.replication import (
     PRIMARY_HOST_VARIABLE,
     PRIMARY_PORT_VARIABLE,
@@ -59,7 +59,7 @@ class PostgresReplica(pulumi.ComponentResource):
         volume = docker.Volume(
             f"{name}-data",
             # A new major's replica starts over on a new volume, as its primary does (topology/upgrades.py).
-            name=f"{args.container_name}-data{server.data.volume_suffix if server.data else ''}",
+            name=data_volume_name(args.container_name, server.data),
             opts=child(self, protect=args.protect, retain_on_delete=args.protect),
         )
         assert replica.host_port is not None

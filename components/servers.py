@@ -23,7 +23,7 @@ from components.schemas import DatabaseArgs, PostgresDatabase, ServiceSchema, Se
 from components.sql_script import AdminEndpoint
 from topology.budget import PROVIDER_MAX_CONNECTIONS
 from topology.catalog import AUDIT_SCHEMA, REPLICATOR
-from topology.model import BackupJob, Engine, Mode, Schema, Server, ServerLayout
+from topology.model import BackupJob, Engine, Mode, Schema, Server, ServerLayout, data_volume_name
 from topology.replication import HBA_FILE, primary_settings, render_hba
 
 _DATA_DIRS = {Engine.POSTGRESQL: "/var/lib/postgresql/data", Engine.MYSQL: "/var/lib/mysql"}
@@ -124,7 +124,7 @@ class _DatabaseServer(pulumi.ComponentResource):
         )
         volume = docker.Volume(
             f"{name}-data",
-            name=f"{args.container_name}-data{server.data.volume_suffix if server.data else ''}",
+            name=data_volume_name(args.container_name, server.data),
             opts=child(self, protect=args.protect, retain_on_delete=args.protect),
         )
         # Only where the volume really goes with the server (unprotected, not retained): with `deleted_with`, the

@@ -107,6 +107,12 @@ class ServerData:
     """What its data volumes' names carry after `-data`: "" for the first major, `-<major>` after an upgrade."""
 
 
+def data_volume_name(container: str, data: ServerData | None) -> str:
+    """The data volume of `container` (a PostgreSQL or MySQL server's, or a replica's): `<container>-data`,
+    then the suffix of the major its data belongs to (none for a server without a record: MySQL's)."""
+    return f"{container}-data{data.volume_suffix if data else ''}"
+
+
 @dataclass(frozen=True)
 class Replica:
     """A read replica of a PostgreSQL server: a hot standby streaming from it."""

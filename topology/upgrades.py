@@ -15,20 +15,20 @@ from dataclasses import replace
 from typing import Any
 
 from topology.config import NAMESPACE
-from topology.model import Engine, Mode, Server, ServerData
+from topology.model import Engine, Mode, Server, ServerData, data_volume_name
 from topology.names import ConfigError
 
 RUNBOOK = "docs/operations.md#upgrading-postgresql-to-a-new-major-version"
 
 
 def data_volume_prefix(network: str, server: str) -> str:
-    """The name of a server's first data volume (its container's name, `-data`)."""
-    return f"{network}-{server}-data"
+    """The name of a server's first data volume, which every later one starts with."""
+    return data_volume_name(f"{network}-{server}", None)
 
 
 def data_output(data: ServerData, network: str, server: str) -> dict[str, str]:
     """The record of `data` in the stack's outputs (`servers.<server>.data`)."""
-    return {"postgresMajor": data.major, "volume": f"{data_volume_prefix(network, server)}{data.volume_suffix}"}
+    return {"postgresMajor": data.major, "volume": data_volume_name(f"{network}-{server}", data)}
 
 
 def deployed_data(outputs: Mapping[str, Any], network: str) -> dict[str, ServerData]:
