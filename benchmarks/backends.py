@@ -23,8 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -37,26 +36,15 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from benchmarks.deploy import config_for  # noqa: E402
+from benchmarks.harness import superuser_servers, timed  # noqa: E402
 from tests.e2e.conftest import PLUGINS, STACK, mysql_urns_of, program_capture  # noqa: E402
 from tests.e2e.engine import engine_stack  # noqa: E402
 from tests.e2e.object_store import ObjectStore, object_store, versitygw_path  # noqa: E402
-from tests.realdb.conftest import (  # noqa: E402
-    POSTGRES,
-    STACK_DATABASES,
-    Servers,
-    handed_over,
-)
-from tests.realdb.matrix import Combination  # noqa: E402
+from tests.realdb.conftest import Servers, stack_servers_handed_over  # noqa: E402
 from tests.realdb.servers import RunningServer, postgres_server  # noqa: E402
 
 BACKENDS = ("file", "s3", "skip-checkpoints", "postgres")
 STATE_DATABASE = "pulumi_state"
-
-
-def timed(action: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
 
 
 def postgres_backend_url(server: RunningServer) -> str:
@@ -66,8 +54,7 @@ def postgres_backend_url(server: RunningServer) -> str:
 
 def measure(servers: Servers, count: int, env: Mapping[str, str], **up_options: Any) -> dict[str, float]:
     """An `up` from nothing and a no-change `up` with `env` (the CLI's) and `up_options` (`parallel=4`, ...)."""
-    for name in POSTGRES:
-        handed_over(servers[name], STACK_DATABASES[name])
+    stack_servers_handed_over(servers)
     config = config_for(servers, count)
     excluded = mysql_urns_of(program_capture(config))
     with engine_stack(STACK, None, *PLUGINS, env=env) as engine:
@@ -88,12 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--backends: unknown {', '.join(unknown)}; allowed: {', '.join(BACKENDS)}")
     with ExitStack() as stack:
-        servers = Servers(
-            main=stack.enter_context(postgres_server("bench-main")),
-            flowdb=stack.enter_context(postgres_server("bench-flowdb")),
-            scheduler=None,
-            combination=Combination(15, "superuser"),
-        )
+        servers = superuser_servers(stack, "bench")
         envs: dict[str, dict[str, str]] = {"file": {}, "skip-checkpoints": {"PULUMI_SKIP_CHECKPOINTS": "true"}}
         if "s3" in chosen:
             if not versitygw_path().is_file():

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
+from benchmarks.harness import superuser_servers, timed  # noqa: E402
 from benchmarks.program import critical_path, services_config, step_dependencies  # noqa: E402
 from benchmarks.terraform import (  # noqa: E402
     TerraformConfig,
@@ -67,11 +68,10 @@ from tests.realdb.conftest import (  # noqa: E402
     STACK_DATABASES,
     Servers,
     external_config,
-    handed_over,
     live_server_context,
+    stack_servers_handed_over,
 )
-from tests.realdb.matrix import Combination  # noqa: E402
-from tests.realdb.servers import mariadb_server, postgres_server  # noqa: E402
+from tests.realdb.servers import mariadb_server  # noqa: E402
 from topology import load_topology  # noqa: E402
 from topology.catalog import AUDIT_SCHEMA  # noqa: E402
 from topology.sql import quote_ident  # noqa: E402
@@ -83,12 +83,6 @@ TIMED = ("up_s", "noop_up_s", "preview_s", "destroy_s", "floor_s", "terraform_ap
 """The seconds of each row (a median over the runs), in the JSON keys' order."""
 
 
-def timed(action: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 def config_for(servers: Servers, count: int) -> dict[str, Any]:
     config = external_config(servers)
     extra = services_config(count)
@@ -96,11 +90,6 @@ def config_for(servers: Servers, count: int) -> dict[str, Any]:
         config["services"] = extra["services"]
         config["servers"]["main"]["maxConnections"] = extra["servers"]["main"]["maxConnections"] + 200
     return config
-
-
-def reset_all(servers: Servers) -> None:
-    for name in POSTGRES:
-        handed_over(servers[name], STACK_DATABASES[name])
 
 
 def drop_audit_table(servers: Servers) -> None:
@@ -187,16 +176,16 @@ def measure(servers: Servers, count: int, runs: int) -> dict[str, Any]:
     with engine_stack(STACK, None, *PLUGINS) as engine, terraform_for(generated) as terraform:
         engine.configure(config)
         for _ in range(runs):
-            reset_all(servers)
+            stack_servers_handed_over(servers)
             for key, elapsed in pulumi_run(engine, servers, excluded).items():
                 samples[key].append(elapsed)
-            reset_all(servers)
+            stack_servers_handed_over(servers)
             samples["floor_s"].append(floor_seconds(servers, config))
             if terraform is not None:
-                reset_all(servers)
+                stack_servers_handed_over(servers)
                 for key, elapsed in terraform_run(terraform, servers).items():
                     samples[key].append(elapsed)
-    reset_all(servers)
+    stack_servers_handed_over(servers)
     for key in TIMED:
         row[key] = statistics.median(samples[key]) if samples[key] else None
     return row
@@ -277,12 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = missing_terraform()
     rows = []
     with ExitStack() as stack:
-        main_server = stack.enter_context(postgres_server("bench-main"))
-        flowdb = stack.enter_context(postgres_server("bench-flowdb"))
-        scheduler = stack.enter_context(mariadb_server("bench-scheduler"))
-        servers = Servers(
-            main=main_server, flowdb=flowdb, scheduler=scheduler, combination=Combination(15, "superuser")
-        )
+        servers = superuser_servers(stack, "bench", stack.enter_context(mariadb_server("bench-scheduler")))
         if not args.json:
             print(f"median of {args.runs} run(s) per N; ms/res: per deployed resource", flush=True)
             print(HEADER, flush=True)

@@ -26,9 +26,7 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from benchmarks.backends import measure  # noqa: E402
-from tests.realdb.conftest import Servers  # noqa: E402
-from tests.realdb.matrix import Combination  # noqa: E402
-from tests.realdb.servers import postgres_server  # noqa: E402
+from benchmarks.harness import superuser_servers  # noqa: E402
 
 LEVERS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
     "defaults": ({}, {}),
@@ -45,12 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per lever, the median printed (default 3)")
     args = parser.parse_args(argv)
     with ExitStack() as stack:
-        servers = Servers(
-            main=stack.enter_context(postgres_server("levers-main")),
-            flowdb=stack.enter_context(postgres_server("levers-flowdb")),
-            scheduler=None,
-            combination=Combination(15, "superuser"),
-        )
+        servers = superuser_servers(stack, "levers")
         print(f"N={args.services}, median of {args.runs}")
         print(f"{'lever':<16} {'up':>8} {'no-change up':>13} {'state KiB':>10}")
         for label, (env, options) in LEVERS.items():

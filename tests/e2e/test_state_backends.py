@@ -44,7 +44,14 @@ from tests.e2e.conftest import PLUGINS, STACK, engine_urns, mysql_urns_of, progr
 from tests.e2e.engine import EngineStack, engine_stack
 from tests.e2e.object_store import ObjectStore, object_store, versitygw_path
 from tests.prerequisites import missing_prerequisite
-from tests.realdb.conftest import POSTGRES, STACK_DATABASES, Servers, handed_over, require_packages, service_dsns
+from tests.realdb.conftest import (
+    POSTGRES,
+    STACK_DATABASES,
+    Servers,
+    require_packages,
+    service_dsns,
+    stack_servers_handed_over,
+)
 from tests.realdb.matrix import Combination
 from tests.realdb.servers import POSTGRES_PACKAGE, postgres_server
 from topology import Topology, load_topology
@@ -88,8 +95,7 @@ class Layout:
 
     @classmethod
     def of(cls, servers: Servers, services: int) -> Layout:
-        for name in POSTGRES:
-            handed_over(servers[name], STACK_DATABASES[name])
+        stack_servers_handed_over(servers)
         config = config_for(servers, services)
         capture = program_capture(config)
         return cls(servers, config, capture, load_topology(config, STACK), mysql_urns_of(capture), services)

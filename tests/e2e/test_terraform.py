@@ -17,11 +17,19 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from benchmarks.deploy import PSQL, config_for, drop_audit_table, reset_all
+from benchmarks.deploy import PSQL, config_for, drop_audit_table
 from benchmarks.terraform import missing_terraform, terraform_config, terraform_dir
 from review.audit.checks import audit_servers
 from tests.e2e.conftest import STACK, program_capture
-from tests.realdb.conftest import POSTGRES, STACK_DATABASES, Servers, apply_all, require_packages, snapshot
+from tests.realdb.conftest import (
+    POSTGRES,
+    STACK_DATABASES,
+    Servers,
+    apply_all,
+    require_packages,
+    snapshot,
+    stack_servers_handed_over,
+)
 from tests.realdb.servers import POSTGRES_PACKAGE, postgres_server
 from topology import load_topology
 
@@ -59,7 +67,7 @@ def test_terraform_applies_the_catalog_the_stacks_sql_does_and_destroys_it(serve
     capture = program_capture(config)
     topology = load_topology(config, STACK)
     generated = terraform_config(capture, psql=PSQL)
-    reset_all(servers)
+    stack_servers_handed_over(servers)
     with terraform_dir(generated) as terraform:
         terraform.apply()
         assert sorted(terraform.state_addresses()) == sorted(generated.addresses.values())
@@ -73,6 +81,6 @@ def test_terraform_applies_the_catalog_the_stacks_sql_does_and_destroys_it(serve
         assert terraform.state_addresses() == []
         assert roles_but_the_admin(servers) == {name: [] for name in POSTGRES}
 
-    reset_all(servers)
+    stack_servers_handed_over(servers)
     apply_all(capture, topology, servers, apply_to=POSTGRES)
     assert snapshot(servers, topology, of=POSTGRES) == by_terraform

@@ -168,6 +168,12 @@ STACK_DATABASES = {"main": "engarde", "flowdb": "langflow"}
 """The database of each PostgreSQL server in the external test stacks."""
 
 
+def stack_servers_handed_over(servers: Servers) -> None:
+    """Each PostgreSQL server as a platform hands it over (`handed_over`) with its `STACK_DATABASES` database."""
+    for name in POSTGRES:
+        handed_over(servers[name], STACK_DATABASES[name])
+
+
 def handed_over_to_the_admin(servers: Servers) -> None:
     """Each PostgreSQL server as a platform hands it over to a stack's admin (a superuser or not): the stack's
     database, empty, owned by the admin; no role but the bootstrap superuser and the admin."""
