@@ -55,7 +55,7 @@ class ConfigModel(BaseModel):
     """One object of the stack config. Its keys are its fields' aliases (the config's camelCase); any other key is
     refused, naming the keys allowed. Field docstrings are the keys' descriptions in the JSON Schema."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
