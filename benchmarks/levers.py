@@ -7,8 +7,8 @@ For N extra services on fresh PostgreSQL 15 servers (as `benchmarks/backends.py`
 `--parallel 64` (the engine's concurrent steps; its default is unbounded); `GOGC=400` (the CLI's Go garbage
 collector, 14% of its CPU in the profile, runs a quarter as often); `PULUMI_SKIP_CHECKPOINTS=true` (the
 state written once, at the end: a killed `up` then loses all of it, tests/e2e/test_state_backends.py). The
-levers inside the program (the registrations' stack traces, one salt key per server, the SDK's debug messages
-sent from a thread) are measured in
+levers inside the program (the registrations' stack traces and how their frame is found, one salt key per
+server, the SDK's debug messages sent from a thread, the config's validators built on first use) are measured in
 docs/performance.md against the commit before them. A report, not a test.
 """
 
