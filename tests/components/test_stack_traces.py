@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pulumi.runtime.resource as sdk_resource
 from pulumi.runtime.proto import source_pb2
 
-from components.stack_traces import _registering_frame
+from components.stack_traces import _ORIGINAL, _registering_frame
 
-SDK_STACK_TRACE: Callable[[], source_pb2.StackTrace] = sdk_resource._get_stack_trace
-if SDK_STACK_TRACE is _registering_frame:  # the program ran in this process already
-    from components.stack_traces import _ORIGINAL
-
-    assert _ORIGINAL is not None
-    SDK_STACK_TRACE = _ORIGINAL
+assert _ORIGINAL is not None
+SDK_STACK_TRACE: Callable[[], source_pb2.StackTrace] = _ORIGINAL
+"""The SDK's own `_get_stack_trace`, as the module found it before it replaced it."""
 
 
 class Resource:

@@ -15,7 +15,7 @@ import secrets
 import socket
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,12 +186,9 @@ def session_alive(run: str) -> bool:
 
 def remove_abandoned(docker: Docker) -> None:
     """The Docker objects of test sessions that ended without removing them (their lock is gone or free)."""
-    prefix = f"engarde-{STACK_PREFIX}"
-    for kind in ("container", "volume", "network"):
-        for name in docker.names(kind, prefix):
-            stack = name.split("-")[1]
-            if not session_alive(stack[-RUN_ID_LENGTH:]):
-                docker.run(kind, "rm", *(["--force"] if kind == "container" else []), name, check=False)
+    remove_leftovers(
+        docker, f"engarde-{STACK_PREFIX}", lambda name: not session_alive(name.split("-")[1][-RUN_ID_LENGTH:])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +232,11 @@ def docker_stack(
                 remove_leftovers(docker, stack.prefix)
 
 
-def remove_leftovers(docker: Docker, prefix: str) -> None:
-    """Whatever a failed test or destroy left of a stack on the engine (its names start with `prefix`)."""
+def remove_leftovers(docker: Docker, prefix: str, only: Callable[[str], bool] = lambda _: True) -> None:
+    """Whatever a failed test or destroy left of a stack on the engine (its names start with `prefix`; of those,
+    the ones `only` accepts)."""
     for kind in ("container", "volume", "network"):
-        for leftover in docker.names(kind, prefix):
+        for leftover in filter(only, docker.names(kind, prefix)):
             docker.run(kind, "rm", *(["--force"] if kind == "container" else []), leftover, check=False)
 
 
